@@ -1,0 +1,39 @@
+"""The ``semdns`` command line: ``dig``, ``zone check`` and the commands later capabilities add.
+
+Each sub-command lives in its own module and is registered here, so this file only wires them up.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+app = typer.Typer(
+    name="semdns",
+    help="semdns: resolve LLM requests to the most specialised model through semantic names.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    """Attach every sub-command; imported lazily so that ``semdns --help`` stays fast."""
+    from semdns.cli_dig import register as register_dig
+    from semdns.cli_zone import register as register_zone
+
+    register_dig(app)
+    register_zone(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register()
+    app()
+
+
+if __name__ == "__main__":
+    main()
