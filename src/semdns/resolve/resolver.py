@@ -1,0 +1,283 @@
+"""The resolver: top-down descent of the namespace, cheapest stage first, with a decision cache.
+
+At each node the children are scored by the stages the node's policy lists (keyword, embedding,
+classifier, in that order); the first stage whose judgement is not "unsure" decides. "Stay" and "no
+stage confident" both stop at the node: abstaining to the more general name is a correct outcome. A
+"multi" judgement fans out, and each branch descends on its own. The query is embedded at most once,
+lazily (a query the keyword stage routes to a leaf never pays for an embedding), and that embedding is
+reused at every level.
+
+:meth:`Resolver.aresolve` never blocks the event loop: a cache hit or a keyword-only resolution runs
+inline (microseconds); anything that needs the model runs in a small thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from semdns.names import Name
+from semdns.resolve.cache import DecisionCache
+from semdns.resolve.classifier import ParentClassifier, train_classifiers
+from semdns.resolve.decision import (
+    STAGE_COST,
+    Answer,
+    CacheStatus,
+    LevelTrace,
+    RoutingDecision,
+    Score,
+)
+from semdns.resolve.embedding import CentroidSet, ExampleBank, build_centroids
+from semdns.resolve.encoder import Encoder, MiniLMEncoder, Vectors
+from semdns.resolve.judge import Judgement, judge
+from semdns.resolve.keyword import KeywordIndex, KeywordMatches
+from semdns.resolve.text import cache_key
+from semdns.zone.tree import ZoneNode, ZoneTree
+
+_TOP_SCORES = 3
+
+
+class _NeedsEmbedding(Exception):
+    """Raised inside an inline (event-loop) resolution when a stage needs the model."""
+
+
+@dataclass
+class _Query:
+    """Per-request state shared by every level: the keyword scan and the lazily computed vectors."""
+
+    text: str
+    context: str | None
+    matches: KeywordMatches
+    allow_model: bool
+    vector: Vectors | None = None
+    context_vector: Vectors | None = None
+    stages_run: set[str] = field(default_factory=set)
+
+
+class Resolver:
+    """Resolves queries against one :class:`ZoneTree`.
+
+    Construction embeds the zone's examples (cached on disk) and trains the per-parent classifiers, so
+    build it once and share it. ``cache_size=0`` disables the decision cache.
+    """
+
+    def __init__(
+        self,
+        tree: ZoneTree,
+        encoder: Encoder | None = None,
+        *,
+        cache_size: int = 100_000,
+        cache: DecisionCache | None = None,
+        use_disk_cache: bool = True,
+        executor: ThreadPoolExecutor | None = None,
+        warm: bool = True,
+    ) -> None:
+        self.tree = tree
+        self.encoder: Encoder = encoder or MiniLMEncoder()
+        self.keywords = KeywordIndex(tree)
+        bank = ExampleBank(tree, self.encoder, use_disk_cache=use_disk_cache)
+        self.centroids: dict[Name, CentroidSet] = build_centroids(tree, bank)
+        self.classifiers: dict[Name, ParentClassifier] = train_classifiers(
+            tree, bank, use_disk_cache=use_disk_cache
+        )
+        self.cache: DecisionCache | None = (
+            cache if cache is not None else (DecisionCache(cache_size) if cache_size > 0 else None)
+        )
+        self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="semdns-resolve")
+        if warm:
+            # Load the model now (example embeddings may all have come from the disk cache), so that
+            # the first request does not pay for it.
+            self.encoder.encode(["warm-up"])
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def resolve(self, query: str, context: str | None = None, *, use_cache: bool = True) -> RoutingDecision:
+        """Resolve synchronously (CLI, benchmarks, threads). May run the embedding model."""
+        started = time.perf_counter()
+        key = self._key(query, context)
+        cached = self._lookup(key, started) if use_cache else None
+        if cached is not None:
+            return cached
+        decision = self._resolve_uncached(query, context, allow_model=True)
+        return self._finish(key, decision, started, "miss" if use_cache else "bypass", store=use_cache)
+
+    async def aresolve(
+        self, query: str, context: str | None = None, *, use_cache: bool = True
+    ) -> RoutingDecision:
+        """Resolve from async code without blocking the loop on the model."""
+        started = time.perf_counter()
+        key = self._key(query, context)
+        cached = self._lookup(key, started) if use_cache else None
+        if cached is not None:
+            return cached
+        try:
+            decision = self._resolve_uncached(query, context, allow_model=False)
+        except _NeedsEmbedding:
+            loop = asyncio.get_running_loop()
+            decision = await loop.run_in_executor(
+                self._executor, lambda: self._resolve_uncached(query, context, allow_model=True)
+            )
+        return self._finish(key, decision, started, "miss" if use_cache else "bypass", store=use_cache)
+
+    def resolve_many(self, queries: Iterable[str]) -> list[RoutingDecision]:
+        return [self.resolve(q) for q in queries]
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- cache ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _key(query: str, context: str | None) -> str:
+        return cache_key(query) if not context else cache_key(query) + "\x1f" + cache_key(context)
+
+    def _lookup(self, key: str, started: float) -> RoutingDecision | None:
+        if self.cache is None:
+            return None
+        found = self.cache.get(key)
+        if found.decision is None:
+            return None
+        status: CacheStatus = "hit" if found.status == "hit" else "negative-hit"
+        return found.decision.with_cache(status, (time.perf_counter() - started) * 1e6)
+
+    def _finish(
+        self, key: str, decision: RoutingDecision, started: float, status: str, *, store: bool
+    ) -> RoutingDecision:
+        elapsed = (time.perf_counter() - started) * 1e6
+        result = decision.with_cache("miss" if status == "miss" else "bypass", elapsed)
+        if store and self.cache is not None:
+            negative = result.names == (self.tree.apex,)
+            ttl = self.tree.node(self.tree.apex).policy.negative_ttl if negative else result.ttl
+            self.cache.put(key, result, ttl, negative=negative)
+        return result
+
+    # -- descent ----------------------------------------------------------------------------------
+
+    def _resolve_uncached(self, query: str, context: str | None, *, allow_model: bool) -> RoutingDecision:
+        state = _Query(query, context, self.keywords.match(query), allow_model)
+        traces: list[LevelTrace] = []
+        answers = self._descend(self.tree.apex, state, traces, path_confidence=None)
+        # Most confident first; equal confidences keep descent order.
+        answers.sort(key=lambda a: -a.confidence)
+        stage = max(state.stages_run, key=lambda s: STAGE_COST.get(s, 0), default="leaf")
+        ttl = min(self.tree.node(a.name).ttl for a in answers)
+        return RoutingDecision(
+            query=query,
+            answers=tuple(answers),
+            trace=tuple(traces),
+            confidence=max(a.confidence for a in answers),
+            stage=stage,
+            ttl=ttl,
+            embedding=state.vector,
+        )
+
+    def _descend(
+        self, name: Name, state: _Query, traces: list[LevelTrace], path_confidence: float | None
+    ) -> list[Answer]:
+        node = self.tree.node(name)
+        children = self.tree.children(name)
+        if not children:
+            traces.append(LevelTrace(name, "leaf", (), (), (), 0.0))
+            return [self._answer(node, path_confidence, None)]
+        started = time.perf_counter()
+        tried: list[str] = []
+        last: Judgement | None = None
+        for stage in node.policy.stages:
+            judgement = self._run_stage(stage, node, children, state)
+            if judgement is None:
+                continue
+            tried.append(stage)
+            state.stages_run.add(stage)
+            last = judgement
+            if judgement.verdict != "unsure":
+                break
+        elapsed = (time.perf_counter() - started) * 1e6
+        scores = tuple(Score(n, s) for n, s in (last.ranked[:_TOP_SCORES] if last else ()))
+        if last is None or last.verdict in ("unsure", "stay"):
+            outcome = "abstain" if last is None or last.verdict == "unsure" else tried[-1]
+            traces.append(LevelTrace(name, outcome, (name,), scores, tuple(tried), elapsed))  # type: ignore[arg-type]
+            if last is not None and last.verdict == "stay":
+                state.stages_run.add(tried[-1])
+            return [self._answer(node, path_confidence, last)]
+        stage_name = tried[-1]
+        traces.append(LevelTrace(name, stage_name, last.chosen, scores, tuple(tried), elapsed))  # type: ignore[arg-type]
+        by_name = dict(last.ranked)
+        answers: list[Answer] = []
+        for child in last.chosen:
+            score = by_name[child]
+            confidence = score if path_confidence is None else min(path_confidence, score)
+            answers.extend(self._descend(child, state, traces, confidence))
+        return answers
+
+    def _run_stage(
+        self, stage: str, node: ZoneNode, children: tuple[Name, ...], state: _Query
+    ) -> Judgement | None:
+        policy = node.policy
+        if stage == "keyword":
+            scores = self.keywords.score(node.name, children, state.matches)
+            return judge(
+                node.name,
+                children,
+                scores,
+                threshold=policy.keyword_threshold,
+                margin=policy.keyword_margin,
+                multi_margin=policy.multi_margin,
+                max_fanout=policy.max_fanout,
+            )
+        if stage == "embedding":
+            centroids = self.centroids.get(node.name)
+            if centroids is None:
+                return None
+            return judge(
+                node.name,
+                centroids.candidates,
+                centroids.score(self._query_vector(state)),
+                threshold=policy.embedding_threshold,
+                margin=policy.embedding_margin,
+                multi_margin=policy.multi_margin,
+                max_fanout=policy.max_fanout,
+            )
+        classifier = self.classifiers.get(node.name)
+        if classifier is None:
+            return None
+        vector = self._context_vector(state) if state.context else self._query_vector(state)
+        return judge(
+            node.name,
+            classifier.candidates,
+            classifier.score(vector),
+            threshold=policy.classifier_threshold,
+            margin=policy.classifier_margin,
+            multi_margin=policy.multi_margin,
+            max_fanout=policy.max_fanout,
+        )
+
+    def _query_vector(self, state: _Query) -> Vectors:
+        if state.vector is None:
+            if not state.allow_model:
+                raise _NeedsEmbedding
+            state.vector = self.encoder.encode([state.text])[0]
+        return state.vector
+
+    def _context_vector(self, state: _Query) -> Vectors:
+        """The classifier's input when earlier turns are given: ``context [SEP] query``, embedded once."""
+        if state.context_vector is None:
+            if not state.allow_model:
+                raise _NeedsEmbedding
+            state.context_vector = self.encoder.encode([f"{state.context} [SEP] {state.text}"])[0]
+        return state.context_vector
+
+    def _answer(self, node: ZoneNode, path_confidence: float | None, last: Judgement | None) -> Answer:
+        if path_confidence is None:
+            # Nothing was decided above this node: the confidence that no child fits is how far the
+            # best child stayed from certainty (a stay verdict is its own score).
+            if last is not None and last.verdict == "stay":
+                path_confidence = last.ranked[0][1]
+            else:
+                best_child = max((s for n, s in last.ranked if n != node.name), default=0.0) if last else 0.0
+                path_confidence = 1.0 - best_child
+        elif last is not None and last.verdict == "stay":
+            path_confidence = min(path_confidence, last.ranked[0][1])
+        return Answer(node.name, str(node.dn), path_confidence)

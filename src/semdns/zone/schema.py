@@ -1,0 +1,264 @@
+"""The zone-file schema (pydantic): what a zone file may say, with defaults and bounds.
+
+A zone file declares a subtree of the namespace under its ``origin``: nodes (names) with their
+description, DN alias, classifier signals (keywords, example queries), engine records (who serves the
+name), delegation records (another resolver serves the subtree) and policy (stage thresholds, TTL).
+Unknown fields are errors, so that a typo never silently turns a setting off.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from semdns.names import DistinguishedName, InvalidName, Name
+
+Stage = Literal["keyword", "embedding", "classifier"]
+STAGES: tuple[Stage, ...] = ("keyword", "embedding", "classifier")
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
+TimeoutSeconds = Annotated[float, Field(gt=0.0, le=3600.0)]
+Balancing = Literal[
+    "least_outstanding", "power_of_two", "weighted_round_robin", "session_affinity", "prefix_affinity"
+]
+BALANCING: tuple[Balancing, ...] = (
+    "least_outstanding",
+    "power_of_two",
+    "weighted_round_robin",
+    "session_affinity",
+    "prefix_affinity",
+)
+
+_ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Policy(_Strict):
+    """How a node decides between its children. Every field has a default; zones and nodes override.
+
+    Thresholds follow the specification (keyword 0.85, embedding 0.75); a stage *decides* when its best
+    child clears the threshold and leads the runner-up by the stage's margin. Several children above
+    the threshold within ``multi_margin`` of the best make a multi-domain decision (at most
+    ``max_fanout`` names).
+    """
+
+    keyword_threshold: Probability = 0.85
+    keyword_margin: Probability = 0.15
+    embedding_threshold: Probability = 0.75
+    embedding_margin: Probability = 0.03
+    classifier_threshold: Probability = 0.6
+    classifier_margin: Probability = 0.2
+    multi_margin: Probability = 0.05
+    max_fanout: Annotated[int, Field(ge=1, le=8)] = 3
+    stages: tuple[Stage, ...] = STAGES
+    negative_ttl: Seconds = 300
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_unique(cls, value: tuple[Stage, ...]) -> tuple[Stage, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("each stage may appear once")
+        return value
+
+
+class PolicyOverride(_Strict):
+    """A partial :class:`Policy`: only the fields given replace the inherited ones."""
+
+    keyword_threshold: Probability | None = None
+    keyword_margin: Probability | None = None
+    embedding_threshold: Probability | None = None
+    embedding_margin: Probability | None = None
+    classifier_threshold: Probability | None = None
+    classifier_margin: Probability | None = None
+    multi_margin: Probability | None = None
+    max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
+    stages: tuple[Stage, ...] | None = None
+    negative_ttl: Seconds | None = None
+
+    def apply(self, base: Policy) -> Policy:
+        """``base`` with this override's explicit fields replacing its own."""
+        changes = self.model_dump(exclude_none=True)
+        return base.model_validate({**base.model_dump(), **changes}) if changes else base
+
+
+class EngineRecord(_Strict):
+    """An engine that serves a name (the A record of semdns).
+
+    ``openai``: any OpenAI-compatible server (vLLM, llama.cpp, Ollama, SGLang, TGI, OpenAI) at ``url``,
+    asked for ``model``; its API key is read from the environment variable ``api_key_env``.
+    ``local``: the embedded engine; ``model`` may name a GGUF file (default: the packaged SmolLM2).
+    """
+
+    kind: Literal["openai", "local"]
+    url: AnyHttpUrl | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    weight: Annotated[int, Field(ge=1, le=1000)] = 1
+    # Per-attempt timeout for this replica; None = the node's ``gateway.attempt_timeout_s``.
+    timeout_s: TimeoutSeconds | None = None
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_VAR_RE.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name (letters, digits, '_')")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> EngineRecord:
+        if self.kind == "openai":
+            if self.url is None:
+                raise ValueError("an 'openai' engine needs a url, e.g. url: http://127.0.0.1:8000/v1")
+            if not self.model:
+                raise ValueError(
+                    "an 'openai' engine needs the model name the server serves, e.g. model: qwen"
+                )
+        elif self.url is not None:
+            raise ValueError(
+                "a 'local' engine runs in-process and takes no url; use kind: openai for a server"
+            )
+        return self
+
+
+class BreakerSpec(_Strict):
+    """A replica's circuit breaker: open after ``consecutive_failures`` failures in a row, or when
+    at least ``min_requests`` attempts in the last ``window_s`` seconds failed at ``error_rate`` or
+    more; after ``sleep_s`` admit ``half_open_probes`` trial requests, which close it if they succeed."""
+
+    consecutive_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    error_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    window_s: TimeoutSeconds = 30.0
+    min_requests: Annotated[int, Field(ge=1, le=100_000)] = 20
+    sleep_s: TimeoutSeconds = 10.0
+    half_open_probes: Annotated[int, Field(ge=1, le=100)] = 2
+
+
+class GatewayPolicy(_Strict):
+    """How the gateway serves a name: balancing across its replicas, timeouts, retries, breaker,
+    active health probes. Every field has a default, so a zone file needs a ``gateway:`` block only
+    to change something."""
+
+    balancing: Balancing = "least_outstanding"
+    attempt_timeout_s: TimeoutSeconds = 30.0
+    deadline_s: TimeoutSeconds = 120.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    prefix_tokens: Annotated[int, Field(ge=1, le=100_000)] = 64
+    probe_interval_s: Annotated[float, Field(ge=0.0, le=3600.0)] = 5.0
+    breaker: BreakerSpec = BreakerSpec()
+
+    @model_validator(mode="after")
+    def _deadline_covers_attempt(self) -> GatewayPolicy:
+        if self.deadline_s < self.attempt_timeout_s:
+            raise ValueError(
+                f"deadline_s ({self.deadline_s}) is shorter than attempt_timeout_s "
+                f"({self.attempt_timeout_s}); raise deadline_s or lower attempt_timeout_s"
+            )
+        return self
+
+
+class DelegationRecord(_Strict):
+    """The subtree under this node is served by other resolvers (the NS record of semdns).
+
+    ``public_key`` is the child zone's Ed25519 public key (base64, 32 bytes), like a DS record: answers
+    from the child are verified against it.
+    """
+
+    servers: Annotated[list[AnyHttpUrl], Field(min_length=1)]
+    ttl: Seconds = 3600
+    public_key: str | None = None
+
+    @field_validator("public_key")
+    @classmethod
+    def _key_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("public_key must be base64 (as printed by `semdns key gen`)") from exc
+        if len(raw) != 32:
+            raise ValueError(f"public_key must decode to 32 bytes (an Ed25519 key), got {len(raw)}")
+        return value
+
+
+class NodeSpec(_Strict):
+    """One name of the zone as written in the file."""
+
+    description: str = ""
+    dn: str | None = None
+    system_prompt: str | None = None
+    keywords: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    engines: tuple[EngineRecord, ...] = ()
+    delegation: DelegationRecord | None = None
+    policy: PolicyOverride | None = None
+    ttl: Seconds | None = None
+    gateway: GatewayPolicy = GatewayPolicy()
+
+    @field_validator("dn")
+    @classmethod
+    def _dn_parses(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parsed = DistinguishedName.parse(value)
+        except InvalidName as exc:
+            raise ValueError(str(exc)) from exc
+        if parsed.is_empty:
+            raise ValueError("dn is empty; remove the field to use the derived DN")
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords_nonblank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(k.strip().lower() for k in value)
+        for i, k in enumerate(cleaned):
+            if not k:
+                raise ValueError(f"keyword #{i + 1} is blank")
+        return cleaned
+
+    @field_validator("examples")
+    @classmethod
+    def _examples_nonblank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, e in enumerate(value):
+            if not e.strip():
+                raise ValueError(f"example #{i + 1} is blank")
+        return tuple(e.strip() for e in value)
+
+
+class ZoneFile(_Strict):
+    """A whole zone file."""
+
+    origin: str
+    ttl: Seconds = 3600
+    policy: PolicyOverride | None = None
+    nodes: dict[str, NodeSpec] = Field(min_length=1)
+
+    @field_validator("origin")
+    @classmethod
+    def _origin_is_name(cls, value: str) -> str:
+        try:
+            return str(Name.parse(value))
+        except InvalidName as exc:
+            raise ValueError(str(exc)) from exc
+
+
+def absolute_name(key: str, origin: Name) -> Name:
+    """A node key as written (``contracts``, ``@``, or absolute ``contracts.legal.``) made absolute."""
+    text = key.strip()
+    if text == "@":
+        return origin
+    if text.endswith(".") and text != ".":
+        return Name.parse(text)
+    if text == ".":
+        return Name.parse(".")
+    relative = Name.parse(text)
+    return Name(relative.labels + origin.labels)
