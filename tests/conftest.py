@@ -1,0 +1,48 @@
+"""Shared fixtures: the real encoder (loaded once per session) and zone-file helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from semdns.resolve.encoder import MiniLMEncoder
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="session")
+def encoder() -> MiniLMEncoder:
+    """The packaged all-MiniLM-L6-v2 (int8 ONNX): a real model, loaded once."""
+    enc = MiniLMEncoder()
+    enc.encode(["warm-up"])
+    return enc
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the embedding/classifier disk cache of the test run away from the user's."""
+    old = os.environ.get("SEMDNS_CACHE_DIR")
+    os.environ["SEMDNS_CACHE_DIR"] = str(tmp_path_factory.mktemp("semdns-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SEMDNS_CACHE_DIR", None)
+    else:
+        os.environ["SEMDNS_CACHE_DIR"] = old
+
+
+@pytest.fixture
+def write_zone(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a zone file into a temporary folder and return its path."""
+
+    def write(text: str, name: str = "zone.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
