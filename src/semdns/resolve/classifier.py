@@ -24,7 +24,8 @@ from semdns.resolve.encoder import Vectors, cache_dir
 from semdns.zone.tree import ZoneTree
 
 _FOLDS = 3
-_C = 8.0
+_C = 2.0
+_CLASS_WEIGHT = "balanced"
 _CACHE_VERSION = b"clf-v1"
 
 Floats = npt.NDArray[np.float64]
@@ -106,7 +107,7 @@ def _fit(x: Floats, y: npt.NDArray[np.int64], n_classes: int) -> tuple[Floats, F
     from sklearn.model_selection import StratifiedKFold
 
     def model() -> LogisticRegression:
-        return LogisticRegression(C=_C, solver="newton-cg", max_iter=500)
+        return LogisticRegression(C=_C, solver="newton-cg", max_iter=500, class_weight=_CLASS_WEIGHT)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-# Keep letters, digits and the few symbols that carry meaning in technical terms (c++, c#, .net is
-# spelled "net"). Everything else separates words.
-_NON_WORD = re.compile(r"[^0-9a-z+#]+")
+# Keep letters, digits and the few symbols that carry meaning in technical terms (c++, c#, __name__;
+# ".net" is spelled "net"). Everything else separates words.
+_NON_WORD = re.compile(r"[^0-9a-z_+#]+")
 
 
 def normalize_for_matching(text: str) -> str:
