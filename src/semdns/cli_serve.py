@@ -1,0 +1,80 @@
+"""``semdns serve``: the OpenAI-compatible gateway on uvicorn.
+
+Builds the zone tree, the resolver and the runtime once, then serves one process on one event loop
+(uvloop and httptools when installed: the fastest loop and HTTP parser uvicorn offers). Scale out by
+running several processes behind a TCP load balancer; the gateway holds no shared state that would
+need coordination beyond per-process breakers and caches.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to ``app``."""
+
+    @app.command("serve")
+    def serve(
+        zone: list[Path] = typer.Option(  # noqa: B008
+            None, "--zone", "-z", help="Zone file (repeatable); default: the namespace shipped with semdns."
+        ),
+        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+        port: int = typer.Option(8080, help="Port to listen on."),
+        max_body_bytes: int = typer.Option(
+            None, help="Largest request body accepted (default 1 MiB, or SEMDNS_MAX_BODY_BYTES)."
+        ),
+        no_probes: bool = typer.Option(False, "--no-probes", help="Turn active health probes off."),
+        lazy_local: bool = typer.Option(
+            False, "--lazy-local", help="Load the local model on the first request instead of at start-up."
+        ),
+        log_level: str = typer.Option("info", help="Log level: debug, info, warning, error."),
+        access_log: bool = typer.Option(False, help="Log every request (costs throughput)."),
+    ) -> None:
+        """Serve the OpenAI-compatible API: send model "auto" (or a name such as contracts.legal)."""
+        import uvicorn
+
+        from semdns.errors import ZoneError
+        from semdns.gateway import GatewaySettings, Runtime, create_app
+        from semdns.resolve import MiniLMEncoder, Resolver
+        from semdns.zone import load_default_tree, load_zone_files
+
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            tree = load_zone_files(zone) if zone else load_default_tree()
+        except ZoneError as exc:
+            for issue in exc.issues:
+                typer.echo(f"error: {issue}", err=True)
+            raise typer.Exit(1) from None
+        try:
+            settings = GatewaySettings.from_env(
+                max_body_bytes=max_body_bytes,
+                probes=False if no_probes else None,
+                warm_local=False if lazy_local else None,
+            )
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"semdns: {len(tree)} names under {tree.apex}; building the resolver…", err=True)
+        resolver = Resolver(tree, encoder=MiniLMEncoder())
+        runtime = Runtime.build(tree, resolver, settings)
+        typer.echo(
+            f"semdns: {len(runtime.pools)} names with engines; OpenAI API at http://{host}:{port}/v1",
+            err=True,
+        )
+        try:
+            uvicorn.run(
+                create_app(runtime),
+                host=host,
+                port=port,
+                log_level=log_level.lower(),
+                access_log=access_log,
+                loop="auto",
+                http="auto",
+                timeout_graceful_shutdown=5,
+            )
+        finally:
+            resolver.close()

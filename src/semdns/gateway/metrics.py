@@ -1,0 +1,112 @@
+"""Prometheus metrics of one gateway (its own registry: no process globals, so tests and several
+runtimes in one process never share counters).
+
+Exported: requests by served name, deciding stage and status; resolution and engine latency
+histograms; engine attempts by outcome; retries (allowed or refused by the budget); fallbacks by
+source and target name; breaker state per replica (0 closed, 1 half-open, 2 open); replica health by
+probe; routing decisions by cache status, plus the resolver cache's own counters when it has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from semdns.engines.breaker import BreakerState
+from semdns.names import Name
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_RESOLUTION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_ENGINE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class _CacheStatsCollector(Collector):
+    """Exposes the resolver cache's ``stats()`` dict (numbers only) at scrape time."""
+
+    def __init__(self, stats: Callable[[], Mapping[str, Any]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            stats = self._stats()
+        except Exception:  # the resolver's cache must never break a scrape
+            return
+        family = GaugeMetricFamily(
+            "semdns_resolver_cache",
+            "Resolver decision-cache counters, as the cache reports them",
+            labels=["stat"],
+        )
+        for key, value in stats.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                family.add_metric([str(key)], float(value))
+        yield family
+
+
+class GatewayMetrics:
+    """All gateway metrics; also the dispatcher's :class:`~semdns.dispatch.DispatchObserver`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "semdns_requests", "Requests by served name, deciding stage and HTTP status",
+            ["name", "stage", "status"], registry=r,
+        )  # fmt: skip
+        self.resolution_seconds = Histogram(
+            "semdns_resolution_seconds", "Time to resolve a request to a name, by deciding stage",
+            ["stage"], buckets=_RESOLUTION_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.engine_seconds = Histogram(
+            "semdns_engine_seconds", "Engine attempt latency (to the answer, or to the end of a stream)",
+            ["name", "replica", "outcome"], buckets=_ENGINE_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.retries = Counter(
+            "semdns_retries", "Retries on another replica, by whether the retry budget allowed them",
+            ["name", "allowed"], registry=r,
+        )  # fmt: skip
+        self.fallbacks = Counter(
+            "semdns_fallbacks", "Fallbacks from a name to its parent", ["source", "target"], registry=r
+        )
+        self.breaker_state = Gauge(
+            "semdns_breaker_state", "Circuit breaker state per replica: 0 closed, 1 half-open, 2 open",
+            ["name", "replica"], registry=r,
+        )  # fmt: skip
+        self.replica_healthy = Gauge(
+            "semdns_replica_healthy",
+            "1 when active probes find the replica up",
+            ["name", "replica"],
+            registry=r,
+        )
+        self.decision_cache = Counter(
+            "semdns_decision_cache", "Routing decisions by decision-cache status", ["status"], registry=r
+        )
+
+    def watch_cache(self, stats: Callable[[], Mapping[str, Any]]) -> None:
+        self.registry.register(_CacheStatsCollector(stats))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    # -- DispatchObserver -------------------------------------------------------------------------
+
+    def attempt(self, name: Name, replica: str, outcome: str, seconds: float) -> None:
+        self.engine_seconds.labels(str(name), replica, outcome).observe(seconds)
+
+    def fallback(self, source: Name, target: Name) -> None:
+        self.fallbacks.labels(str(source), str(target)).inc()
+
+    def retry(self, name: Name, allowed: bool) -> None:
+        self.retries.labels(str(name), "true" if allowed else "false").inc()
+
+    # -- health -----------------------------------------------------------------------------------
+
+    def breaker_changed(self, name: Name, replica: str, state: BreakerState) -> None:
+        self.breaker_state.labels(str(name), replica).set(int(state))
+
+    def health_changed(self, name: Name, replica: str, healthy: bool) -> None:
+        self.replica_healthy.labels(str(name), replica).set(1 if healthy else 0)

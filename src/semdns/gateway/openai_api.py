@@ -1,0 +1,159 @@
+"""The OpenAI-compatible routes: ``POST /v1/chat/completions`` and ``POST /v1/completions``.
+
+One path through: read the body (bounded), validate it, address it (``auto`` → resolve the last user
+message; a name or DN → that node), dispatch it (replicas, retries, failover, fallback), answer with
+the backend's own JSON or SSE events plus the ``semdns`` explanation. Every error a client or a backend
+can cause becomes an OpenAI-style error body; nothing escapes as a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from semdns.engines.protocol import Endpoint
+from semdns.errors import InvalidRequest, RequestTooLarge, ResolutionError, SemdnsError
+from semdns.gateway.parse import ParsedRequest, parse_request
+from semdns.gateway.runtime import Runtime
+from semdns.gateway.wire import JSON, decision_headers, error_event, error_response, semdns_field
+from semdns.resolve.decision import Answer, LevelTrace, RoutingDecision
+
+log = logging.getLogger(__name__)
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class OpenAIRoutes:
+    """Route handlers bound to one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._explicit: dict[str, RoutingDecision] = {}
+
+    async def chat_completions(self, request: Request) -> Response:
+        return await self._handle(request, "chat")
+
+    async def completions(self, request: Request) -> Response:
+        return await self._handle(request, "completion")
+
+    async def _handle(self, request: Request, endpoint: Endpoint) -> Response:
+        metrics = self.runtime.metrics
+        decision: RoutingDecision | None = None
+        try:
+            raw = await _read_body(request, self.runtime.settings.max_body_bytes)
+            parsed = parse_request(raw, endpoint, request.headers.get("x-session-id"))
+            decision = await self._address(parsed)
+            if parsed.stream:
+                return await self._stream(parsed, decision)
+            result, served = await self.runtime.dispatcher.complete(
+                endpoint, parsed.body, decision.name, parsed.session
+            )
+            result["semdns"] = semdns_field(decision, served)
+            metrics.requests.labels(str(served.name), decision.stage, "200").inc()
+            return Response(orjson.dumps(result), headers=decision_headers(decision, served), media_type=JSON)
+        except SemdnsError as exc:
+            self._count_failure(decision, exc.http_status)
+            return error_response(exc, decision)
+        except Exception:
+            log.exception("unexpected error while serving %s", request.url.path)
+            self._count_failure(decision, 500)
+            return error_response(SemdnsError("internal error in the gateway (logged)"), decision)
+
+    def _count_failure(self, decision: RoutingDecision | None, status: int) -> None:
+        name = str(decision.name) if decision is not None else "-"
+        stage = decision.stage if decision is not None else "-"
+        self.runtime.metrics.requests.labels(name, stage, str(status)).inc()
+
+    async def _address(self, parsed: ParsedRequest) -> RoutingDecision:
+        """The routing decision: resolved for ``auto``, or the named node's (404 when unknown)."""
+        if parsed.model is not None:
+            decision = self._explicit.get(parsed.model)
+            if decision is None:
+                node = self.runtime.tree.lookup(parsed.model)  # UnknownName → 404
+                decision = RoutingDecision(
+                    query="",
+                    answers=(Answer(node.name, str(node.dn), 1.0),),
+                    trace=(LevelTrace(node.name, "explicit", (node.name,), (), (), 0.0),),
+                    confidence=1.0,
+                    stage="explicit",
+                    ttl=node.ttl,
+                    cache="bypass",
+                )
+                if len(self._explicit) < 10_000:
+                    self._explicit[parsed.model] = decision
+            return decision
+        started = time.perf_counter()
+        try:
+            context = "\n".join(parsed.context) if parsed.context else None
+            decision = await self.runtime.resolver.aresolve(parsed.query, context)
+        except SemdnsError:
+            raise
+        except Exception as exc:
+            log.exception("the resolver failed")
+            raise ResolutionError(f"the resolver failed on this query: {exc}") from exc
+        metrics = self.runtime.metrics
+        metrics.resolution_seconds.labels(decision.stage).observe(time.perf_counter() - started)
+        metrics.decision_cache.labels(decision.cache).inc()
+        return decision
+
+    async def _stream(self, parsed: ParsedRequest, decision: RoutingDecision) -> Response:
+        events, served = await self.runtime.dispatcher.open_stream(
+            parsed.endpoint, parsed.body, decision.name, parsed.session
+        )
+        field = semdns_field(decision, served)
+        metrics = self.runtime.metrics
+        served_name = str(served.name)
+
+        async def body() -> AsyncIterator[bytes]:
+            status = "200"
+            try:
+                first = True
+                async for event in events:
+                    if first:
+                        first = False
+                        event = _with_semdns(event, field)
+                    yield event
+            except SemdnsError as exc:
+                # After the first byte there is no status code left to change: end with an error event,
+                # never a silent truncation.
+                status = "stream_error"
+                log.warning("stream from %s failed mid-way: %s", served.replica, exc)
+                yield error_event(exc)
+            finally:
+                await events.aclose()  # type: ignore[attr-defined]
+                metrics.requests.labels(served_name, decision.stage, status).inc()
+
+        headers = {**decision_headers(decision, served), **_SSE_HEADERS}
+        return StreamingResponse(body(), headers=headers, media_type="text/event-stream")
+
+
+def _with_semdns(event: bytes, field: dict[str, object]) -> bytes:
+    """The first SSE event with the ``semdns`` field added (one splice, the event is not re-encoded)."""
+    if event.startswith(b"data: {") and not event.startswith(b"data: {}"):
+        return b'data: {"semdns":' + orjson.dumps(field) + b"," + event[7:]
+    return event
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidRequest("the content-length header is not a number") from None
+        if size > limit:
+            raise RequestTooLarge(f"the request body has {size} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise RequestTooLarge(f"the request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,55 @@
+"""Server settings (the zone files say *what* is served; these say *how* this process serves it).
+
+Read from ``SEMDNS_*`` environment variables, overridable by the CLI, so that a container needs no
+config file. Per-name behaviour (balancing, timeouts, retries, breaker) lives in the zone files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """How one gateway process serves."""
+
+    max_body_bytes: int = 1_048_576
+    """Largest request body accepted (413 above it)."""
+    local_max_queue: int = 8
+    """Requests the local engine holds (running + waiting) before it answers 503 ``engine_overloaded``."""
+    local_threads: int = 0
+    """CPU threads for llama.cpp; 0 = up to 4, from the machine's CPU count."""
+    local_max_tokens: int = 256
+    """Cap on generated tokens per local request (the client's ``max_tokens`` can only lower it)."""
+    local_n_ctx: int = 2048
+    """Context window of the local model."""
+    warm_local: bool = True
+    """Load the local model at start-up (``readyz`` waits for it) rather than on the first request."""
+    retry_budget_ratio: float = 0.2
+    """Retries allowed per request, on average (20% extra load at most)."""
+    retry_budget_min_per_s: float = 5.0
+    """Retries a quiet gateway may always make, per second."""
+    probes: bool = True
+    """Run active health probes (per-name interval in the zone's ``gateway.probe_interval_s``)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewaySettings:
+        """Defaults, then ``SEMDNS_<FIELD>`` variables, then ``overrides`` (the CLI's options)."""
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = source.get(f"SEMDNS_{f.name.upper()}")
+            if raw is None:
+                continue
+            kind = type(getattr(cls(), f.name))
+            try:
+                if kind is bool:
+                    values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                else:
+                    values[f.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"SEMDNS_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

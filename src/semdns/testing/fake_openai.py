@@ -1,0 +1,197 @@
+"""A fake OpenAI-compatible backend with controllable behaviour: latency, errors, stalls, streaming,
+and connections dropped mid-stream.
+
+It is a bare ASGI app (no framework), so that at zero latency it costs as little as possible and
+benchmarks measure the gateway rather than the fake. Change ``backend.behaviour`` between requests to
+change what it does; ``backend.requests`` counts what it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+
+
+class DroppedConnection(Exception):
+    """Raised inside the fake to make the server drop the connection mid-stream (on purpose)."""
+
+
+@dataclass
+class Behaviour:
+    """What the fake does with the next requests."""
+
+    latency_s: float = 0.0
+    """Delay before answering (before the headers)."""
+    fail_status: int | None = None
+    """Answer every request with this HTTP status (an OpenAI error body)."""
+    fail_next: int = 0
+    """Answer only the next N requests with ``fail_status`` (default 500), then recover."""
+    chunks: int = 3
+    """Content events in a streamed answer."""
+    chunk_delay_s: float = 0.0
+    """Delay between streamed events."""
+    drop_after: int | None = None
+    """Drop the connection after this many streamed events (a mid-stream failure)."""
+    stall_after: int | None = None
+    """Stop sending (without closing) after this many streamed events, for ``stall_s``."""
+    stall_s: float = 30.0
+    reply: str | None = None
+    """Content of the answer; default ``"hello from <name>"``."""
+
+
+@dataclass
+class FakeOpenAI:
+    """The fake server; ``name`` appears in its answers so tests can tell replicas apart."""
+
+    name: str = "fake"
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    requests: int = 0
+    probes: int = 0
+    last_body: dict[str, Any] | None = None
+    last_headers: dict[str, str] = field(default_factory=dict)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method == "GET" and path == "/v1/models":
+            self.probes += 1
+            b = self.behaviour
+            if b.fail_status is not None:
+                await _send(send, b.fail_status, _error(b.fail_status, "down"))
+                return
+            await _send(send, 200, orjson.dumps({"object": "list", "data": [{"id": self.name}]}))
+            return
+        if method != "POST" or path not in ("/v1/chat/completions", "/v1/completions"):
+            await _send(send, 404, _error(404, f"no route {method} {path}"))
+            return
+        raw = bytearray()
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.requests += 1
+        self.last_headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        body = orjson.loads(raw)
+        self.last_body = body
+        b = self.behaviour
+        if b.latency_s:
+            await asyncio.sleep(b.latency_s)
+        if b.fail_next > 0:
+            b.fail_next -= 1
+            status = b.fail_status or 500
+            await _send(send, status, _error(status, f"{self.name} failed on purpose"))
+            return
+        if b.fail_status is not None:
+            await _send(send, b.fail_status, _error(b.fail_status, f"{self.name} failed on purpose"))
+            return
+        chat = path == "/v1/chat/completions"
+        reply = b.reply if b.reply is not None else f"hello from {self.name}"
+        if body.get("stream"):
+            await self._stream(send, body, chat, reply)
+            return
+        await _send(send, 200, _answer(body, chat, reply, self.name))
+
+    async def _stream(self, send: Send, body: dict[str, Any], chat: bool, reply: str) -> None:
+        b = self.behaviour
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        words = reply.split(" ")
+        count = max(1, b.chunks)
+        size = -(-len(words) // count)
+        pieces = [
+            " ".join(words[i : i + size]) + (" " if i + size < len(words) else "")
+            for i in range(0, len(words), size)
+        ]
+        created = int(time.time())
+        model = body.get("model", self.name)
+        for i, piece in enumerate(pieces):
+            if b.drop_after is not None and i >= b.drop_after:
+                raise DroppedConnection(f"{self.name} drops the stream on purpose")
+            if b.stall_after is not None and i >= b.stall_after:
+                await asyncio.sleep(b.stall_s)
+            if chat:
+                choice: dict[str, Any] = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+                obj = "chat.completion.chunk"
+            else:
+                choice = {"index": 0, "text": piece, "finish_reason": None}
+                obj = "text_completion"
+            event = {"id": "fake-1", "object": obj, "created": created, "model": model, "choices": [choice]}
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"data: " + orjson.dumps(event) + b"\n\n",
+                    "more_body": True,
+                }
+            )
+            if b.chunk_delay_s:
+                await asyncio.sleep(b.chunk_delay_s)
+        final = (
+            {"index": 0, "delta": {}, "finish_reason": "stop"}
+            if chat
+            else {"index": 0, "text": "", "finish_reason": "stop"}
+        )
+        event = {
+            "id": "fake-1",
+            "object": "chat.completion.chunk" if chat else "text_completion",
+            "created": created,
+            "model": model,
+            "choices": [final],
+        }
+        tail = b"data: " + orjson.dumps(event) + b"\n\ndata: [DONE]\n\n"
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+def _answer(body: dict[str, Any], chat: bool, reply: str, name: str) -> bytes:
+    model = body.get("model", name)
+    usage = {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}
+    if chat:
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": reply},
+            "finish_reason": "stop",
+        }
+        obj = "chat.completion"
+    else:
+        choice = {"index": 0, "text": reply, "finish_reason": "stop"}
+        obj = "text_completion"
+    return orjson.dumps(
+        {"id": "fake-1", "object": obj, "created": 0, "model": model, "choices": [choice], "usage": usage}
+    )
+
+
+def _error(status: int, message: str) -> bytes:
+    return orjson.dumps(
+        {"error": {"message": message, "type": "server_error", "param": None, "code": status}}
+    )
+
+
+async def _send(send: Send, status: int, payload: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,69 @@
+"""Run an ASGI app on uvicorn on a free 127.0.0.1 port, inside the current event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import uvicorn
+
+
+@dataclass(frozen=True, slots=True)
+class RunningServer:
+    """A server started by :func:`serve_app`."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    app: Any, *, host: str = "127.0.0.1", lifespan: Literal["auto", "on", "off"] = "on"
+) -> AsyncIterator[RunningServer]:
+    """Serve ``app`` until the block ends. The port is chosen by the OS (bound before uvicorn starts,
+    so there is no race for it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan=lifespan,
+        access_log=False,
+        timeout_graceful_shutdown=1,
+        http="h11" if _no_httptools() else "httptools",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(500):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()  # re-raise why it stopped
+        if not server.started:
+            raise RuntimeError("the server did not start within 5 s")
+        yield RunningServer(host, port)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        sock.close()
+
+
+def _no_httptools() -> bool:
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return True
+    return False
