@@ -80,7 +80,7 @@ class CircuitBreaker:
 
     def begin(self) -> None:
         """A request was sent; in half-open it takes one of the trial slots."""
-        if self._state is BreakerState.HALF_OPEN:
+        if self.state is BreakerState.HALF_OPEN:
             self._half_open_in_flight += 1
 
     def record(self, ok: bool) -> None:
