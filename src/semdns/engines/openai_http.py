@@ -63,11 +63,11 @@ class OpenAIHTTPEngine:
     async def complete(self, call: EngineCall) -> dict[str, Any]:
         url = self._urls[call.endpoint]
         try:
+            # One asyncio timeout bounds the whole attempt; the shared client has no per-operation
+            # timeouts of its own (they cost more per request than the rest of the hot path).
             async with asyncio.timeout(call.timeout_s):
-                response = await self._client.post(
-                    url, content=self._payload(call), headers=self._headers, timeout=call.timeout_s
-                )
-        except (TimeoutError, httpx.TimeoutException):
+                response = await self._client.post(url, content=self._payload(call), headers=self._headers)
+        except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
         except httpx.HTTPError as exc:
             raise _transport_error(self._label, exc) from None
@@ -89,26 +89,34 @@ class OpenAIHTTPEngine:
         url = self._urls[call.endpoint]
         body = call.body if call.body.get("stream") else {**call.body, "stream": True}
         request = self._client.build_request(
-            "POST",
-            url,
-            content=orjson.dumps({**body, "model": self.model}),
-            headers=self._headers,
-            timeout=call.timeout_s,
+            "POST", url, content=orjson.dumps({**body, "model": self.model}), headers=self._headers
         )
         try:
             async with asyncio.timeout(call.timeout_s):
                 response = await self._client.send(request, stream=True)
-        except (TimeoutError, httpx.TimeoutException):
+        except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
         except httpx.HTTPError as exc:
             raise _transport_error(self._label, exc) from None
         try:
             if response.status_code != 200:
-                content = await response.aread()
+                async with asyncio.timeout(call.timeout_s):
+                    content = await response.aread()
                 raise _status_error(self._label, response.status_code, content)
             done = False
             pending = b""
-            async for chunk in response.aiter_raw():
+            chunks = response.aiter_raw()
+            while True:
+                # Stall detection: each chunk must arrive within the attempt timeout.
+                try:
+                    async with asyncio.timeout(call.timeout_s):
+                        chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise EngineTimeout(
+                        f"{self._label}: the stream stalled for {call.timeout_s:.3g} s"
+                    ) from None
                 pending += chunk
                 if b"\r" in pending:
                     pending = pending.replace(b"\r\n", b"\n")
@@ -123,8 +131,8 @@ class OpenAIHTTPEngine:
                     yield event
             if not done:
                 raise EngineError(f"{self._label}: the stream ended without [DONE]", kind="truncated")
-        except httpx.TimeoutException:
-            raise EngineTimeout(f"{self._label}: the stream stalled for {call.timeout_s:.3g} s") from None
+        except TimeoutError:
+            raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
         except httpx.HTTPError as exc:
             raise _transport_error(self._label, exc) from None
         finally:

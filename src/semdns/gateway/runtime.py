@@ -66,7 +66,9 @@ class Runtime:
         metrics = GatewayMetrics()
         client = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=60),
-            timeout=httpx.Timeout(30.0),
+            # No per-operation timeouts here: each engine attempt is bounded by one asyncio timeout
+            # (its attempt timeout, capped by the request's deadline), which is cheaper per request.
+            timeout=None,
             # trust_env=False: no proxy or netrc lookups per request; the zone says where to connect.
             trust_env=False,
             follow_redirects=False,

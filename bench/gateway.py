@@ -1,0 +1,258 @@
+"""Gateway overhead: the fake OpenAI backend at zero latency, called directly and through semdns.
+
+Three processes: the fake backend (uvicorn), ``semdns serve`` in front of it (exactly as a user runs
+it, from a zone file), and this load generator. The load generator is a minimal keep-alive HTTP/1.1
+client on raw asyncio streams, so that its own cost is small and identical for both targets; each
+concurrency level alternates direct and gateway rounds, so drift on a shared machine hits both alike.
+
+Prints JSON: per concurrency (1, 8, 32), p50/p99 latency and throughput of both, the latency the
+gateway adds (p50/p99, ms) and throughput as a ratio to direct in the same run. The gateway requests
+name their target explicitly (``model: bench``) to measure the gateway itself; an extra c=1 row with
+``model: auto`` adds resolution (a repeated query: a decision-cache hit).
+
+    python bench/gateway.py [--requests 3000] [--rounds 2] [--concurrency 1 8 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+GOAL_ADDED_P50_MS = 0.5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _request(port: int, path: str, body: bytes) -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def _one_connection(
+    port: int, payload: bytes, count: int, latencies: list[float], start: asyncio.Event
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    await start.wait()
+    try:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            writer.write(payload)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            if status != 200:
+                raise RuntimeError(f"HTTP {status}: {body[:300]!r}")
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def _load(port: int, payload: bytes, concurrency: int, total: int) -> dict[str, float]:
+    latencies: list[float] = []
+    start = asyncio.Event()
+    per = max(1, total // concurrency)
+    tasks = [
+        asyncio.create_task(_one_connection(port, payload, per, latencies, start)) for _ in range(concurrency)
+    ]
+    await asyncio.sleep(0.05)  # connections open before the clock starts
+    t0 = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "rps": len(latencies) / elapsed,
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), or NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _merge(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Rounds combined: medians of the per-round figures (robust to one disturbed round)."""
+    return {
+        "requests": sum(r["requests"] for r in runs),
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 4),
+        "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 4),
+        "rps": round(statistics.median(r["rps"] for r in runs), 1),
+    }
+
+
+@contextlib.contextmanager
+def _processes(workdir: Path) -> Iterator[tuple[int, int, int]]:
+    backend_port, gateway_port = _free_port(), _free_port()
+    zone = workdir / "bench-zone.yaml"
+    engine = f'[{{kind: openai, url: "http://127.0.0.1:{backend_port}/v1", model: fake}}]'
+    zone.write_text(
+        "origin: .\nnodes:\n"
+        f'  "@":\n    description: general\n    engines: {engine}\n'
+        "  bench:\n    description: benchmarking questions\n    keywords: [benchmark]\n"
+        f'    examples: ["run the benchmark", "benchmark this"]\n    engines: {engine}\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEMDNS_CACHE_DIR": str(workdir / "cache")}
+    backend = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import uvicorn; from semdns.testing import FakeOpenAI; "
+            f"uvicorn.run(FakeOpenAI('fake'), host='127.0.0.1', port={backend_port}, log_level='warning', "
+            "access_log=False, loop='auto', http='auto')",
+        ],
+        env=env,
+    )
+    gateway = subprocess.Popen(
+        [
+            sys.executable, "-m", "semdns.cli", "serve", "--zone", str(zone), "--port", str(gateway_port),
+            "--no-probes", "--lazy-local", "--log-level", "warning",
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_ready(backend_port, "/v1/models")
+        _wait_ready(gateway_port, "/readyz")
+        yield backend_port, gateway_port, gateway.pid
+    finally:
+        for proc in (gateway, backend):
+            proc.terminate()
+        for proc in (gateway, backend):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_ready(port: int, path: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".encode())
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing ready on port {port} after 120 s")
+
+
+async def _bench(
+    args: argparse.Namespace, backend_port: int, gateway_port: int, gateway_pid: int
+) -> dict[str, object]:
+    message = {"role": "user", "content": "please benchmark the gateway"}
+    direct = _request(
+        backend_port, "/v1/chat/completions", json.dumps({"model": "fake", "messages": [message]}).encode()
+    )
+    via = _request(
+        gateway_port, "/v1/chat/completions", json.dumps({"model": "bench", "messages": [message]}).encode()
+    )
+    auto = _request(
+        gateway_port, "/v1/chat/completions", json.dumps({"model": "auto", "messages": [message]}).encode()
+    )
+    for port, payload in ((backend_port, direct), (gateway_port, via), (gateway_port, auto)):
+        await _load(port, payload, 4, 400)  # warm-up: connections, caches, the resolver's decision
+    rows = []
+    for c in args.concurrency:
+        total = max(args.requests, 200 * c) if c > 1 else args.requests
+        runs_direct, runs_via = [], []
+        cpu = 0.0
+        for _ in range(args.rounds):
+            runs_direct.append(await _load(backend_port, direct, c, total))
+            before = _cpu_seconds(gateway_pid)
+            runs_via.append(await _load(gateway_port, via, c, total))
+            cpu += _cpu_seconds(gateway_pid) - before
+        d, v = _merge(runs_direct), _merge(runs_via)
+        v["gateway_cpu_us_per_request"] = round(cpu / v["requests"] * 1e6, 1)
+        rows.append(
+            {
+                "concurrency": c,
+                "direct": d,
+                "semdns": v,
+                "added_p50_ms": round(v["p50_ms"] - d["p50_ms"], 4),
+                "added_p99_ms": round(v["p99_ms"] - d["p99_ms"], 4),
+                "throughput_ratio": round(v["rps"] / d["rps"], 3),
+            }
+        )
+    runs_auto = [await _load(gateway_port, auto, 1, args.requests) for _ in range(args.rounds)]
+    a = _merge(runs_auto)
+    d1 = rows[0]["direct"] if rows and rows[0]["concurrency"] == 1 else None
+    auto_row: dict[str, object] = {"concurrency": 1, "model": "auto (decision-cache hit)", "semdns": a}
+    if isinstance(d1, dict):
+        auto_row["added_p50_ms"] = round(a["p50_ms"] - d1["p50_ms"], 4)
+    c1 = next((r for r in rows if r["concurrency"] == 1), None)
+    return {
+        "benchmark": "gateway overhead: fake OpenAI backend at zero latency, direct vs through semdns serve",
+        "load_average_at_end": list(os.getloadavg()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "requests_per_round": args.requests,
+        "rounds": args.rounds,
+        "results": rows,
+        "auto": auto_row,
+        "goal_added_p50_ms_at_c1": GOAL_ADDED_P50_MS,
+        "goal_met": bool(c1 and float(c1["added_p50_ms"]) <= GOAL_ADDED_P50_MS),  # type: ignore[arg-type]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--requests", type=int, default=3000, help="requests per round at c=1 (more at higher c)"
+    )
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, _processes(Path(tmp)) as (backend_port, gateway_port, pid):
+        try:
+            import uvloop
+
+            runner = uvloop.run
+        except ImportError:
+            runner = asyncio.run
+        result = runner(_bench(args, backend_port, gateway_port, pid))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
