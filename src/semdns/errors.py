@@ -145,3 +145,41 @@ class DeadlineExceeded(SemdnsError):
 
     http_status = 504
     code = "deadline_exceeded"
+
+
+# -- tenants, keys and limits -------------------------------------------------------------------
+
+
+class TenantsFileError(SemdnsError):
+    """The tenants file cannot be read or is invalid; the message says ``file:line: field: fix``."""
+
+    http_status = 500
+    code = "tenants_file_error"
+
+
+class Unauthorized(SemdnsError):
+    """No API key, or one that no tenant holds (401, like OpenAI's ``invalid_api_key``)."""
+
+    http_status = 401
+    code = "invalid_api_key"
+
+
+class Forbidden(SemdnsError):
+    """The tenant may not use the name the request resolved to (outside its subtrees)."""
+
+    http_status = 403
+    code = "name_not_allowed"
+
+
+class RateLimited(SemdnsError):
+    """A tenant is over a rate limit or its daily quota: 429 with ``Retry-After`` and ``x-ratelimit-*``.
+
+    ``headers`` travel with the error so that the gateway's error response carries them.
+    """
+
+    http_status = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, headers: dict[str, str]) -> None:
+        self.headers = headers
+        super().__init__(message)

@@ -1,0 +1,57 @@
+"""API keys: generated with ``secrets``, stored only as SHA-256 hashes.
+
+A plain SHA-256 (not a slow password hash) is the right tool here: the keys are 256 random bits, so
+there is nothing to brute-force, and the gateway hashes the presented key on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from semdns.errors import TenantsFileError
+from semdns.tenancy.config import TENANT_NAME_RE, parse_tenants
+
+KEY_PREFIX = "sk-semdns-"
+
+
+def generate_key() -> str:
+    """A new API key: ``sk-semdns-`` and 43 URL-safe characters (256 random bits)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """What the tenants file stores for ``key``."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def add_tenant_key(path: Path, name: str, **settings: Any) -> str:
+    """Add a new key for tenant ``name`` (created when missing, with ``settings``) and return the key.
+
+    The file is validated before and after, then replaced atomically. Comments are not preserved
+    (PyYAML rewrites the file).
+    """
+    if not TENANT_NAME_RE.match(name):
+        raise TenantsFileError(f"tenant name {name!r} must be lower-case letters, digits, '-' or '_'")
+    data: dict[str, Any] = {"tenants": {}}
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        parse_tenants(text, str(path))  # refuse to edit a file that is already invalid
+        data = yaml.safe_load(text)
+    tenants = data.setdefault("tenants", {})
+    entry = tenants.setdefault(name, {})
+    for field, value in settings.items():
+        if value is not None:
+            entry[field] = list(value) if isinstance(value, tuple) else value
+    key = generate_key()
+    entry.setdefault("keys", []).append(hash_key(key))
+    out = yaml.safe_dump(data, sort_keys=False)
+    parse_tenants(out, str(path))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(out, encoding="utf-8")
+    tmp.replace(path)
+    return key
