@@ -147,6 +147,91 @@ class DeadlineExceeded(SemdnsError):
     code = "deadline_exceeded"
 
 
+# -- resolver-to-resolver protocol and delegation ------------------------------------------------
+
+
+class ProtocolError(SemdnsError):
+    """A protocol message that cannot be decoded or does not respect the schema; says which field."""
+
+    http_status = 400
+    code = "malformed_message"
+
+
+class MessageTooLarge(ProtocolError):
+    """A message (or a field in it) exceeds the protocol's size limits (docs/protocol.md, "Limits")."""
+
+    http_status = 413
+    code = "message_too_large"
+
+
+class UnsupportedVersion(ProtocolError):
+    """A message of a newer *major* protocol version (a newer minor is read, unknown fields ignored)."""
+
+    http_status = 400
+    code = "unsupported_version"
+
+
+class ContextCorrupt(ProtocolError):
+    """A compressed context (CCP) whose checksum, sizes or chunks do not add up."""
+
+    code = "context_corrupt"
+
+
+class UnknownDictionary(SemdnsError):
+    """A compressed context names a zstd dictionary that its owner does not (or no longer) serve."""
+
+    http_status = 404
+    code = "unknown_dictionary"
+
+
+class NotAuthoritative(SemdnsError):
+    """A resolver was asked about a zone outside the subtree it serves (DNS's REFUSED)."""
+
+    http_status = 421
+    code = "not_authoritative"
+
+
+class DelegationError(SemdnsError):
+    """Following a delegation failed; the answer stops at the delegating node, flagged degraded."""
+
+    http_status = 502
+    code = "delegation_failed"
+
+
+class PeerUnavailable(DelegationError):
+    """A delegated resolver could not be reached, or answered with an error."""
+
+    code = "peer_unavailable"
+
+
+class PeerTimeout(DelegationError):
+    """A delegated resolver did not answer within the per-hop timeout (or the request's deadline)."""
+
+    http_status = 504
+    code = "peer_timeout"
+
+
+class BadSignature(DelegationError):
+    """An answer or referral whose Ed25519 signature does not verify against the delegation's key:
+    forged or tampered with. It is handled like a child that is down, never used."""
+
+    code = "bad_signature"
+
+
+class DelegationLoop(DelegationError):
+    """A delegation cycle: the message names every (zone, server) on the cycle."""
+
+    http_status = 508
+    code = "delegation_loop"
+
+
+class HopLimitExceeded(DelegationError):
+    """A query passed through more resolvers than its hop limit allows."""
+
+    http_status = 508
+    code = "hop_limit_exceeded"
+
+
 # -- tenants, keys and limits -------------------------------------------------------------------
 
 
