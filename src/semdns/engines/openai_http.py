@@ -1,10 +1,14 @@
 """The ``openai`` engine: any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, SGLang, TGI,
 OpenAI itself) reached over HTTP.
 
-All engines share one pooled :class:`httpx.AsyncClient` (owned by the runtime), so connections are
-kept alive across requests and names. The request body is the client's, with ``model`` replaced by the
-model this server serves; streams are passed through event by event (never re-encoded), and split on
-event boundaries only so that a failure can be reported between two events rather than inside one.
+All engines share one pooled :class:`aiohttp.ClientSession` (owned by the runtime through
+:class:`SharedHTTP`), so connections are kept alive across requests and names. aiohttp rather than
+httpx: on this hot path httpx cost about 0.75 ms of CPU per request against aiohttp's 0.15 ms (measured
+with the fake backend, sequential requests), and the gateway's added latency is mostly that cost.
+
+The request body is the client's, with ``model`` replaced by the model this server serves; streams
+are passed through event by event (never re-encoded), and split on event boundaries only so that a
+failure can be reported between two events rather than inside one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from semdns.engines.protocol import EngineCall
@@ -23,19 +27,48 @@ from semdns.errors import EngineError, EngineRejected, EngineTimeout
 _DONE = b"data: [DONE]"
 
 
+class SharedHTTP:
+    """The one pooled HTTP client of a gateway, created on first use inside the running event loop
+    (aiohttp sessions belong to a loop; the runtime is built before the loop starts)."""
+
+    def __init__(self, *, max_connections: int = 1024) -> None:
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300
+            )
+            # No session timeout: each attempt is bounded by one asyncio timeout (its attempt timeout,
+            # capped by the request's deadline). trust_env=False: no proxy or netrc lookups per request.
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None),
+                trust_env=False,
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+
 class OpenAIHTTPEngine:
     """One replica: ``base_url`` (ending in ``/v1``, as OpenAI clients expect) serving ``model``."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        http: SharedHTTP,
         base_url: str,
         model: str,
         *,
         api_key_env: str | None = None,
         label: str | None = None,
     ) -> None:
-        self._client = client
+        self._http = http
         self.base_url = base_url.rstrip("/")
         self.model = model
         self._urls = {
@@ -63,18 +96,21 @@ class OpenAIHTTPEngine:
     async def complete(self, call: EngineCall) -> dict[str, Any]:
         url = self._urls[call.endpoint]
         try:
-            # One asyncio timeout bounds the whole attempt; the shared client has no per-operation
-            # timeouts of its own (they cost more per request than the rest of the hot path).
-            async with asyncio.timeout(call.timeout_s):
-                response = await self._client.post(url, content=self._payload(call), headers=self._headers)
+            # One asyncio timeout bounds the whole attempt, connect to last byte.
+            async with (
+                asyncio.timeout(call.timeout_s),
+                self._http.session().post(url, data=self._payload(call), headers=self._headers) as response,
+            ):
+                status = response.status
+                content = await response.read()
         except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise _transport_error(self._label, exc) from None
-        if response.status_code != 200:
-            raise _status_error(self._label, response.status_code, response.content)
+        if status != 200:
+            raise _status_error(self._label, status, content)
         try:
-            result = orjson.loads(response.content)
+            result = orjson.loads(content)
         except orjson.JSONDecodeError:
             raise EngineError(f"{self._label}: the backend answered invalid JSON", kind="protocol") from None
         if not isinstance(result, dict):
@@ -88,35 +124,35 @@ class OpenAIHTTPEngine:
         and raises :class:`EngineError` mid-stream when the backend stalls or drops the connection."""
         url = self._urls[call.endpoint]
         body = call.body if call.body.get("stream") else {**call.body, "stream": True}
-        request = self._client.build_request(
-            "POST", url, content=orjson.dumps({**body, "model": self.model}), headers=self._headers
-        )
+        payload = orjson.dumps({**body, "model": self.model})
         try:
             async with asyncio.timeout(call.timeout_s):
-                response = await self._client.send(request, stream=True)
+                response = await self._http.session().post(url, data=payload, headers=self._headers)
         except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise _transport_error(self._label, exc) from None
+        finished = False
         try:
-            if response.status_code != 200:
+            if response.status != 200:
                 async with asyncio.timeout(call.timeout_s):
-                    content = await response.aread()
-                raise _status_error(self._label, response.status_code, content)
+                    content = await response.read()
+                finished = True
+                raise _status_error(self._label, response.status, content)
             done = False
             pending = b""
-            chunks = response.aiter_raw()
             while True:
                 # Stall detection: each chunk must arrive within the attempt timeout.
                 try:
                     async with asyncio.timeout(call.timeout_s):
-                        chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    break
+                        chunk = await response.content.readany()
                 except TimeoutError:
                     raise EngineTimeout(
                         f"{self._label}: the stream stalled for {call.timeout_s:.3g} s"
                     ) from None
+                if not chunk:
+                    finished = True
+                    break
                 pending += chunk
                 if b"\r" in pending:
                     pending = pending.replace(b"\r\n", b"\n")
@@ -131,28 +167,34 @@ class OpenAIHTTPEngine:
                     yield event
             if not done:
                 raise EngineError(f"{self._label}: the stream ended without [DONE]", kind="truncated")
-        except TimeoutError:
-            raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise _transport_error(self._label, exc) from None
         finally:
-            await response.aclose()
+            # A fully read response goes back to the pool; one abandoned mid-stream (client gone,
+            # stall, error) must not: its connection still carries unread bytes.
+            if finished:
+                response.release()
+            else:
+                response.close()
 
     async def probe(self) -> bool:
         """Up when ``GET /models`` answers below 500 (some servers need auth for it; a 401 still proves
         the server is up)."""
         try:
-            response = await self._client.get(self.base_url + "/models", headers=self._headers, timeout=2.0)
-        except httpx.HTTPError:
+            async with (
+                asyncio.timeout(2.0),
+                self._http.session().get(self.base_url + "/models", headers=self._headers) as response,
+            ):
+                return response.status < 500
+        except (TimeoutError, aiohttp.ClientError):
             return False
-        return response.status_code < 500
 
     async def aclose(self) -> None:
         """Nothing to release: the shared client belongs to the runtime."""
 
 
-def _transport_error(label: str, exc: httpx.HTTPError) -> EngineError:
-    kind = "connect" if isinstance(exc, httpx.ConnectError) else "transport"
+def _transport_error(label: str, exc: aiohttp.ClientError) -> EngineError:
+    kind = "connect" if isinstance(exc, aiohttp.ClientConnectorError) else "transport"
     detail = str(exc) or type(exc).__name__
     return EngineError(f"{label}: {kind} error: {detail}", kind=kind)
 

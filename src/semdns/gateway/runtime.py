@@ -12,16 +12,15 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import httpx
-
 from semdns.dispatch import Dispatcher
 from semdns.engines.breaker import BreakerState, CircuitBreaker
 from semdns.engines.budget import RetryBudget
 from semdns.engines.health import HealthProber
 from semdns.engines.local import DEFAULT_MODEL_FILE, LocalEngine, LocalModelHost
-from semdns.engines.openai_http import OpenAIHTTPEngine
+from semdns.engines.openai_http import OpenAIHTTPEngine, SharedHTTP
 from semdns.engines.pool import Pool, Replica
 from semdns.engines.protocol import Engine
+from semdns.gateway.edge import Edge
 from semdns.gateway.metrics import GatewayMetrics
 from semdns.gateway.settings import GatewaySettings
 from semdns.names import Name
@@ -45,12 +44,13 @@ class Runtime:
     resolver: ResolverLike
     settings: GatewaySettings
     metrics: GatewayMetrics
-    client: httpx.AsyncClient
+    client: SharedHTTP
     pools: dict[Name, Pool]
     dispatcher: Dispatcher
     local_hosts: dict[str | None, LocalModelHost] = field(default_factory=dict)
     prober: HealthProber | None = None
     ready: bool = False
+    edge: Edge | None = None
 
     @classmethod
     def build(
@@ -64,15 +64,7 @@ class Runtime:
         """Pools for every name that has engines; nothing is started until :meth:`start`."""
         settings = settings or GatewaySettings()
         metrics = GatewayMetrics()
-        client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256, keepalive_expiry=60),
-            # No per-operation timeouts here: each engine attempt is bounded by one asyncio timeout
-            # (its attempt timeout, capped by the request's deadline), which is cheaper per request.
-            timeout=None,
-            # trust_env=False: no proxy or netrc lookups per request; the zone says where to connect.
-            trust_env=False,
-            follow_redirects=False,
-        )
+        client = SharedHTTP(max_connections=1024)
         hosts: dict[str | None, LocalModelHost] = {}
         pools: dict[Name, Pool] = {}
         for node in tree:
@@ -93,7 +85,8 @@ class Runtime:
                 pools.values(),
                 on_change=lambda r, ok: metrics.health_changed(r.name, r.label, ok),
             )
-        return cls(tree, resolver, settings, metrics, client, pools, dispatcher, hosts, prober)
+        edge = _build_edge(tree, resolver, settings, metrics)
+        return cls(tree, resolver, settings, metrics, client, pools, dispatcher, hosts, prober, edge=edge)
 
     async def start(self) -> None:
         """Warm the local model (when asked), start probes, then report ready."""
@@ -105,6 +98,8 @@ class Runtime:
                     log.warning("local engine unavailable: install it with pip install 'semdns[local]'")
         if self.prober is not None:
             self.prober.start()
+        if self.edge is not None:
+            await self.edge.start()
         self.ready = True
 
     async def aclose(self) -> None:
@@ -114,11 +109,33 @@ class Runtime:
         await self.client.aclose()
         for host in self.local_hosts.values():
             host.close()
+        if self.edge is not None:
+            await self.edge.aclose()
+
+
+def _build_edge(
+    tree: ZoneTree, resolver: ResolverLike, settings: GatewaySettings, metrics: GatewayMetrics
+) -> Edge:
+    """Tenants, shared state and the response cache (TenantsFileError / ValueError on bad config)."""
+    from semdns.state import open_state
+    from semdns.tenancy import load_tenants
+
+    tenants = load_tenants(settings.tenants_file) if settings.tenants_file else None
+    state = open_state(settings.redis_url or None)
+    return Edge(
+        tree,
+        state,
+        tenants,
+        encoder=getattr(resolver, "encoder", None),
+        cache=settings.response_cache,
+        shadow=settings.cache_shadow,
+        registry=metrics.registry,
+    )
 
 
 def _build_pool(
     node: ZoneNode,
-    client: httpx.AsyncClient,
+    client: SharedHTTP,
     hosts: dict[str | None, LocalModelHost],
     settings: GatewaySettings,
     metrics: GatewayMetrics,
