@@ -6,7 +6,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from semdns.errors import InvalidRequest, SemdnsError
+from semdns.errors import Forbidden, InvalidRequest, SemdnsError
 from semdns.gateway.metrics import CONTENT_TYPE
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_response
@@ -47,11 +47,62 @@ class AdminRoutes:
         apex_pool = runtime.pools.get(runtime.tree.apex)
         apex_ok = apex_pool is None or apex_pool.available_count() > 0
         ready = runtime.ready and apex_ok
-        body = {"status": "ready" if ready else "not_ready", "started": runtime.ready, "names_down": down}
+        body: dict[str, object] = {
+            "status": "ready" if ready else "not_ready",
+            "started": runtime.ready,
+            "names_down": down,
+        }
+        if runtime.edge is not None:
+            # Shared state down is degraded, not unready: the gateway keeps answering from local state.
+            body["edge"] = runtime.edge.health()
         return Response(orjson.dumps(body), 200 if ready else 503, media_type=JSON)
 
     async def metrics(self, request: Request) -> Response:
         return Response(self.runtime.metrics.exposition(), media_type=CONTENT_TYPE)
+
+    async def cache_stats(self, request: Request) -> Response:
+        """``semdns cache stats``: entries, hit rate by tier and name, shadow false hits."""
+        edge = self.runtime.edge
+        try:
+            self._admin_only(request)
+        except SemdnsError as exc:
+            return error_response(exc)
+        if edge is None or edge.cache is None:
+            return Response(b'{"enabled":false}', media_type=JSON)
+        return Response(orjson.dumps({"enabled": True, **await edge.cache.stats()}), media_type=JSON)
+
+    async def cache_purge(self, request: Request) -> Response:
+        """``semdns cache purge [--tenant T] [--name N]``: delete entries, in every process."""
+        edge = self.runtime.edge
+        try:
+            self._admin_only(request)
+            if edge is None or edge.cache is None:
+                raise InvalidRequest("the response cache is off in this gateway")
+            tenant = request.query_params.get("tenant") or None
+            name = request.query_params.get("name") or None
+            if name is not None:
+                name = str(self.runtime.tree.lookup(name).name)
+            scope = None
+            if tenant is not None:
+                tenants = edge.gate.tenants
+                if tenants is not None and tenant not in tenants.by_name:
+                    raise InvalidRequest(f"no tenant named {tenant!r}", param="tenant")
+                scope = "t:" + tenant
+        except SemdnsError as exc:
+            return error_response(exc)
+        removed = await edge.cache.purge(scope, name)
+        return Response(orjson.dumps({"purged": removed, "tenant": tenant, "name": name}), media_type=JSON)
+
+    def _admin_only(self, request: Request) -> None:
+        """With a tenants file, the cache routes need the key of a tenant with ``admin: true``."""
+        edge = self.runtime.edge
+        if edge is None or edge.gate.open:
+            return
+        principal = edge.gate.authenticate(
+            request.headers.get("authorization"), request.headers.get("api-key")
+        )
+        if principal.tenant is None or not principal.tenant.admin:
+            raise Forbidden("the cache admin routes need the key of a tenant with admin: true")
 
     async def resolve(self, request: Request) -> Response:
         """The ``semdns dig`` JSON for ``?q=``."""

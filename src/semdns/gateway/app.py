@@ -38,6 +38,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> Starlette:
         Route("/readyz", admin.readyz, methods=["GET"]),
         Route("/metrics", admin.metrics, methods=["GET"]),
         Route("/admin/resolve", admin.resolve, methods=["GET"]),
+        Route("/admin/cache/stats", admin.cache_stats, methods=["GET"]),
+        Route("/admin/cache/purge", admin.cache_purge, methods=["POST"]),
     ]
 
     @contextlib.asynccontextmanager

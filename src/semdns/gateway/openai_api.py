@@ -16,12 +16,22 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from semdns.cache import CacheLookup
 from semdns.engines.protocol import Endpoint
-from semdns.errors import InvalidRequest, RequestTooLarge, ResolutionError, SemdnsError
+from semdns.errors import (
+    DeadlineExceeded,
+    InvalidRequest,
+    NoEngineAvailable,
+    RequestTooLarge,
+    ResolutionError,
+    SemdnsError,
+)
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, decision_headers, error_event, error_response, semdns_field
+from semdns.names import Name
 from semdns.resolve.decision import Answer, LevelTrace, RoutingDecision
+from semdns.tenancy import Admission
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +57,44 @@ class OpenAIRoutes:
         try:
             raw = await _read_body(request, self.runtime.settings.max_body_bytes)
             parsed = parse_request(raw, endpoint, request.headers.get("x-session-id"))
+            edge = self.runtime.edge
+            # Auth and rate limits before any work is spent on the request.
+            admission = await edge.admit(request.headers) if edge is not None else None
             decision = await self._address(parsed)
+            name = decision.name
+            lookup: CacheLookup | None = None
+            extra: dict[str, str] = {}
+            if edge is not None and admission is not None:
+                name = edge.permit(admission, decision.name)
+                extra.update(admission.headers)
+                lookup = await edge.lookup(
+                    admission, endpoint, parsed.body, parsed.query, name, decision, request.headers
+                )
+                if lookup is not None:
+                    if lookup.served:
+                        return self._replay(lookup, parsed, decision, name, extra)
+                    extra.update(lookup.headers())
             if parsed.stream:
-                return await self._stream(parsed, decision)
-            result, served = await self.runtime.dispatcher.complete(
-                endpoint, parsed.body, decision.name, parsed.session
-            )
+                return await self._stream(parsed, decision, name, admission, lookup, extra)
+            started = time.perf_counter()
+            try:
+                result, served = await self.runtime.dispatcher.complete(
+                    endpoint, parsed.body, name, parsed.session
+                )
+            except (NoEngineAvailable, DeadlineExceeded):
+                cache = edge.cache if edge is not None else None
+                if lookup is not None and cache is not None and cache.serve_stale(lookup):
+                    return self._replay(lookup, parsed, decision, name, extra)
+                raise
+            if edge is not None and admission is not None:
+                edge.after_answer(
+                    admission, lookup, "json", orjson.dumps(result), endpoint,
+                    degraded=served.degraded, engine_s=time.perf_counter() - started,
+                )  # fmt: skip
             result["semdns"] = semdns_field(decision, served)
             metrics.requests.labels(str(served.name), decision.stage, "200").inc()
-            return Response(orjson.dumps(result), headers=decision_headers(decision, served), media_type=JSON)
+            headers = {**decision_headers(decision, served), **extra}
+            return Response(orjson.dumps(result), headers=headers, media_type=JSON)
         except SemdnsError as exc:
             self._count_failure(decision, exc.http_status)
             return error_response(exc, decision)
@@ -101,23 +140,75 @@ class OpenAIRoutes:
         metrics.decision_cache.labels(decision.cache).inc()
         return decision
 
-    async def _stream(self, parsed: ParsedRequest, decision: RoutingDecision) -> Response:
-        events, served = await self.runtime.dispatcher.open_stream(
-            parsed.endpoint, parsed.body, decision.name, parsed.session
-        )
+    def _replay(
+        self,
+        lookup: CacheLookup,
+        parsed: ParsedRequest,
+        decision: RoutingDecision,
+        name: Name,
+        extra: dict[str, str],
+    ) -> Response:
+        """Answer from the response cache (a hit, or a stale entry when every engine failed)."""
+        edge = self.runtime.edge
+        assert edge is not None and lookup.entry is not None
+        field: dict[str, object] = {
+            "name": str(name),
+            "resolved": str(decision.name),
+            "stage": decision.stage,
+            "confidence": round(decision.confidence, 4),
+            "cache": decision.cache,
+            "response_cache": lookup.status,
+            "entry": lookup.entry.id[:16],
+        }
+        if lookup.similarity is not None:
+            field["similarity"] = round(lookup.similarity, 4)
+        headers = {**decision_headers(decision, None), "x-semdns-name": str(name), **extra}
+        self.runtime.metrics.requests.labels(str(name), decision.stage, "200").inc()
+        return edge.replay(lookup, parsed.stream, headers, field)
+
+    async def _stream(
+        self,
+        parsed: ParsedRequest,
+        decision: RoutingDecision,
+        name: Name,
+        admission: Admission | None = None,
+        lookup: CacheLookup | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> Response:
+        edge = self.runtime.edge
+        started = time.perf_counter()
+        try:
+            events, served = await self.runtime.dispatcher.open_stream(
+                parsed.endpoint, parsed.body, name, parsed.session
+            )
+        except (NoEngineAvailable, DeadlineExceeded):
+            cache = edge.cache if edge is not None else None
+            if lookup is not None and cache is not None and cache.serve_stale(lookup):
+                return self._replay(lookup, parsed, decision, name, extra or {})
+            raise
         field = semdns_field(decision, served)
         metrics = self.runtime.metrics
         served_name = str(served.name)
+        keep = edge is not None and admission is not None
+        raw: list[bytes] = []
 
         async def body() -> AsyncIterator[bytes]:
             status = "200"
             try:
                 first = True
                 async for event in events:
+                    if keep:
+                        raw.append(event)
                     if first:
                         first = False
                         event = _with_semdns(event, field)
                     yield event
+                if edge is not None and admission is not None:
+                    # Complete streams only: the write-back checks for [DONE] and no error event.
+                    edge.after_answer(
+                        admission, lookup, "sse", raw, parsed.endpoint,
+                        degraded=served.degraded, engine_s=time.perf_counter() - started,
+                    )  # fmt: skip
             except SemdnsError as exc:
                 # After the first byte there is no status code left to change: end with an error event,
                 # never a silent truncation.
@@ -128,7 +219,7 @@ class OpenAIRoutes:
                 await events.aclose()  # type: ignore[attr-defined]
                 metrics.requests.labels(served_name, decision.stage, status).inc()
 
-        headers = {**decision_headers(decision, served), **_SSE_HEADERS}
+        headers = {**decision_headers(decision, served), **(extra or {}), **_SSE_HEADERS}
         return StreamingResponse(body(), headers=headers, media_type="text/event-stream")
 
 

@@ -33,6 +33,15 @@ class GatewaySettings:
     """Retries a quiet gateway may always make, per second."""
     probes: bool = True
     """Run active health probes (per-name interval in the zone's ``gateway.probe_interval_s``)."""
+    redis_url: str = ""
+    """Shared state (response cache, rate limits, quotas) in Redis, ``redis://HOST:PORT/DB``; empty:
+    in-process. ``SEMDNS_REDIS_URL`` or ``--redis``."""
+    tenants_file: str = ""
+    """The tenants file (keys, subtrees, limits); empty: open, every key its own cache scope."""
+    response_cache: bool = True
+    """The response cache (per-name settings in the zone files' ``cache:``)."""
+    cache_shadow: bool = False
+    """Shadow mode for every name: the cache decides, the engine answers anyway, both are counted."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewaySettings:

@@ -28,8 +28,9 @@ def error_response(
 ) -> Response:
     param = exc.param if isinstance(exc, InvalidRequest) else None
     body = error_body(exc.http_status, str(exc), exc.code, param)
-    headers = decision_headers(decision, served) if decision is not None else None
-    return Response(orjson.dumps(body), exc.http_status, headers=headers, media_type=JSON)
+    headers = decision_headers(decision, served) if decision is not None else {}
+    headers.update(getattr(exc, "headers", None) or {})  # 429: Retry-After and x-ratelimit-*
+    return Response(orjson.dumps(body), exc.http_status, headers=headers or None, media_type=JSON)
 
 
 def error_event(exc: SemdnsError) -> bytes:

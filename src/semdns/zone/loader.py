@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from semdns.errors import ZoneError, ZoneIssue
 from semdns.names import DistinguishedName, InvalidName, Name
-from semdns.zone.schema import NodeSpec, Policy, ZoneFile, absolute_name
+from semdns.zone.schema import CacheSpec, NodeSpec, Policy, ZoneFile, absolute_name
 from semdns.zone.tree import SourceLocation, ZoneNode, ZoneTree
 from semdns.zone.yamlsource import LocatedDocument, YamlSourceError, load_located
 
@@ -126,6 +126,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
     for pf in files:
         origin = Name.parse(pf.zone.origin)
         zone_policy = pf.zone.policy.apply(Policy()) if pf.zone.policy else Policy()
+        zone_cache = CacheSpec().merged(pf.zone.cache)
         for key, spec in pf.zone.nodes.items():
             line = pf.doc.line_of(("nodes", key))
             where = f"nodes.{key}"
@@ -173,6 +174,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
                 source=source,
                 system_prompt=spec.system_prompt,
                 gateway=spec.gateway,
+                cache=zone_cache.merged(spec.cache),
             )
             clash = dn_owner.get(dn.key())
             if clash is not None and not dn.is_empty:

@@ -164,6 +164,31 @@ class GatewayPolicy(_Strict):
         return self
 
 
+class CacheSpec(_Strict):
+    """The response cache for a name (``cache:`` in a zone file, at zone level or per node; a node's
+    fields replace its zone's). ``similarity`` is the static threshold of the semantic tier;
+    ``error_bound`` the false-hit rate the per-entry learned threshold keeps under (vCache); medical and
+    legal zones ship stricter values. Only deterministic requests (temperature 0) are cached unless
+    ``nondeterministic`` opts in. ``shadow``: decide, but let the engine answer and count agreement."""
+
+    enabled: bool = True
+    similarity: Annotated[float, Field(ge=0.5, le=1.0)] = 0.9
+    error_bound: Annotated[float, Field(gt=0.0, le=0.5)] = 0.02
+    learn: bool = True
+    verifier: bool = True
+    ttl: Seconds = 3600
+    stale_ttl: Seconds = 3600
+    nondeterministic: bool = False
+    shadow: bool = False
+    max_entries: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+
+    def merged(self, override: CacheSpec | None) -> CacheSpec:
+        """This spec with the fields ``override`` sets explicitly replacing its own."""
+        if override is None or not override.model_fields_set:
+            return self
+        return self.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
+
+
 class DelegationRecord(_Strict):
     """The subtree under this node is served by other resolvers (the NS record of semdns).
 
@@ -202,6 +227,7 @@ class NodeSpec(_Strict):
     policy: PolicyOverride | None = None
     ttl: Seconds | None = None
     gateway: GatewayPolicy = GatewayPolicy()
+    cache: CacheSpec | None = None
 
     @field_validator("dn")
     @classmethod
@@ -239,6 +265,7 @@ class ZoneFile(_Strict):
 
     origin: str
     ttl: Seconds = 3600
+    cache: CacheSpec | None = None
     policy: PolicyOverride | None = None
     nodes: dict[str, NodeSpec] = Field(min_length=1)
 

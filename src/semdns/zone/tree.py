@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from semdns.errors import UnknownName
 from semdns.names import DistinguishedName, InvalidName, Name, looks_like_dn
-from semdns.zone.schema import DelegationRecord, EngineRecord, GatewayPolicy, Policy
+from semdns.zone.schema import CacheSpec, DelegationRecord, EngineRecord, GatewayPolicy, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class ZoneNode:
     source: SourceLocation
     system_prompt: str | None = None
     gateway: GatewayPolicy = GatewayPolicy()
+    cache: CacheSpec = field(default_factory=CacheSpec)
 
 
 @dataclass(frozen=True)
