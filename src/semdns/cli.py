@@ -25,11 +25,13 @@ def _register() -> None:
     from semdns.cli_dig import register as register_dig
     from semdns.cli_serve import register as register_serve
     from semdns.cli_simulate import register as register_simulate
+    from semdns.cli_tenant import register as register_tenant
     from semdns.cli_zone import register as register_zone
 
     register_dig(app)
     register_simulate(app)
     register_serve(app)
+    register_tenant(app)
     register_zone(app)
 
 

@@ -33,11 +33,29 @@ def register(app: typer.Typer) -> None:
         ),
         log_level: str = typer.Option("info", help="Log level: debug, info, warning, error."),
         access_log: bool = typer.Option(False, help="Log every request (costs throughput)."),
+        tenants: Path = typer.Option(  # noqa: B008
+            None,
+            "--tenants",
+            help="Tenants file (keys, subtrees, limits); default: open (SEMDNS_TENANTS_FILE).",
+        ),
+        redis: str = typer.Option(
+            None,
+            "--redis",
+            help="Share cache and limits through Redis: redis://HOST:PORT/DB (SEMDNS_REDIS_URL).",
+        ),
+        cache_shadow: bool = typer.Option(
+            False,
+            "--cache-shadow",
+            help="Response cache in shadow mode for every name (decide, count, never serve).",
+        ),
+        no_response_cache: bool = typer.Option(
+            False, "--no-response-cache", help="Turn the response cache off."
+        ),
     ) -> None:
         """Serve the OpenAI-compatible API: send model "auto" (or a name such as contracts.legal)."""
         import uvicorn
 
-        from semdns.errors import ZoneError
+        from semdns.errors import TenantsFileError, ZoneError
         from semdns.gateway import GatewaySettings, Runtime, create_app
         from semdns.resolve import MiniLMEncoder, Resolver
         from semdns.zone import load_default_tree, load_zone_files
@@ -54,20 +72,54 @@ def register(app: typer.Typer) -> None:
                 max_body_bytes=max_body_bytes,
                 probes=False if no_probes else None,
                 warm_local=False if lazy_local else None,
+                tenants_file=str(tenants) if tenants else None,
+                redis_url=redis,
+                cache_shadow=True if cache_shadow else None,
+                response_cache=False if no_response_cache else None,
             )
-        except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            if settings.tenants_file:  # fail before the resolver is built, not after
+                from semdns.tenancy import load_tenants
+
+                load_tenants(settings.tenants_file)
+            if settings.redis_url:
+                from semdns.state import open_state
+
+                open_state(settings.redis_url)
+        except (ValueError, TenantsFileError) as exc:
+            for line in str(exc).splitlines():
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(2) from None
         typer.echo(f"semdns: {len(tree)} names under {tree.apex}; building the resolver…", err=True)
         resolver = Resolver(tree, encoder=MiniLMEncoder())
-        runtime = Runtime.build(tree, resolver, settings)
+        try:
+            runtime = Runtime.build(tree, resolver, settings)
+        except (ValueError, TenantsFileError) as exc:
+            for line in str(exc).splitlines():
+                typer.echo(f"error: {line}", err=True)
+            resolver.close()
+            raise typer.Exit(2) from None
         typer.echo(
             f"semdns: {len(runtime.pools)} names with engines; OpenAI API at http://{host}:{port}/v1",
             err=True,
         )
+        from semdns.delegation.http import ProtocolRoutes
+        from semdns.delegation.server import build_authority
+        from semdns.errors import SemdnsError
+
+        try:
+            authority = build_authority(tree, resolver, server_url=f"http://{host}:{port}")
+        except SemdnsError as exc:  # an unreadable signing key: say which file and why
+            typer.echo(f"error: {exc}", err=True)
+            resolver.close()
+            raise typer.Exit(2) from None
+        typer.echo(
+            f"semdns: resolver protocol for {tree.apex} at http://{host}:{port}/semdns/v1/query"
+            + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),
+            err=True,
+        )
         try:
             uvicorn.run(
-                create_app(runtime),
+                create_app(runtime, extra_routes=ProtocolRoutes(authority).routes()),
                 host=host,
                 port=port,
                 log_level=log_level.lower(),

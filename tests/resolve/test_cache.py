@@ -44,6 +44,8 @@ def test_hit_until_ttl_then_expired() -> None:
         "expired": 1,
         "evictions": 0,
         "inserts": 1,
+        "prefetches": 0,
+        "stale_served": 0,
     }
 
 
@@ -86,3 +88,38 @@ def test_rewriting_a_key_refreshes_it() -> None:
 def test_bad_size() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         DecisionCache(0)
+
+
+def test_prefetch_flags_a_popular_entry_once_near_expiry() -> None:
+    clock = FakeClock()
+    cache = DecisionCache(10, clock=clock, prefetch_fraction=0.1, prefetch_min_hits=2)
+    cache.put("k", decision(), ttl=100)
+    clock.now += 95
+    assert not cache.get("k").prefetch, "one hit is not yet popular"
+    assert cache.get("k").prefetch, "popular and in the last 10% of its TTL"
+    assert not cache.get("k").prefetch, "flagged once, not on every hit"
+    cache.put("k", decision(), ttl=100)  # the background refresh
+    clock.now += 95
+    assert cache.get("k").prefetch, "a refreshed entry keeps its popularity"
+    assert cache.stats()["prefetches"] == 2
+
+
+def test_serve_stale_window() -> None:
+    clock = FakeClock()
+    cache = DecisionCache(10, clock=clock, stale_s=50)
+    cache.put("k", decision(), ttl=10)
+    assert cache.stale("k") is None, "a fresh entry is not stale"
+    clock.now += 30
+    assert cache.get("k").status == "expired"
+    stale = cache.stale("k")
+    assert stale is not None and stale.names == (Name.parse("legal."),)
+    clock.now += 40
+    assert cache.stale("k") is None, "past the stale window"
+    assert cache.get("k").status == "expired" and cache.get("k").status == "miss"
+
+
+def test_bad_stale_and_prefetch_settings() -> None:
+    with pytest.raises(ValueError, match="prefetch_fraction"):
+        DecisionCache(10, prefetch_fraction=1.5)
+    with pytest.raises(ValueError, match="stale_s"):
+        DecisionCache(10, stale_s=-1)

@@ -18,7 +18,7 @@ from semdns.names import Name
 # How a level ended: a stage picked one or more children, the node is a leaf, no stage was confident
 # (abstain: stop here), or the caller named the node explicitly.
 Outcome = Literal["keyword", "embedding", "classifier", "leaf", "abstain", "explicit", "delegated"]
-CacheStatus = Literal["miss", "hit", "negative-hit", "expired", "bypass"]
+CacheStatus = Literal["miss", "hit", "negative-hit", "expired", "bypass", "stale"]
 
 # Cost order of the stages, for "the costliest stage this resolution needed".
 STAGE_COST = {"explicit": 0, "leaf": 0, "keyword": 1, "abstain": 1, "embedding": 2, "classifier": 3}

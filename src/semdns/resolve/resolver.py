@@ -14,10 +14,11 @@ inline (microseconds); anything that needs the model runs in a small thread pool
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 from semdns.names import Name
 from semdns.resolve.cache import DecisionCache
@@ -38,6 +39,21 @@ from semdns.resolve.text import cache_key
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 _TOP_SCORES = 3
+_STALE_S = 86_400.0
+"""How long an expired decision may still be served when resolution fails (RFC 8767: 1 to 3 days)."""
+_STALE_ANSWER_TTL = 30
+"""The TTL a stale answer carries (RFC 8767's recommendation)."""
+_log = logging.getLogger(__name__)
+
+
+def _plain_key(key: str) -> bool:
+    """A cache key of a plain query (not a delegated descent, which has its own start node)."""
+    return "\x1e" not in key
+
+
+def _log_refresh_failure(future: Future[RoutingDecision] | asyncio.Future[RoutingDecision]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        _log.warning("a background re-resolution failed: %r", future.exception())
 
 
 class _NeedsEmbedding(Exception):
@@ -84,8 +100,13 @@ class Resolver:
             tree, bank, use_disk_cache=use_disk_cache
         )
         self.cache: DecisionCache | None = (
-            cache if cache is not None else (DecisionCache(cache_size) if cache_size > 0 else None)
+            cache
+            if cache is not None
+            else (
+                DecisionCache(cache_size, stale_s=_STALE_S, prefetch_fraction=0.1) if cache_size > 0 else None
+            )
         )
+        self.stale_after_s = 1.8  # RFC 8767's client response timer
         self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="semdns-resolve")
         if warm:
             # Load the model now (example embeddings may all have come from the disk cache), so that
@@ -98,7 +119,7 @@ class Resolver:
         """Resolve synchronously (CLI, benchmarks, threads). May run the embedding model."""
         started = time.perf_counter()
         key = self._key(query, context)
-        cached = self._lookup(key, started) if use_cache else None
+        cached = self._lookup(key, started, query, context) if use_cache else None
         if cached is not None:
             return cached
         decision = self._resolve_uncached(query, context, allow_model=True)
@@ -110,9 +131,12 @@ class Resolver:
         """Resolve from async code without blocking the loop on the model."""
         started = time.perf_counter()
         key = self._key(query, context)
-        cached = self._lookup(key, started) if use_cache else None
+        cached = self._lookup(key, started, query, context) if use_cache else None
         if cached is not None:
             return cached
+        stale = self.cache.stale(key) if use_cache and self.cache is not None else None
+        if stale is not None and _plain_key(key):
+            return await self._fresh_or_stale(key, query, context, stale, started)
         try:
             decision = self._resolve_uncached(query, context, allow_model=False)
         except _NeedsEmbedding:
@@ -134,14 +158,50 @@ class Resolver:
     def _key(query: str, context: str | None) -> str:
         return cache_key(query) if not context else cache_key(query) + "\x1f" + cache_key(context)
 
-    def _lookup(self, key: str, started: float) -> RoutingDecision | None:
+    def _lookup(
+        self, key: str, started: float, query: str | None = None, context: str | None = None
+    ) -> RoutingDecision | None:
         if self.cache is None:
             return None
         found = self.cache.get(key)
         if found.decision is None:
             return None
+        if found.prefetch and query is not None and _plain_key(key):
+            # Unbound-style prefetch: answer from the cache now, refresh it before it expires.
+            future = self._executor.submit(self._refresh, key, query, context)
+            future.add_done_callback(_log_refresh_failure)
         status: CacheStatus = "hit" if found.status == "hit" else "negative-hit"
         return found.decision.with_cache(status, (time.perf_counter() - started) * 1e6)
+
+    def _refresh(self, key: str, query: str, context: str | None) -> RoutingDecision:
+        """Resolve without the cache and store the result (prefetch and serve-stale, in a thread)."""
+        decision = self._resolve_uncached(query, context, allow_model=True).with_cache("miss", 0.0)
+        self._store(key, decision)
+        return decision
+
+    def _store(self, key: str, result: RoutingDecision) -> None:
+        if self.cache is not None:
+            negative = result.names == (self.tree.apex,)
+            ttl = self.tree.node(self.tree.apex).policy.negative_ttl if negative else result.ttl
+            self.cache.put(key, result, ttl, negative=negative)
+
+    async def _fresh_or_stale(
+        self, key: str, query: str, context: str | None, stale: RoutingDecision, started: float
+    ) -> RoutingDecision:
+        """RFC 8767: resolve within ``stale_after_s``; past it, or on failure, answer with the expired
+        decision, marked ``stale`` with a 30 s TTL. The resolution goes on and refreshes the cache."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._refresh, key, query, context)
+        future.add_done_callback(_log_refresh_failure)
+        try:
+            decision = await asyncio.wait_for(asyncio.shield(future), self.stale_after_s)
+        except Exception as exc:
+            _log.warning("resolution failed or was slow (%r): serving a stale decision", exc)
+            if self.cache is not None:
+                self.cache.stale_served += 1
+            elapsed = (time.perf_counter() - started) * 1e6
+            return replace(stale, ttl=_STALE_ANSWER_TTL).with_cache("stale", elapsed)
+        return decision.with_cache("miss", (time.perf_counter() - started) * 1e6)
 
     def _finish(
         self, key: str, decision: RoutingDecision, started: float, status: str, *, store: bool
