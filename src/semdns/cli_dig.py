@@ -42,8 +42,8 @@ def format_decision(decision: RoutingDecision, tree: ZoneTree) -> str:
     for level in decision.trace:
         chosen = ", ".join(str(n) for n in level.chosen) or "-"
         arrow = "stays" if level.chosen == (level.node,) else f"-> {chosen}"
-        if level.outcome == "leaf":
-            lines.append(f";  {level.node!s:<{node_width}}leaf")
+        if level.outcome in ("leaf", "delegated"):
+            lines.append(f";  {level.node!s:<{node_width}}{level.outcome}")
             continue
         scores = "  ".join(f"{s.name} {s.score:.3f}" for s in level.scores)
         tried = "+".join(level.stages_tried) or "-"
@@ -91,10 +91,35 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="One JSON object a line."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the decision cache."),
+        server: str | None = typer.Option(
+            None, "--server", "-s", help="Ask the remote resolver at URL (its /semdns/v1/query)."
+        ),
+        trace: bool = typer.Option(
+            False, "--trace", help="With --server: follow the referrals from here, printing each hop."
+        ),
+        trust_key: str | None = typer.Option(
+            None, "--trust-key", help="With --server: the server's public key; its answers must verify."
+        ),
+        within: str | None = typer.Option(
+            None,
+            "--within",
+            help="With --server: resolve only below this name (a cached referral skips parents).",
+        ),
     ) -> None:
         """Resolve queries to semantic names and show how (stage, scores, time per level)."""
         if query is None and batch is None:
             typer.echo("error: give a query, or -f FILE for batch mode", err=True)
+            raise typer.Exit(2)
+        if server is not None:
+            from semdns.delegation.dig import run_remote
+
+            remote_queries = [query] if query is not None else list(_read_batch(batch or "-"))
+            code = run_remote(
+                server, remote_queries, trace=trace, as_json=as_json, trust_key=trust_key, within=within
+            )
+            raise typer.Exit(code)
+        if trace or trust_key or within:
+            typer.echo("error: --trace, --trust-key and --within need --server URL", err=True)
             raise typer.Exit(2)
         try:
             tree = load_zone_files(zone) if zone else load_default_tree()

@@ -102,9 +102,24 @@ def register(app: typer.Typer) -> None:
             f"semdns: {len(runtime.pools)} names with engines; OpenAI API at http://{host}:{port}/v1",
             err=True,
         )
+        from semdns.delegation.http import ProtocolRoutes
+        from semdns.delegation.server import build_authority
+        from semdns.errors import SemdnsError
+
+        try:
+            authority = build_authority(tree, resolver, server_url=f"http://{host}:{port}")
+        except SemdnsError as exc:  # an unreadable signing key: say which file and why
+            typer.echo(f"error: {exc}", err=True)
+            resolver.close()
+            raise typer.Exit(2) from None
+        typer.echo(
+            f"semdns: resolver protocol for {tree.apex} at http://{host}:{port}/semdns/v1/query"
+            + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),
+            err=True,
+        )
         try:
             uvicorn.run(
-                create_app(runtime),
+                create_app(runtime, extra_routes=ProtocolRoutes(authority).routes()),
                 host=host,
                 port=port,
                 log_level=log_level.lower(),

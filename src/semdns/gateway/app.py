@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,8 +26,11 @@ from semdns.gateway.wire import JSON, error_body, error_response
 log = logging.getLogger(__name__)
 
 
-def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> Starlette:
-    """The gateway app over ``runtime``; with ``manage_runtime`` its lifespan starts and closes it."""
+def create_app(
+    runtime: Runtime, *, manage_runtime: bool = True, extra_routes: Sequence[Route] = ()
+) -> Starlette:
+    """The gateway app over ``runtime``; with ``manage_runtime`` its lifespan starts and closes it.
+    ``extra_routes`` are mounted beside the API (``semdns serve`` adds the resolver protocol's)."""
     api = OpenAIRoutes(runtime)
     admin = AdminRoutes(runtime)
     routes = [
@@ -40,6 +43,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> Starlette:
         Route("/admin/resolve", admin.resolve, methods=["GET"]),
         Route("/admin/cache/stats", admin.cache_stats, methods=["GET"]),
         Route("/admin/cache/purge", admin.cache_purge, methods=["POST"]),
+        *extra_routes,
     ]
 
     @contextlib.asynccontextmanager

@@ -28,6 +28,7 @@ from semdns.resolve.decision import (
     Answer,
     CacheStatus,
     LevelTrace,
+    Outcome,
     RoutingDecision,
     Score,
 )
@@ -115,22 +116,52 @@ class Resolver:
 
     # -- public API -------------------------------------------------------------------------------
 
-    def resolve(self, query: str, context: str | None = None, *, use_cache: bool = True) -> RoutingDecision:
-        """Resolve synchronously (CLI, benchmarks, threads). May run the embedding model."""
+    def resolve(
+        self,
+        query: str,
+        context: str | None = None,
+        *,
+        use_cache: bool = True,
+        embedding: Vectors | None = None,
+        start: Name | None = None,
+        start_confidence: float | None = None,
+    ) -> RoutingDecision:
+        """Resolve synchronously (CLI, benchmarks, threads). May run the embedding model.
+
+        The keyword-only arguments serve delegation (:mod:`semdns.delegation`): ``embedding`` is the
+        query's vector computed by another resolver with the same encoder (never computed again here);
+        ``start`` begins the descent at a node below the apex (a delegation point) and
+        ``start_confidence`` is the path confidence the asker had on reaching it, so that the descent
+        continues exactly as one resolver holding every zone would.
+        """
         started = time.perf_counter()
-        key = self._key(query, context)
+        key = self._key(query, context, start, start_confidence)
         cached = self._lookup(key, started, query, context) if use_cache else None
         if cached is not None:
             return cached
-        decision = self._resolve_uncached(query, context, allow_model=True)
+        decision = self._resolve_uncached(
+            query,
+            context,
+            allow_model=True,
+            embedding=embedding,
+            start=start,
+            start_confidence=start_confidence,
+        )
         return self._finish(key, decision, started, "miss" if use_cache else "bypass", store=use_cache)
 
     async def aresolve(
-        self, query: str, context: str | None = None, *, use_cache: bool = True
+        self,
+        query: str,
+        context: str | None = None,
+        *,
+        use_cache: bool = True,
+        embedding: Vectors | None = None,
+        start: Name | None = None,
+        start_confidence: float | None = None,
     ) -> RoutingDecision:
-        """Resolve from async code without blocking the loop on the model."""
+        """Resolve from async code without blocking the loop on the model (arguments: :meth:`resolve`)."""
         started = time.perf_counter()
-        key = self._key(query, context)
+        key = self._key(query, context, start, start_confidence)
         cached = self._lookup(key, started, query, context) if use_cache else None
         if cached is not None:
             return cached
@@ -138,11 +169,26 @@ class Resolver:
         if stale is not None and _plain_key(key):
             return await self._fresh_or_stale(key, query, context, stale, started)
         try:
-            decision = self._resolve_uncached(query, context, allow_model=False)
+            decision = self._resolve_uncached(
+                query,
+                context,
+                allow_model=False,
+                embedding=embedding,
+                start=start,
+                start_confidence=start_confidence,
+            )
         except _NeedsEmbedding:
             loop = asyncio.get_running_loop()
             decision = await loop.run_in_executor(
-                self._executor, lambda: self._resolve_uncached(query, context, allow_model=True)
+                self._executor,
+                lambda: self._resolve_uncached(
+                    query,
+                    context,
+                    allow_model=True,
+                    embedding=embedding,
+                    start=start,
+                    start_confidence=start_confidence,
+                ),
             )
         return self._finish(key, decision, started, "miss" if use_cache else "bypass", store=use_cache)
 
@@ -155,8 +201,13 @@ class Resolver:
     # -- cache ------------------------------------------------------------------------------------
 
     @staticmethod
-    def _key(query: str, context: str | None) -> str:
-        return cache_key(query) if not context else cache_key(query) + "\x1f" + cache_key(context)
+    def _key(
+        query: str, context: str | None, start: Name | None = None, start_confidence: float | None = None
+    ) -> str:
+        key = cache_key(query) if not context else cache_key(query) + "\x1f" + cache_key(context)
+        if start is not None or start_confidence is not None:
+            key += f"\x1e{start}\x1e{start_confidence!r}"
+        return key
 
     def _lookup(
         self, key: str, started: float, query: str | None = None, context: str | None = None
@@ -216,10 +267,20 @@ class Resolver:
 
     # -- descent ----------------------------------------------------------------------------------
 
-    def _resolve_uncached(self, query: str, context: str | None, *, allow_model: bool) -> RoutingDecision:
-        state = _Query(query, context, self.keywords.match(query), allow_model)
+    def _resolve_uncached(
+        self,
+        query: str,
+        context: str | None,
+        *,
+        allow_model: bool,
+        embedding: Vectors | None = None,
+        start: Name | None = None,
+        start_confidence: float | None = None,
+    ) -> RoutingDecision:
+        state = _Query(query, context, self.keywords.match(query), allow_model, vector=embedding)
         traces: list[LevelTrace] = []
-        answers = self._descend(self.tree.apex, state, traces, path_confidence=None)
+        origin = self.tree.apex if start is None else start
+        answers = self._descend(origin, state, traces, path_confidence=start_confidence)
         # Most confident first; equal confidences keep descent order.
         answers.sort(key=lambda a: -a.confidence)
         stage = max(state.stages_run, key=lambda s: STAGE_COST.get(s, 0), default="leaf")
@@ -240,7 +301,10 @@ class Resolver:
         node = self.tree.node(name)
         children = self.tree.children(name)
         if not children:
-            traces.append(LevelTrace(name, "leaf", (), (), (), 0.0))
+            # A delegation point with no local children: another resolver serves the subtree; the
+            # descent stops here and semdns.delegation follows (or returns) the referral.
+            end: Outcome = "delegated" if node.delegation is not None else "leaf"
+            traces.append(LevelTrace(name, end, (), (), (), 0.0))
             return [self._answer(node, path_confidence, None)]
         started = time.perf_counter()
         tried: list[str] = []

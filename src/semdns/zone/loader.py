@@ -207,4 +207,20 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
         )
     if issues:
         return issues, None
-    return [], ZoneTree.build(nodes, apex)
+    keys: dict[Name, str] = {}
+    for pf in files:
+        if pf.zone.signing_key:
+            key_path = Path(pf.path).parent / pf.zone.signing_key
+            if not key_path.is_file():
+                issues.append(
+                    ZoneIssue(
+                        pf.path,
+                        pf.doc.line_of(("signing_key",)),
+                        "signing_key",
+                        f"key file {key_path} not found; create it with `semdns key gen --out {key_path}`",
+                    )
+                )
+            keys[Name.parse(pf.zone.origin)] = str(key_path)
+    if issues:
+        return issues, None
+    return [], ZoneTree.build(nodes, apex, keys)

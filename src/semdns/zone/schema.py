@@ -267,7 +267,17 @@ class ZoneFile(_Strict):
     ttl: Seconds = 3600
     cache: CacheSpec | None = None
     policy: PolicyOverride | None = None
+    # The zone's Ed25519 private key (PEM, from `semdns key gen`), relative to the zone file: a resolver
+    # serving this zone signs its answers with it; the parent's delegation record holds the public half.
+    signing_key: str | None = None
     nodes: dict[str, NodeSpec] = Field(min_length=1)
+
+    @field_validator("signing_key")
+    @classmethod
+    def _key_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("signing_key is blank; give the path of the key file or remove the field")
+        return value
 
     @field_validator("origin")
     @classmethod

@@ -53,9 +53,13 @@ class ZoneTree:
     apex: Name
     _children: Mapping[Name, tuple[Name, ...]] = field(repr=False)
     _aliases: Mapping[tuple[tuple[str, str], ...], Name] = field(repr=False)
+    # Zone origin → path of its signing key (zone files' ``signing_key``, made absolute).
+    signing_keys: Mapping[Name, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, nodes: Mapping[Name, ZoneNode], apex: Name) -> ZoneTree:
+    def build(
+        cls, nodes: Mapping[Name, ZoneNode], apex: Name, signing_keys: Mapping[Name, str] | None = None
+    ) -> ZoneTree:
         """Index ``nodes`` (already validated by the loader) into a tree."""
         children: dict[Name, list[Name]] = {name: [] for name in nodes}
         for name in nodes:
@@ -71,6 +75,7 @@ class ZoneTree:
             apex=apex,
             _children={k: tuple(sorted(v)) for k, v in children.items()},
             _aliases=aliases,
+            signing_keys=dict(signing_keys or {}),
         )
 
     def __contains__(self, name: object) -> bool:
