@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/ensure-redis.sh   # the shared-state tests start real redis-server processes
 VENV=${SEMDNS_VENV:-.venv}
 export HF_HUB_OFFLINE=1
 "$VENV/bin/ruff" check src tests bench
