@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import time
 import uuid
 from collections import Counter
@@ -54,6 +55,8 @@ ENTRY_PREFIX = "cache:e:"
 STATS_KEY = "cache:stats"
 EXPLORE_BAND = 0.15
 """Candidates this far below the threshold are still labelled (explored) when the engine answers."""
+EXPLORE_RATE = 0.1
+"""Largest probability that a servable semantic candidate with little evidence is explored instead."""
 ANSWER_AGREEMENT = 0.9
 """Two answers whose embeddings are at least this similar count as the same answer."""
 _SCAN_LIMIT = 2_000_000
@@ -173,8 +176,10 @@ class ResponseCache:
         shadow_all: bool = False,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         self.state = state
+        self._rng = rng or random.Random()
         self._embed = embed
         self.indexes = IndexSet(dim)
         self._spec_for = spec_for or (lambda name: CacheSpec())
@@ -353,6 +358,14 @@ class ResponseCache:
                 if result.candidate is None:
                     result.candidate, result.candidate_similarity = candidate, sim
                 continue
+            if spec.learn and self._rng.random() < candidate.threshold.explore_probability(
+                sim, spec.error_bound, EXPLORE_RATE
+            ):
+                # vCache's exploration: answer from the engine, compare, learn this entry's threshold.
+                result.candidate, result.candidate_similarity = candidate, sim
+                result.reason = "explore"
+                self._bump("explore", req.name)
+                return
             raw = await self.state.get(ENTRY_PREFIX + candidate.id)
             if raw is None:
                 index.remove(candidate.id)
@@ -510,13 +523,13 @@ class ResponseCache:
 
     async def stats(self) -> dict[str, Any]:
         """Entries, hit rate by tier and name, shadow false hits; shared counters when in Redis."""
-        shared = await self.state.counters(STATS_KEY)
-        counts: dict[tuple[str, str], int] = {}
-        for field_name, value in shared.items():
-            outcome, _, name = field_name.partition("|")
-            counts[(outcome, name)] = value
-        if not counts:
-            counts = dict(self.counts)
+        counts: dict[tuple[str, str], int] = dict(self.counts)
+        if self.state.shared:  # every process's counts, from Redis
+            await self.drain(2.0)
+            counts = {}
+            for field_name, value in (await self.state.counters(STATS_KEY)).items():
+                outcome, _, name = field_name.partition("|")
+                counts[(outcome, name)] = value
         by_name: dict[str, dict[str, int]] = {}
         totals: Counter[str] = Counter()
         for (outcome, name), value in counts.items():

@@ -15,6 +15,11 @@ monotone in similarity:
   at or below ``s`` (and above every wrong one) show that ``s`` is safe: with ``n`` right and no wrong
   observations the one-sided 95% upper bound on the error rate is ``1 - 0.05 ** (1/n)``, and ``s`` is
   accepted when that bound is within ``error_bound``.
+
+Errors above the threshold are only seen if someone looks: like vCache, an entry whose evidence at
+``s`` is still thin *explores* with a small probability — the lookup is treated as a miss, the engine
+answers, and the comparison labels the observation. The probability falls to zero as right
+observations accumulate, so a well-known entry is always served.
 """
 
 from __future__ import annotations
@@ -64,3 +69,10 @@ class EntryThreshold:
 
     def allows(self, similarity: float, static: float, error_bound: float, *, learn: bool = True) -> bool:
         return similarity >= self.threshold(static, error_bound, learn=learn)
+
+    def explore_probability(self, similarity: float, error_bound: float, rate: float) -> float:
+        """How likely a servable lookup at ``similarity`` should be explored instead (see above)."""
+        floor = self.floor
+        support = sum(1 for s, ok in self.observations if ok and floor <= s <= similarity)
+        need = needed_observations(error_bound)
+        return max(0.0, rate * (1.0 - support / need))

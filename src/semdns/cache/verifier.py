@@ -27,18 +27,25 @@ def _words(text: str) -> set[str]:
 
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.'’_-]*[a-z0-9+#]|[a-z0-9+#]", re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![a-z])[-+]?\d+(?:[.,]\d+)*(?:st|nd|rd|th)?", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![a-z0-9])[-+]?(\d+(?:[.,]\d+)*)([a-z%°µ/]*)", re.IGNORECASE)
+_ORDINAL = frozenset({"", "st", "nd", "rd", "th", "s"})
+_ALIASES = {
+    "kubectl": "kubernetes", "k8s": "kubernetes", "jvm": "java", "js": "javascript", "py": "python",
+    "pregnant": "pregnancy", "golang": "go", "postgres": "postgresql", "psql": "postgresql",
+    "ts": "typescript",
+    "mondays": "monday", "tuesdays": "tuesday", "wednesdays": "wednesday", "thursdays": "thursday",
+    "fridays": "friday", "saturdays": "saturday", "sundays": "sunday",
+}  # fmt: skip
 
 _NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "zero": "0", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
     "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
     "thirteen": "13", "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17",
     "eighteen": "18", "nineteen": "19", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50",
     "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100",
     "thousand": "1000", "million": "1000000", "billion": "1000000000", "half": "0.5",
-    "first": "1", "second": "2", "third": "3", "fourth": "4", "fifth": "5", "tenth": "10",
-    "once": "1", "twice": "2", "double": "x2", "triple": "x3", "dozen": "12", "single": "1",
-    "pair": "2", "couple": "2",
+    "third": "3", "fourth": "4", "fifth": "5", "tenth": "10",
+    "twice": "2", "double": "x2", "triple": "x3", "dozen": "12",
 }  # fmt: skip
 _MONTHS = _words(
     "january february march april may june july august september october november december "
@@ -71,7 +78,6 @@ _UNITS = {
     "kcal": "kcal", "calorie": "kcal", "calories": "kcal", "kwh": "kwh", "watt": "w", "watts": "w",
     "mph": "mph", "kph": "kph", "km/h": "kph", "hz": "hz", "ghz": "ghz", "mhz": "mhz",
     "bit": "bit", "bits": "bit", "byte": "byte", "bytes": "byte", "core": "core", "cores": "core",
-    "tablet": "tab", "tablets": "tab", "pill": "tab", "pills": "tab", "dose": "dose", "doses": "dose",
 }  # fmt: skip
 
 _NEGATIONS = {
@@ -84,7 +90,7 @@ _NEGATIONS = {
 _GAZETTEERS: dict[str, set[str]] = {
     "language": _words(
         "python java javascript typescript rust go golang c c++ c# ruby php kotlin swift scala haskell "
-        "perl lua r julia elixir erlang clojure dart fortran cobol bash powershell sql matlab ocaml zig "
+        "perl lua r julia elixir erlang clojure dart fortran cobol bash powershell matlab ocaml zig "
         "english french german spanish italian portuguese chinese mandarin cantonese japanese korean "
         "russian arabic hindi dutch swedish polish turkish greek hebrew latin"
     ),
@@ -115,6 +121,11 @@ _GAZETTEERS: dict[str, set[str]] = {
         "philippines malaysia singapore australia zealand israel iran iraq saudi uae qatar"
     ),
     "cloud": _words("aws azure gcp s3 ec2 lambda cloudflare heroku vercel netlify"),
+    "role": _words(
+        "landlord tenant employer employee buyer seller lender borrower parent child doctor patient "
+        "husband wife teacher student manager contractor customer vendor plaintiff defendant"
+    ),
+    "tier": _words("basic premium pro enterprise free standard plus business starter"),
     "os": _words("windows linux macos mac ubuntu debian fedora centos android ios freebsd"),
 }
 
@@ -128,9 +139,15 @@ _OPPOSITES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("increas", "rais", "boost", "grow", "higher", "more", "maximi", "max", "up"),
      ("decreas", "lower", "reduc", "cut", "shrink", "less", "fewer", "minimi", "min", "down")),
     (("upload", "push", "export", "send", "import"), ("download", "pull", "fetch", "receiv")),
-    (("install", "add", "insert", "creat", "append", "includ", "join", "attach", "mount", "subscrib"),
-     ("uninstall", "remov", "delet", "drop", "exclud", "leav", "detach", "unmount", "unsubscrib")),
-    (("open", "start", "launch", "begin", "resum"), ("stop", "end", "finish", "paus", "halt", "shut")),
+    (("install", "add", "insert", "creat", "append", "includ", "join", "attach", "mount", "subscri"),
+     ("uninstall", "remov", "delet", "drop", "exclud", "leav", "detach", "unmount", "unsubscrib", "eras")),
+    (("open", "start", "launch", "begin", "resum"),
+     ("stop", "end", "finish", "paus", "halt", "shut", "clos")),
+    (("soft",), ("hard",)),
+    (("learn", "study"), ("teach",)),
+    (("read", "load", "pars"), ("writ", "sav", "dump")),
+    (("connect",), ("disconnect",)),
+    (("boil",), ("freez",)),
     (("log in", "login", "sign in", "signin", "sign up", "signup", "register"),
      ("log out", "logout", "sign out", "signout", "deregister")),
     (("lock",), ("unlock",)),
@@ -157,7 +174,42 @@ _OPPOSITES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("adult", "adults"), ("child", "children", "kid", "kids", "infant", "baby", "pediatric")),
 )  # fmt: skip
 
-_DIRECTION_WORDS = re.compile(r"\b(to|into|from|vs|versus|than|over|instead of)\b")
+
+def _known(token: str) -> str | None:
+    if token in _UNITS:
+        return _UNITS[token]
+    if any(token in names for names in _GAZETTEERS.values()):
+        return token
+    return None
+
+
+def _directions(tokens: list[str], lowered: str) -> frozenset[tuple[str, str]]:
+    """Ordered pairs (source, target): "X to Y" / "X into Y" between known terms, and a conversion's
+    source unit (the one after a number) to its other unit."""
+    pairs: set[tuple[str, str]] = set()
+    for i, token in enumerate(tokens):
+        if token not in ("to", "into") or i == 0 or i + 1 >= len(tokens):
+            continue
+        source = next((k for t in reversed(tokens[max(0, i - 2) : i]) if (k := _known(t))), None)
+        target = next((k for t in tokens[i + 1 : i + 3] if (k := _known(t))), None)
+        if source and target and source != target:
+            pairs.add((source, target))
+    measured = [m.group(1) for m in re.finditer(r"\d+(?:\.\d+)?\s*([a-zµ°/%]+)", lowered)]
+    measured = [_UNITS[u] for u in measured if u in _UNITS]
+    if len(measured) == 1:
+        others = {_UNITS[t] for t in tokens if t in _UNITS} - {measured[0]}
+        pairs |= {(measured[0], other) for other in others}
+    return frozenset(pairs)
+
+
+# Words that change the answer when only one prompt has them ("sort a list" vs "sort a list in
+# descending order"; "side effects of metformin" vs "of stopping metformin").
+_QUALIFIERS = _words(
+    "descending ascending reverse reversed recursive recursively asynchronously async stopping quitting "
+    "withdrawal overdose alternative alternatives only except excluding instead vegan vegetarian "
+    "pregnant pregnancy breastfeeding elderly pediatric chronic acute emergency free cheapest fastest "
+    "safest largest smallest oldest newest"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +230,11 @@ class _Facts:
     weekdays: frozenset[str]
     relative_days: frozenset[str]
     units: frozenset[str]
+    measured: frozenset[tuple[str, str]]
+    qualifiers: frozenset[str]
     negated: bool
     entities: dict[str, frozenset[str]]
-    entity_order: tuple[str, ...]
+    directions: frozenset[tuple[str, str]]
     proper: frozenset[str]
     words: frozenset[str]
     actions: tuple[frozenset[int], frozenset[int]]
@@ -188,7 +242,11 @@ class _Facts:
 
 
 def _tokens(text: str) -> list[str]:
-    return [t.lower().replace("’", "'") for t in _WORD.findall(text)]
+    out = []
+    for raw in _WORD.findall(text):
+        token = raw.lower().replace("’", "'").removesuffix("'s")
+        out.append(_ALIASES.get(token, token))
+    return out
 
 
 def _proper_nouns(text: str) -> frozenset[str]:
@@ -198,12 +256,13 @@ def _proper_nouns(text: str) -> frozenset[str]:
     for sentence in re.split(r"[.!?\n]+\s*|:\s+", text):
         words = sentence.split()
         for i, raw in enumerate(words):
-            word = raw.strip("\"'()[]{},;:?!.")
-            if not word or not word[0].isalnum():
+            word = raw.strip("\"'()[]{},;:?!.").replace("’", "'").removesuffix("'s")
+            if not word or not word[0].isalnum() or "'" in word:
                 continue
             inner_caps = any(c.isupper() for c in word[1:]) and any(c.islower() for c in word)
             if (i > 0 and word[0].isupper() and word.lower() != "i") or inner_caps:
-                out.add(word.lower())
+                lowered = word.lower()
+                out.add(_ALIASES.get(lowered, lowered))
     return frozenset(out)
 
 
@@ -213,8 +272,11 @@ def extract(text: str) -> _Facts:
     lowered = text.lower().replace("’", "'")
     tokens = _tokens(text)
     token_set = set(tokens)
-    numbers = {n.replace(",", "").lstrip("+").removesuffix(".0") for n in _NUMBER.findall(lowered)}
-    numbers = {re.sub(r"(st|nd|rd|th)$", "", n) for n in numbers}
+    numbers = {
+        digits.replace(",", "").removesuffix(".0")
+        for digits, suffix in _NUMBER.findall(lowered)
+        if suffix in _ORDINAL or suffix in _UNITS  # "2fa", "s3", "ec2" are names, not numbers
+    }
     numbers |= {_NUMBER_WORDS[t] for t in tokens if t in _NUMBER_WORDS}
     units = {_UNITS[t] for t in tokens if t in _UNITS}
     units |= {_UNITS[s] for s in ("$", "€", "£", "%") if s in text}
@@ -223,15 +285,8 @@ def extract(text: str) -> _Facts:
         if unit in _UNITS:
             units.add(_UNITS[unit])
     entities: dict[str, frozenset[str]] = {}
-    order: list[str] = []
     for kind, names in _GAZETTEERS.items():
-        found = frozenset(t for t in tokens if t in names)
-        entities[kind] = found
-    for t in tokens:
-        if any(t in names for names in _GAZETTEERS.values()) or t in _UNITS:
-            canon = _UNITS.get(t, t)
-            if canon not in order:
-                order.append(canon)
+        entities[kind] = frozenset(t for t in tokens if t in names)
     padded = " " + " ".join(tokens) + " "
     sides: list[set[int]] = [set(), set()]
     for index, (left, right) in enumerate(_OPPOSITES):
@@ -245,9 +300,15 @@ def extract(text: str) -> _Facts:
         weekdays=frozenset(_WEEKDAYS[t] for t in tokens if t in _WEEKDAYS),
         relative_days=frozenset(t for t in tokens if t in _RELATIVE_DAYS),
         units=frozenset(units),
+        measured=frozenset(
+            (digits.replace(",", ""), _UNITS.get(suffix or "", ""))
+            for digits, suffix in re.findall(r"(\d+(?:[.,]\d+)*)\s*([a-z%°µ/]+)?", lowered)
+            if (suffix or "") in _UNITS
+        ),
+        qualifiers=frozenset(t for t in tokens if t in _QUALIFIERS),
         negated=negated,
         entities=entities,
-        entity_order=tuple(order),
+        directions=_directions(tokens, lowered),
         proper=_proper_nouns(text),
         words=frozenset(token_set),
         actions=(frozenset(sides[0]), frozenset(sides[1])),
@@ -269,8 +330,12 @@ def verify(cached: str, incoming: str) -> Verdict:
         return Verdict(False, f"numbers differ: {_diff(a.numbers, b.numbers)}")
     if a.months != b.months or a.weekdays != b.weekdays or a.relative_days != b.relative_days:
         return Verdict(False, "dates differ")
-    if a.units != b.units:
+    if a.units and b.units and a.units != b.units:  # "how long" vs "how many years" is a paraphrase
         return Verdict(False, f"units differ: {_diff(a.units, b.units)}")
+    if a.measured and b.measured and a.measured != b.measured:
+        return Verdict(False, "quantities differ: " + _diff(_pairs(a.measured), _pairs(b.measured)))
+    if a.qualifiers != b.qualifiers:
+        return Verdict(False, f"qualifiers differ: {_diff(a.qualifiers, b.qualifiers)}")
     if a.negated != b.negated:
         return Verdict(False, "negation differs")
     for kind, found in a.entities.items():
@@ -286,17 +351,16 @@ def verify(cached: str, incoming: str) -> Verdict:
         flipped = (a.actions[side] - a.actions[other]) & (b.actions[other] - b.actions[side])
         if flipped:
             return Verdict(False, "opposite actions")
-    if (
-        len(a.entity_order) >= 2
-        and a.entity_order != b.entity_order
-        and set(a.entity_order) == set(b.entity_order)
-        and _DIRECTION_WORDS.search(a.text)
-    ):
-        return Verdict(
-            False, "direction reversed: " + " → ".join(a.entity_order) + " vs " + " → ".join(b.entity_order)
-        )
+    reversed_pairs = {(y, x) for x, y in a.directions} & b.directions
+    if reversed_pairs:
+        x, y = sorted(reversed_pairs)[0]
+        return Verdict(False, f"direction reversed: {y} → {x} vs {x} → {y}")
     return OK
 
 
 def _diff(a: frozenset[str], b: frozenset[str]) -> str:
     return f"{'/'.join(sorted(a)) or '-'} vs {'/'.join(sorted(b)) or '-'}"
+
+
+def _pairs(values: frozenset[tuple[str, str]]) -> frozenset[str]:
+    return frozenset(f"{n}{u}" for n, u in values)

@@ -172,7 +172,7 @@ class CacheSpec(_Strict):
     ``nondeterministic`` opts in. ``shadow``: decide, but let the engine answer and count agreement."""
 
     enabled: bool = True
-    similarity: Annotated[float, Field(ge=0.5, le=1.0)] = 0.9
+    similarity: Annotated[float, Field(ge=0.5, le=1.0)] = 0.92
     error_bound: Annotated[float, Field(gt=0.0, le=0.5)] = 0.02
     learn: bool = True
     verifier: bool = True
