@@ -110,9 +110,9 @@ def decode_vector(text: str) -> Vector:
 
 def stream_complete(events: list[bytes]) -> bool:
     """A stream worth storing: it ended with ``[DONE]`` and carried no error event."""
-    if not events or not events[-1].startswith(b"data: [DONE]"):
+    if not events or not events[-1].rstrip().endswith(b"data: [DONE]"):
         return False
-    return not any(e.startswith(b'data: {"error"') for e in events)
+    return not any(b'data: {"error"' in e for e in events)
 
 
 def _chunks(events: list[bytes]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from semdns.cache import CacheLookup
 from semdns.engines.protocol import Endpoint
 from semdns.errors import (
     DeadlineExceeded,
+    EngineError,
     InvalidRequest,
     NoEngineAvailable,
     RequestTooLarge,
@@ -81,7 +82,7 @@ class OpenAIRoutes:
                 result, served = await self.runtime.dispatcher.complete(
                     endpoint, parsed.body, name, parsed.session
                 )
-            except (NoEngineAvailable, DeadlineExceeded):
+            except (NoEngineAvailable, DeadlineExceeded, EngineError):
                 cache = edge.cache if edge is not None else None
                 if lookup is not None and cache is not None and cache.serve_stale(lookup):
                     return self._replay(lookup, parsed, decision, name, extra)
@@ -181,7 +182,7 @@ class OpenAIRoutes:
             events, served = await self.runtime.dispatcher.open_stream(
                 parsed.endpoint, parsed.body, name, parsed.session
             )
-        except (NoEngineAvailable, DeadlineExceeded):
+        except (NoEngineAvailable, DeadlineExceeded, EngineError):
             cache = edge.cache if edge is not None else None
             if lookup is not None and cache is not None and cache.serve_stale(lookup):
                 return self._replay(lookup, parsed, decision, name, extra or {})
