@@ -37,7 +37,7 @@ class ZoneNode:
     zone_origin: Name
     source: SourceLocation
     system_prompt: str | None = None
-    gateway: GatewayPolicy = GatewayPolicy()
+    gateway: GatewayPolicy = field(default_factory=GatewayPolicy)
     cache: CacheSpec = field(default_factory=CacheSpec)
 
 
