@@ -103,7 +103,7 @@ def test_subtree_permissions() -> None:
     )
     strict = gate.authenticate("Bearer sk-semdns-test")
     assert gate.permit(strict, Name.parse("python.code.")) == Name.parse("python.code.")
-    with pytest.raises(Forbidden, match="may not use devops.code."):
+    with pytest.raises(Forbidden, match=r"may not use devops\.code\."):
         gate.permit(strict, Name.parse("devops.code."))
     assert gate.tenants is not None
     loose = type(strict)("t:loose", gate.tenants.by_name["loose"])
@@ -127,7 +127,8 @@ async def test_request_limit_then_429_with_headers() -> None:
 
 async def test_token_limit_and_daily_quota_are_post_paid() -> None:
     gate = tenants_gate(
-        f"tenants:\n  acme:\n    keys: ['{GOOD_HASH}']\n    tokens_per_min: 100\n  daily:\n    daily_tokens: 50\n"
+        f"tenants:\n  acme:\n    keys: ['{GOOD_HASH}']\n    tokens_per_min: 100\n"
+        "  daily:\n    daily_tokens: 50\n"
     )
     who = gate.authenticate("Bearer sk-semdns-test")
     await gate.admit(who)
