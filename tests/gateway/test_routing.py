@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from gateway.helpers import StubResolver, backends, engine, gateway, make_tree
+from gateway.helpers import StubResolver, backends, engine, gateway, make_tree, sse_events
 
 pytestmark = pytest.mark.anyio
 
@@ -118,16 +118,82 @@ async def test_completions_endpoint(tmp_path: Path) -> None:
     assert response.headers["x-semdns-name"] == "contracts.legal."
 
 
-async def test_cross_domain_decision_answers_from_the_first_name_and_lists_all(tmp_path: Path) -> None:
-    async with backends("root", "legal", "contracts") as b:
-        resolver = StubResolver([("contract", "contracts.legal.")], names=["contracts.legal.", "legal."])
-        async with gateway(_tree(tmp_path, b), resolver) as gw:
-            response = await gw.chat("contract law")
+def _multi_tree(tmp_path: Path, b: dict) -> object:
+    return make_tree(
+        tmp_path,
+        {
+            "@": {"description": "general", "engines": [engine(b["root"])]},
+            "legal": {"description": "law", "engines": [engine(b["legal"])]},
+            "medical": {"description": "medicine", "engines": [engine(b["medical"])]},
+        },
+    )
+
+
+async def test_cross_domain_decision_fans_out_and_aggregates(tmp_path: Path) -> None:
+    async with backends("root", "legal", "medical") as b:
+        b["legal"].fake.behaviour.reply = "Malpractice claims need proof of negligence and damages."
+        b["medical"].fake.behaviour.reply = "A missed tumour on a scan is a diagnostic error."
+        resolver = StubResolver([("malpractice", "legal.")], names=["legal.", "medical."])
+        async with gateway(_multi_tree(tmp_path, b), resolver) as gw:
+            response = await gw.chat("malpractice after a missed tumour")
+    assert response.status_code == 200, response.text
     body = response.json()
-    assert response.headers["x-semdns-name"] == "contracts.legal."
-    assert response.headers["x-semdns-names"] == "contracts.legal.,legal."
-    assert body["semdns"]["names"] == ["contracts.legal.", "legal."]
-    assert body["semdns"]["cross_domain"] is True
+    content = body["choices"][0]["message"]["content"]
+    # Both specialists answered, each under a heading that names it (RAP aggregation).
+    assert "[legal.]\nMalpractice claims need proof" in content
+    assert "[medical.]\nA missed tumour" in content
+    assert b["legal"].fake.requests == 1 and b["medical"].fake.requests == 1 and b["root"].fake.requests == 0
+    assert response.headers["x-semdns-names"] == "legal.,medical."
+    assert response.headers["x-semdns-name"] == "legal.,medical."
+    assert "x-semdns-degraded" not in response.headers
+    field = body["semdns"]
+    assert field["cross_domain"] is True and field["degraded"] is False
+    assert field["served"] == ["legal.", "medical."]
+    parts = field["aggregation"]["parts"]
+    assert [p["name"] for p in parts] == ["legal.", "medical."]
+    assert all(p["error"] is None and p["confidence"] == 0.9 for p in parts)
+    # Different answers from two confident specialists are flagged for the reader.
+    assert field["aggregation"]["conflicts"][0]["kind"] == "divergent"
+    assert body["usage"]["total_tokens"] == 2 * 4  # the fake reports 4 tokens a call: summed over parts
+
+
+async def test_cross_domain_part_that_fails_is_reported_not_fatal(tmp_path: Path) -> None:
+    async with backends("root", "legal", "medical") as b:
+        b["medical"].fake.behaviour.fail_status = 400  # rejected: no retry, no fallback for this part
+        resolver = StubResolver([("malpractice", "legal.")], names=["legal.", "medical."])
+        async with gateway(_multi_tree(tmp_path, b), resolver) as gw:
+            response = await gw.chat("malpractice after a missed tumour")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["choices"][0]["message"]["content"] == "hello from legal"
+    assert response.headers["x-semdns-degraded"] == "true"
+    assert body["semdns"]["degraded"] is True
+    parts = {p["name"]: p for p in body["semdns"]["aggregation"]["parts"]}
+    assert parts["medical."]["error"]["code"]
+    assert body["semdns"]["aggregation"]["conflicts"][0]["kind"] == "missing"
+
+
+async def test_cross_domain_stream_and_completions(tmp_path: Path) -> None:
+    async with backends("root", "legal", "medical") as b:
+        resolver = StubResolver([("malpractice", "legal.")], names=["legal.", "medical."])
+        async with gateway(_multi_tree(tmp_path, b), resolver) as gw:
+            streamed = await gw.chat("malpractice after a missed tumour", stream=True)
+            completion = await gw.client.post(
+                "/v1/completions", content=orjson.dumps({"prompt": "malpractice and tumours"})
+            )
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(streamed.text)
+    assert events[-1] == "[DONE]"
+    first = orjson.loads(events[0])
+    assert first["object"] == "chat.completion.chunk"
+    assert first["semdns"]["cross_domain"] is True
+    text = first["choices"][0]["delta"]["content"]
+    assert "[legal.]\nhello from legal" in text and "[medical.]\nhello from medical" in text
+    assert orjson.loads(events[1])["choices"][0]["finish_reason"] == "stop"
+    assert b["legal"].fake.last_body is not None and "stream" not in b["legal"].fake.last_body
+    assert completion.status_code == 200, completion.text
+    assert "[medical.]\nhello from medical" in completion.json()["choices"][0]["text"]
 
 
 async def test_models_lists_auto_and_every_name_with_engines(tmp_path: Path) -> None:

@@ -21,12 +21,14 @@ from semdns.engines.protocol import Endpoint
 from semdns.errors import (
     DeadlineExceeded,
     EngineError,
+    Forbidden,
     InvalidRequest,
     NoEngineAvailable,
     RequestTooLarge,
     ResolutionError,
     SemdnsError,
 )
+from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, decision_headers, error_event, error_response, semdns_field
@@ -75,6 +77,11 @@ class OpenAIRoutes:
                     if lookup.served:
                         return self._replay(lookup, parsed, decision, name, extra)
                     extra.update(lookup.headers())
+            if decision.is_multi:
+                targets = self._targets(decision, admission)
+                if len(targets) > 1:
+                    return await self._fan_out(parsed, decision, targets, admission, lookup, extra)
+                name = targets[0][0]
             if parsed.stream:
                 return await self._stream(parsed, decision, name, admission, lookup, extra)
             started = time.perf_counter()
@@ -103,6 +110,77 @@ class OpenAIRoutes:
             log.exception("unexpected error while serving %s", request.url.path)
             self._count_failure(decision, 500)
             return error_response(SemdnsError("internal error in the gateway (logged)"), decision)
+
+    def _targets(self, decision: RoutingDecision, admission: Admission | None) -> list[tuple[Name, float]]:
+        """The names a cross-domain decision fans out to, each as the tenant may use it (a name outside
+        the tenant's subtrees becomes its permitted ancestor, or is dropped when refused), without
+        duplicates. Raises the first refusal when no name is left."""
+        edge = self.runtime.edge
+        targets: list[tuple[Name, float]] = []
+        refused: Forbidden | None = None
+        for answer in decision.answers:
+            name = answer.name
+            if edge is not None and admission is not None:
+                try:
+                    name = edge.permit(admission, name)
+                except Forbidden as exc:
+                    refused = refused or exc
+                    continue
+            if all(name != seen for seen, _ in targets):
+                targets.append((name, answer.confidence))
+        if not targets:
+            assert refused is not None
+            raise refused
+        return targets
+
+    async def _fan_out(
+        self,
+        parsed: ParsedRequest,
+        decision: RoutingDecision,
+        targets: list[tuple[Name, float]],
+        admission: Admission | None,
+        lookup: CacheLookup | None,
+        extra: dict[str, str],
+    ) -> Response:
+        """A cross-domain answer: every name asked at once, the answers aggregated (RAP)."""
+        edge = self.runtime.edge
+        started = time.perf_counter()
+        try:
+            result = await fan_out(
+                self.runtime.dispatcher, parsed.endpoint, parsed.body, targets, parsed.session
+            )
+        except (NoEngineAvailable, DeadlineExceeded, EngineError):
+            cache = edge.cache if edge is not None else None
+            if lookup is not None and cache is not None and cache.serve_stale(lookup):
+                return self._replay(lookup, parsed, decision, targets[0][0], extra)
+            raise
+        lead = result.served[0]
+        field = semdns_field(decision, lead)
+        field["degraded"] = result.degraded
+        field["served"] = [str(s.name) for s in result.served]
+        field["aggregation"] = aggregation_field(result)
+        headers = {**decision_headers(decision, lead), **extra}
+        headers["x-semdns-name"] = ",".join(field["served"])
+        if result.degraded:
+            headers["x-semdns-degraded"] = "true"
+        self.runtime.metrics.requests.labels(str(decision.name), decision.stage, "200").inc()
+        if parsed.stream:
+            events = sse_events(result.response, parsed.endpoint, field)
+            payload: bytes | list[bytes] = events
+            response: Response = Response(
+                b"".join(events), headers={**headers, **_SSE_HEADERS}, media_type="text/event-stream"
+            )
+        else:
+            payload = orjson.dumps(result.response)
+            response = Response(
+                orjson.dumps({**result.response, "semdns": field}), headers=headers, media_type=JSON
+            )
+        if edge is not None and admission is not None:
+            edge.after_answer(
+                admission, lookup, "sse" if parsed.stream else "json", payload, parsed.endpoint,
+                degraded=result.degraded, engine_s=time.perf_counter() - started,
+            )  # fmt: skip
+        return response
 
     def _count_failure(self, decision: RoutingDecision | None, status: int) -> None:
         name = str(decision.name) if decision is not None else "-"

@@ -75,7 +75,7 @@ def semdns_field(decision: RoutingDecision, served: Served) -> dict[str, Any]:
         "attempts": served.attempts,
     }
     if decision.is_multi:
-        # Cross-domain decisions are answered from the most confident name for now (aggregation
-        # across names is a later capability); every name is listed above.
+        # Cross-domain decisions fan out to every name and are aggregated (semdns.gateway.fanout),
+        # which adds the parts under "aggregation".
         field["cross_domain"] = True
     return field
