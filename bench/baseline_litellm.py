@@ -46,6 +46,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from _common import emit
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -403,10 +405,7 @@ def main() -> None:
         "results": rows,
         "memory_kib": memory,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ shuffled order, so machine noise hits them alike.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
@@ -39,6 +38,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from _common import emit, percentile
 from semdns.eval.routing import LabelledQuery, level_prefix, load_labelled, score_single
 from semdns.names import ROOT, Name
 from semdns.resolve import Resolver
@@ -88,14 +88,6 @@ def primary_routes(tree: ZoneTree) -> list[Route]:
         utterances = [ex for node in tree.subtree(primary) for ex in node.examples]
         routes.append(Route(name=str(primary), utterances=utterances))
     return routes
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def latency(values: list[float]) -> dict[str, float]:
@@ -255,10 +247,7 @@ def main() -> None:
             "latency": latency(times["semdns"]),
         },
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     resolver.close()
 
 

@@ -46,6 +46,7 @@ from semdns.state import MemoryState
 from semdns.zone.schema import CacheSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _common import emit, percentile
 from gateway import _load, _merge, _processes, _request
 
 SPEC = CacheSpec(learn=False)
@@ -81,11 +82,6 @@ def _answer(text: str) -> bytes:
     return orjson.dumps(
         {"id": "b", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
     )
-
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * q))]
 
 
 def _seed_prompts(count: int) -> list[str]:
@@ -145,10 +141,13 @@ async def lookup_latency(entries: int, encoder: MiniLMEncoder, repeats: int) -> 
     return {
         "entries_in_index": len(index),
         "index_build_s": round(build_s, 1),
-        "exact_hit_us": {"p50": round(statistics.median(exact_us), 1), "p99": round(_pct(exact_us, 0.99), 1)},
+        "exact_hit_us": {
+            "p50": round(statistics.median(exact_us), 1),
+            "p99": round(percentile(exact_us, 99), 1),
+        },
         "semantic_hit_us": {
             "p50": round(statistics.median(semantic_us), 1),
-            "p99": round(_pct(semantic_us, 0.99), 1),
+            "p99": round(percentile(semantic_us, 99), 1),
             "note": "embedding excluded (the resolver's is reused)",
         },
         "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
@@ -280,10 +279,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ lookups. Prints one JSON object (and writes it with ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 from pathlib import Path
@@ -31,6 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import yaml
 
+from _common import emit
 from semdns.cache.response_cache import EXPLORE_BAND, EXPLORE_RATE
 from semdns.cache.threshold import EntryThreshold
 from semdns.cache.verifier import verify
@@ -146,10 +146,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = run(args.repeats, args.error_bound, args.seed)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

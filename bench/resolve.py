@@ -13,7 +13,6 @@ are in microseconds, measured in-process with perf_counter around ``Resolver.res
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -23,20 +22,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from _common import emit, percentile
 from semdns.eval.routing import load_labelled, score_multi, score_single
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
 
 HERE = Path(__file__).parent
 QUERIES = HERE / "data" / "queries"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -115,10 +107,7 @@ def main() -> None:
         "multi_domain": score_multi(multi, route) if multi else None,
         "decision_cache": resolver.cache.stats() if resolver.cache else None,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
     resolver.close()
     sys.exit(0)
 
