@@ -53,6 +53,7 @@ Embed = Callable[[str], Awaitable[Vector]]
 
 ENTRY_PREFIX = "cache:e:"
 STATS_KEY = "cache:stats"
+_FLUSH_S = 0.5  # how often a process sends its batched stats counters to the shared state
 EXPLORE_BAND = 0.15
 """Candidates this far below the threshold are still labelled (explored) when the engine answers."""
 EXPLORE_RATE = 0.1
@@ -187,6 +188,8 @@ class ResponseCache:
         self._clock = clock
         self.origin = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.counts: Counter[tuple[str, str]] = Counter()
+        self._unflushed: Counter[tuple[str, str]] = Counter()
+        self._flush_scheduled = False
         self.last_event = "0-0"
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reader: asyncio.Task[None] | None = None
@@ -206,6 +209,7 @@ class ResponseCache:
 
     async def aclose(self) -> None:
         self._closed = True
+        self._flush()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -393,8 +397,25 @@ class ResponseCache:
         self.counts[(outcome, name)] += 1
         if self._metrics is not None:
             self._metrics.outcomes.labels(name, outcome).inc()
-        with contextlib.suppress(RuntimeError):  # no running loop: counted locally only
-            self._spawn(self.state.incr(STATS_KEY, f"{outcome}|{name}"))
+        if not self.state.shared:
+            return  # in-process: self.counts is the whole story
+        # Shared: batch the increments (one background write per outcome every _FLUSH_S), rather
+        # than a task and a Redis round trip on every request's hot path.
+        self._unflushed[(outcome, name)] += 1
+        if not self._flush_scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return  # no running loop: counted locally; flushed by the next bump or stats()
+            self._flush_scheduled = True
+            loop.call_later(_FLUSH_S, self._flush)
+
+    def _flush(self) -> None:
+        """Send the batched stats increments to the shared state."""
+        self._flush_scheduled = False
+        pending, self._unflushed = self._unflushed, Counter()
+        for (outcome, name), count in pending.items():
+            self._spawn(self.state.incr(STATS_KEY, f"{outcome}|{name}", count))
 
     def serve_stale(self, result: CacheLookup) -> bool:
         """When the engines failed: serve the expired entry found by the lookup, if within its
@@ -525,6 +546,7 @@ class ResponseCache:
         """Entries, hit rate by tier and name, shadow false hits; shared counters when in Redis."""
         counts: dict[tuple[str, str], int] = dict(self.counts)
         if self.state.shared:  # every process's counts, from Redis
+            self._flush()
             await self.drain(2.0)
             counts = {}
             for field_name, value in (await self.state.counters(STATS_KEY)).items():
