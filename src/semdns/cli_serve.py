@@ -112,6 +112,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             resolver.close()
             raise typer.Exit(2) from None
+        from semdns.gateway.recursion import Recursion
+
+        # auto follows delegations to the final name, on the protocol server's follower (one cache).
+        runtime.recursion = Recursion(
+            tree, authority.follower, server=authority.server, encoder=resolver.encoder
+        )
         typer.echo(
             f"semdns: resolver protocol for {tree.apex} at http://{host}:{port}/semdns/v1/query"
             + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),

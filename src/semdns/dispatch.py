@@ -53,6 +53,8 @@ class Served:
     replica: str
     hops: tuple[Hop, ...]
     attempts: int
+    delegated_to: str | None = None
+    """The child gateway the request was forwarded to (a name under a delegation), else None."""
 
     @property
     def degraded(self) -> bool:
@@ -97,9 +99,13 @@ class Dispatcher:
         *,
         budget: RetryBudget | None = None,
         observer: DispatchObserver | None = None,
+        delegations: Mapping[Name, Pool] | None = None,
     ) -> None:
         self.tree = tree
         self.pools = pools
+        # Delegation node -> the pool of its servers' gateways (semdns.gateway.forward): names under a
+        # delegation are forwarded there first, then fall back to the node's own engines.
+        self.delegations: Mapping[Name, Pool] = delegations or {}
         self.budget = budget or RetryBudget()
         self.observer: DispatchObserver = observer or _NullObserver()
 
@@ -142,24 +148,30 @@ class Dispatcher:
         release_on_success: bool,
     ) -> tuple[T, Served]:
         loop_time = asyncio.get_running_loop().time
-        policy = self.tree.node(name).gateway
+        point = delegation_point(self.tree, name)
+        policy = self.tree.node(name if point is None else point).gateway  # UnknownName otherwise
         deadline = loop_time() + policy.deadline_s
         self.budget.deposit()
         hops: list[Hop] = []
         failures: list[_Failure] = []
         attempts = 0
         current: Name | None = name
-        while current is not None and current in self.tree:
+        while current is not None and (current in self.tree or current == name):
+            forwarding = current not in self.tree
             pool = self.pools.get(current)
+            if forwarding and point is not None:
+                pool = self.delegations.get(point)
             if pool is None:
                 hops.append(Hop(current, "no_engines"))
-                current = self._next(current)
+                current = self._next(current, point)
                 continue
-            node = self.tree.nodes[current]
+            # Forwarded: the child gateway routes on the name and applies its own system prompt.
+            system_prompt = None if forwarding else self.tree.nodes[current].system_prompt
+            sent = {**body, "model": str(current)} if forwarding else body
             tried: list[Replica] = []
             last_error: EngineError | None = None
             while True:
-                replica = pool.select(body, session, tried)
+                replica = pool.select(sent, session, tried)
                 if replica is None:
                     break
                 if tried:
@@ -173,7 +185,7 @@ class Dispatcher:
                 tried.append(replica)
                 attempts += 1
                 timeout = min(replica.timeout_s or pool.policy.attempt_timeout_s, remaining)
-                call = EngineCall(endpoint, body, timeout, node.system_prompt)
+                call = EngineCall(endpoint, sent, timeout, system_prompt)
                 replica.begin()
                 started = time.perf_counter()
                 try:
@@ -194,18 +206,35 @@ class Dispatcher:
                 if release_on_success:
                     replica.end(True)
                     self.observer.attempt(current, replica.label, "ok", time.perf_counter() - started)
-                return result, Served(current, replica.label, tuple(hops), attempts)
+                via = replica.label if forwarding else None
+                return result, Served(current, replica.label, tuple(hops), attempts, via)
             reason = _reason(last_error) if tried else "unavailable"
             hops.append(Hop(current, reason))
-            following = self._next(current)
+            following = self._next(current, point)
             if following is not None:
                 self.observer.fallback(current, following)
             current = following
         raise _exhausted(name, hops, failures)
 
-    def _next(self, name: Name) -> Name | None:
+    def _next(self, name: Name, point: Name | None = None) -> Name | None:
+        """Where a request goes after ``name`` failed: a forwarded name falls back to its delegation
+        node (the child already fell back inside its own tree), anything else to its parent."""
+        if name not in self.tree:
+            return point
         parent = name.parent
         return parent if parent is not None and parent in self.tree else None
+
+
+def delegation_point(tree: ZoneTree, name: Name) -> Name | None:
+    """The delegation node ``name`` lies under (``legal.`` for ``contracts.legal.``) when this tree does
+    not define ``name`` itself; None for names the tree defines or that no delegation covers."""
+    if name in tree:
+        return None
+    for ancestor in name.ancestors:
+        if ancestor in tree:
+            node = tree.nodes[ancestor]
+            return ancestor if node.delegation is not None and not tree.children(ancestor) else None
+    return None
 
 
 async def _committed(

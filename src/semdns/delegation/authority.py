@@ -185,22 +185,7 @@ class Authority:
         return query.context or None
 
     def _referrals(self, names: list[NameAnswer]) -> list[Referral]:
-        referrals: list[Referral] = []
-        for entry in names:
-            node = self.tree.node(Name.parse(entry.name))
-            record = node.delegation
-            if record is None or self.tree.children(node.name):
-                continue
-            referrals.append(
-                Referral(
-                    zone=entry.name,
-                    servers=[str(s).rstrip("/") for s in record.servers],
-                    public_key=record.public_key,
-                    ttl=record.ttl,
-                    confidence=entry.confidence,
-                )
-            )
-        return referrals
+        return referrals_for(names, self.tree)
 
     @staticmethod
     def _constrain(names: list[NameAnswer], query: Query, start: Name) -> list[NameAnswer]:
@@ -235,6 +220,27 @@ class Authority:
             ),
             form,
         )
+
+
+def referrals_for(names: list[NameAnswer], tree: ZoneTree) -> list[Referral]:
+    """A referral for every answer name that is a delegation point of ``tree`` (the descent stopped
+    there); shared by the protocol server and the gateway's recursion."""
+    referrals: list[Referral] = []
+    for entry in names:
+        node = tree.node(Name.parse(entry.name))
+        record = node.delegation
+        if record is None or tree.children(node.name):
+            continue
+        referrals.append(
+            Referral(
+                zone=entry.name,
+                servers=[str(s).rstrip("/") for s in record.servers],
+                public_key=record.public_key,
+                ttl=record.ttl,
+                confidence=entry.confidence,
+            )
+        )
+    return referrals
 
 
 def new_query_id() -> str:

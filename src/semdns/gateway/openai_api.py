@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from semdns.cache import CacheLookup
+from semdns.dispatch import delegation_point
 from semdns.engines.protocol import Endpoint
 from semdns.errors import (
     DeadlineExceeded,
@@ -27,12 +28,21 @@ from semdns.errors import (
     RequestTooLarge,
     ResolutionError,
     SemdnsError,
+    UnknownName,
 )
 from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
 from semdns.gateway.parse import ParsedRequest, parse_request
+from semdns.gateway.recursion import Followed
 from semdns.gateway.runtime import Runtime
-from semdns.gateway.wire import JSON, decision_headers, error_event, error_response, semdns_field
-from semdns.names import Name
+from semdns.gateway.wire import (
+    JSON,
+    decision_headers,
+    error_event,
+    error_response,
+    explain_delegation,
+    semdns_field,
+)
+from semdns.names import InvalidName, Name
 from semdns.resolve.decision import Answer, LevelTrace, RoutingDecision
 from semdns.tenancy import Admission
 
@@ -64,6 +74,9 @@ class OpenAIRoutes:
             # Auth and rate limits before any work is spent on the request.
             admission = await edge.admit(request.headers) if edge is not None else None
             decision = await self._address(parsed)
+            followed = await self._follow(parsed, decision)
+            if followed is not None:
+                decision = followed.decision
             name = decision.name
             lookup: CacheLookup | None = None
             extra: dict[str, str] = {}
@@ -83,7 +96,7 @@ class OpenAIRoutes:
                     return await self._fan_out(parsed, decision, targets, admission, lookup, extra)
                 name = targets[0][0]
             if parsed.stream:
-                return await self._stream(parsed, decision, name, admission, lookup, extra)
+                return await self._stream(parsed, decision, name, admission, lookup, extra, followed)
             started = time.perf_counter()
             try:
                 result, served = await self.runtime.dispatcher.complete(
@@ -94,14 +107,18 @@ class OpenAIRoutes:
                 if lookup is not None and cache is not None and cache.serve_stale(lookup):
                     return self._replay(lookup, parsed, decision, name, extra)
                 raise
+            # A child gateway's own explanation moves under semdns.child (ours replaces it).
+            child = result.pop("semdns", None) if served.delegated_to is not None else None
             if edge is not None and admission is not None:
                 edge.after_answer(
                     admission, lookup, "json", orjson.dumps(result), endpoint,
                     degraded=served.degraded, engine_s=time.perf_counter() - started,
                 )  # fmt: skip
-            result["semdns"] = semdns_field(decision, served)
-            metrics.requests.labels(str(served.name), decision.stage, "200").inc()
+            field = semdns_field(decision, served)
             headers = {**decision_headers(decision, served), **extra}
+            explain_delegation(field, headers, served, followed, child)
+            result["semdns"] = field
+            metrics.requests.labels(str(served.name), decision.stage, "200").inc()
             return Response(orjson.dumps(result), headers=headers, media_type=JSON)
         except SemdnsError as exc:
             self._count_failure(decision, exc.http_status)
@@ -187,21 +204,25 @@ class OpenAIRoutes:
         stage = decision.stage if decision is not None else "-"
         self.runtime.metrics.requests.labels(name, stage, str(status)).inc()
 
+    async def _follow(self, parsed: ParsedRequest, decision: RoutingDecision) -> Followed | None:
+        """For ``auto``: follow the delegations the local decision stopped at (None when this gateway
+        does not recurse, or for an explicit name). A failure keeps the local decision, degraded."""
+        recursion = self.runtime.recursion
+        if recursion is None or parsed.model is not None:
+            return None
+        context = "\n".join(parsed.context) if parsed.context else None
+        try:
+            return await recursion.follow(decision, parsed.query, context)
+        except Exception:
+            log.exception("following a delegation failed; serving the local decision")
+            return Followed(decision, followed=True, degraded=True)
+
     async def _address(self, parsed: ParsedRequest) -> RoutingDecision:
         """The routing decision: resolved for ``auto``, or the named node's (404 when unknown)."""
         if parsed.model is not None:
             decision = self._explicit.get(parsed.model)
             if decision is None:
-                node = self.runtime.tree.lookup(parsed.model)  # UnknownName → 404
-                decision = RoutingDecision(
-                    query="",
-                    answers=(Answer(node.name, str(node.dn), 1.0),),
-                    trace=(LevelTrace(node.name, "explicit", (node.name,), (), (), 0.0),),
-                    confidence=1.0,
-                    stage="explicit",
-                    ttl=node.ttl,
-                    cache="bypass",
-                )
+                decision = self._explicit_decision(parsed.model)
                 if len(self._explicit) < 10_000:
                     self._explicit[parsed.model] = decision
             return decision
@@ -218,6 +239,32 @@ class OpenAIRoutes:
         metrics.resolution_seconds.labels(decision.stage).observe(time.perf_counter() - started)
         metrics.decision_cache.labels(decision.cache).inc()
         return decision
+
+    def _explicit_decision(self, model: str) -> RoutingDecision:
+        """The decision for a name the client chose: a node of this tree, or a name under one of its
+        delegations (the child defines it; dispatch forwards it there). UnknownName (404) otherwise."""
+        tree = self.runtime.tree
+        try:
+            node = tree.lookup(model)
+            name, dn, ttl = node.name, str(node.dn), node.ttl
+        except UnknownName:
+            try:
+                name = Name.parse(model.strip())
+            except InvalidName:
+                raise UnknownName(f"no zone defines {model!r}") from None
+            point = delegation_point(tree, name)
+            if point is None:
+                raise
+            dn, ttl = "", tree.nodes[point].ttl
+        return RoutingDecision(
+            query="",
+            answers=(Answer(name, dn, 1.0),),
+            trace=(LevelTrace(name, "explicit", (name,), (), (), 0.0),),
+            confidence=1.0,
+            stage="explicit",
+            ttl=ttl,
+            cache="bypass",
+        )
 
     def _replay(
         self,
@@ -253,6 +300,7 @@ class OpenAIRoutes:
         admission: Admission | None = None,
         lookup: CacheLookup | None = None,
         extra: dict[str, str] | None = None,
+        followed: Followed | None = None,
     ) -> Response:
         edge = self.runtime.edge
         started = time.perf_counter()
@@ -266,6 +314,9 @@ class OpenAIRoutes:
                 return self._replay(lookup, parsed, decision, name, extra or {})
             raise
         field = semdns_field(decision, served)
+        headers = {**decision_headers(decision, served), **(extra or {}), **_SSE_HEADERS}
+        explain_delegation(field, headers, served, followed)
+        forwarded = served.delegated_to is not None
         metrics = self.runtime.metrics
         served_name = str(served.name)
         keep = edge is not None and admission is not None
@@ -280,7 +331,7 @@ class OpenAIRoutes:
                         raw.append(event)
                     if first:
                         first = False
-                        event = _with_semdns(event, field)
+                        event = _with_semdns(event, field, replace=forwarded)
                     yield event
                 if edge is not None and admission is not None:
                     # Complete streams only: the write-back checks for [DONE] and no error event.
@@ -298,12 +349,23 @@ class OpenAIRoutes:
                 await events.aclose()  # type: ignore[attr-defined]
                 metrics.requests.labels(served_name, decision.stage, status).inc()
 
-        headers = {**decision_headers(decision, served), **(extra or {}), **_SSE_HEADERS}
         return StreamingResponse(body(), headers=headers, media_type="text/event-stream")
 
 
-def _with_semdns(event: bytes, field: dict[str, object]) -> bytes:
-    """The first SSE event with the ``semdns`` field added (one splice, the event is not re-encoded)."""
+def _with_semdns(event: bytes, field: dict[str, object], *, replace: bool = False) -> bytes:
+    """The first SSE event with the ``semdns`` field added (one splice, the event is not re-encoded).
+    With ``replace`` (a child gateway's stream, which carries its own field) the event is decoded once
+    and the child's field moves under ``semdns.child``."""
+    if replace and event.startswith(b"data: {"):
+        try:
+            payload = orjson.loads(event[6:])
+        except orjson.JSONDecodeError:
+            return event
+        if isinstance(payload, dict) and "semdns" in payload:
+            child = payload.pop("semdns")
+            if isinstance(child, dict):
+                field["child"] = child
+            return b"data: " + orjson.dumps({"semdns": field, **payload}) + b"\n\n"
     if event.startswith(b"data: {") and not event.startswith(b"data: {}"):
         return b'data: {"semdns":' + orjson.dumps(field) + b"," + event[7:]
     return event

@@ -10,7 +10,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from semdns.dispatch import Dispatcher
 from semdns.engines.breaker import BreakerState, CircuitBreaker
@@ -21,11 +21,15 @@ from semdns.engines.openai_http import OpenAIHTTPEngine, SharedHTTP
 from semdns.engines.pool import Pool, Replica
 from semdns.engines.protocol import Engine
 from semdns.gateway.edge import Edge
+from semdns.gateway.forward import delegation_pools
 from semdns.gateway.metrics import GatewayMetrics
 from semdns.gateway.settings import GatewaySettings
 from semdns.names import Name
 from semdns.resolve.decision import RoutingDecision
 from semdns.zone.tree import ZoneNode, ZoneTree
+
+if TYPE_CHECKING:
+    from semdns.gateway.recursion import Recursion
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class Runtime:
     prober: HealthProber | None = None
     ready: bool = False
     edge: Edge | None = None
+    recursion: Recursion | None = None
+    """Follows delegations for ``auto`` (set by ``semdns serve``, which owns the follower)."""
 
     @classmethod
     def build(
@@ -78,6 +84,7 @@ class Runtime:
             pools,
             budget=RetryBudget(settings.retry_budget_ratio, settings.retry_budget_min_per_s),
             observer=metrics,
+            delegations=delegation_pools(tree, client, metrics, rng),
         )
         prober = None
         if settings.probes:

@@ -3,7 +3,7 @@ headers and ``semdns`` body field that explain every answer."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.responses import Response
@@ -11,6 +11,9 @@ from starlette.responses import Response
 from semdns.dispatch import Served
 from semdns.errors import InvalidRequest, SemdnsError
 from semdns.resolve.decision import RoutingDecision
+
+if TYPE_CHECKING:
+    from semdns.gateway.recursion import Followed
 
 JSON = "application/json"
 
@@ -79,3 +82,28 @@ def semdns_field(decision: RoutingDecision, served: Served) -> dict[str, Any]:
         # which adds the parts under "aggregation".
         field["cross_domain"] = True
     return field
+
+
+def explain_delegation(
+    field: dict[str, Any],
+    headers: dict[str, str],
+    served: Served,
+    followed: Followed | None,
+    child: object = None,
+) -> None:
+    """Add what recursion and forwarding did to the ``semdns`` field and the headers (in place): the
+    child gateway that served (``delegated_to``, with the child's own ``semdns`` field under ``child``)
+    and a failed delegation (``degraded``: the answer stopped at the delegation node)."""
+    if served.delegated_to is not None:
+        field["delegated_to"] = served.delegated_to
+        headers["x-semdns-delegated-to"] = served.delegated_to
+        if isinstance(child, dict):
+            field["child"] = child
+            if child.get("degraded"):
+                field["degraded"] = True
+                headers["x-semdns-degraded"] = "true"
+    if followed is not None and followed.followed:
+        field["delegation"] = followed.explain()
+        if followed.degraded:
+            field["degraded"] = True
+            headers["x-semdns-degraded"] = "true"
