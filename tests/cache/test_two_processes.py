@@ -141,7 +141,15 @@ def test_cached_through_one_is_a_hit_through_the_other(cluster: Cluster) -> None
         lambda: ask(b, key, "What is the capital of Australia?").headers["x-semdns-response-cache"] == "hit"
     )
     assert exact, "the exact entry written through A is served by B"
-    semantic = eventually(lambda: ask(b, key, "What's the capital city of Australia?"))
+
+    # The semantic tier needs the entry in B's own index, which follows A's insert through the Redis
+    # stream: wait for it (asking the paraphrase early would make B answer and store it itself).
+    def b_index_entries() -> int:
+        stats = httpx.get(b + "/admin/cache/stats", headers={"authorization": f"Bearer {key}"}, timeout=5)
+        return int(stats.json()["entries"])
+
+    assert eventually(lambda: b_index_entries() >= 1), "B's index follows A's insert"
+    semantic = ask(b, key, "What's the capital city of Australia?")
     assert semantic.headers["x-semdns-response-cache"] == "semantic-hit"
     assert float(semantic.headers["x-semdns-cache-similarity"]) >= 0.92
     assert semantic.json()["choices"] == first.json()["choices"]
