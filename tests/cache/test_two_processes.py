@@ -149,7 +149,16 @@ def test_cached_through_one_is_a_hit_through_the_other(cluster: Cluster) -> None
         return int(stats.json()["entries"])
 
     assert eventually(lambda: b_index_entries() >= 1), "B's index follows A's insert"
-    semantic = ask(b, key, "What's the capital city of Australia?")
+    # A new entry is explored (answered by the engine to learn its threshold) on 10% of its servable
+    # lookups, by design (vCache); three paraphrases make a run that never hits a 1-in-1000 event.
+    for paraphrase in (
+        "What's the capital city of Australia?",
+        "Which city is the capital of Australia?",
+        "what is australia's capital city",
+    ):
+        semantic = ask(b, key, paraphrase)
+        if semantic.headers["x-semdns-response-cache"] == "semantic-hit":
+            break
     assert semantic.headers["x-semdns-response-cache"] == "semantic-hit"
     assert float(semantic.headers["x-semdns-cache-similarity"]) >= 0.92
     assert semantic.json()["choices"] == first.json()["choices"]
