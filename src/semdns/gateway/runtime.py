@@ -118,6 +118,10 @@ class Runtime:
             host.close()
         if self.edge is not None:
             await self.edge.aclose()
+        if self.recursion is not None:
+            # The follower's peer client holds an aiohttp session on this loop: close it here, or the
+            # process warns about an unclosed session on exit.
+            await self.recursion.follower.peers.aclose()
 
 
 def _build_edge(
