@@ -58,6 +58,9 @@ async def test_auto_request_answered_by_the_local_engine_through_the_openai_clie
     assert served in {str(n.name) for n in tree}
     assert raw.headers["x-semdns-stage"] in {"keyword", "embedding", "classifier", "leaf", "abstain"}
     assert completion.model == served  # the local engine answers under the name it stands in for
+    usage = completion.usage
+    assert usage is not None and usage.prompt_tokens > 10 and usage.completion_tokens > 0
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.strip()
     assert chunks[0].model == "contracts.legal."

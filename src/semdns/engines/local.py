@@ -34,6 +34,8 @@ from semdns.errors import EngineError, EngineOverloaded, EngineTimeout
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The chat template knows system, user and assistant; other OpenAI roles map onto them.
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
+# Key of the last item generate() yields: the context's token count, not an OpenAI chunk.
+_CONTEXT_TOKENS = "__semdns_context_tokens__"
 _SAMPLING_KEYS = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
 
 
@@ -106,7 +108,8 @@ class LocalModelHost:
     async def generate(
         self, endpoint: Endpoint, kwargs: dict[str, Any], timeout_s: float
     ) -> AsyncIterator[dict[str, Any]]:
-        """llama.cpp's stream chunks for one request; ``timeout_s`` bounds the wait for each chunk."""
+        """llama.cpp's stream chunks for one request, then ``{_CONTEXT_TOKENS: n}`` (prompt + generated
+        tokens); ``timeout_s`` bounds the wait for each chunk."""
         if self.pending >= self.max_queue:
             raise EngineOverloaded(f"local engine: {self.pending} requests queued (limit {self.max_queue})")
         loop = asyncio.get_running_loop()
@@ -148,6 +151,8 @@ class LocalModelHost:
                 if kind == "chunk":
                     yield item
                 elif kind == "end":
+                    # The context's token count (prompt + generated), for the usage block.
+                    yield {_CONTEXT_TOKENS: item}
                     return
                 elif isinstance(item, EngineError):
                     raise item
@@ -196,7 +201,11 @@ class LocalEngine:
         text: list[str] = []
         finish: str | None = None
         count = 0
+        context_tokens = 0
         async for chunk in self.host.generate(call.endpoint, self._kwargs(call), call.timeout_s):
+            if _CONTEXT_TOKENS in chunk:
+                context_tokens = int(chunk[_CONTEXT_TOKENS])
+                continue
             choice = chunk["choices"][0]
             piece = choice.get("delta", {}).get("content") if call.endpoint == "chat" else choice.get("text")
             if piece:
@@ -205,7 +214,12 @@ class LocalEngine:
             finish = choice.get("finish_reason") or finish
         content = "".join(text)
         created = int(time.time())
-        usage = {"prompt_tokens": 0, "completion_tokens": count, "total_tokens": count}
+        prompt_tokens = max(0, context_tokens - count)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": count,
+            "total_tokens": prompt_tokens + count,
+        }
         if call.endpoint == "chat":
             return {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
@@ -234,6 +248,8 @@ class LocalEngine:
     async def stream(self, call: EngineCall) -> AsyncIterator[bytes]:
         ident = f"chatcmpl-{uuid.uuid4().hex}" if call.endpoint == "chat" else f"cmpl-{uuid.uuid4().hex}"
         async for chunk in self.host.generate(call.endpoint, self._kwargs(call), call.timeout_s):
+            if _CONTEXT_TOKENS in chunk:
+                continue
             chunk["id"] = ident
             chunk["model"] = self.served_name
             yield b"data: " + orjson.dumps(chunk) + b"\n\n"
