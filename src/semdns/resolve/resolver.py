@@ -231,6 +231,8 @@ class Resolver:
         return decision
 
     def _store(self, key: str, result: RoutingDecision) -> None:
+        """Cache ``result``: for its TTL, or as a negative entry (nothing below the apex) for the
+        apex's ``negative_ttl``."""
         if self.cache is not None:
             negative = result.names == (self.tree.apex,)
             ttl = self.tree.node(self.tree.apex).policy.negative_ttl if negative else result.ttl
@@ -259,10 +261,8 @@ class Resolver:
     ) -> RoutingDecision:
         elapsed = (time.perf_counter() - started) * 1e6
         result = decision.with_cache("miss" if status == "miss" else "bypass", elapsed)
-        if store and self.cache is not None:
-            negative = result.names == (self.tree.apex,)
-            ttl = self.tree.node(self.tree.apex).policy.negative_ttl if negative else result.ttl
-            self.cache.put(key, result, ttl, negative=negative)
+        if store:
+            self._store(key, result)
         return result
 
     # -- descent ----------------------------------------------------------------------------------
