@@ -4,11 +4,9 @@ and with Redis killed mid-run answers keep coming, then the shared cache refills
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ import pytest
 import yaml
 
 from semdns.tenancy import add_tenant_key
-from semdns.testing import FakeOpenAI, serve_app
+from semdns.testing import FakeInThread, FakeOpenAI
 from semdns.testing.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.slow
@@ -31,31 +29,6 @@ class Cluster:
     urls: list[str]
     keys: dict[str, str]
     fake: FakeOpenAI
-
-
-class _Backend(threading.Thread):
-    """The fake OpenAI server on its own event loop in a thread (the gateways are other processes)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.fake = FakeOpenAI("shared")
-        self.url = ""
-        self.ready = threading.Event()
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        async def main() -> None:
-            async with serve_app(self.fake) as server:
-                self.url = server.url
-                self.ready.set()
-                while not self._halt.is_set():
-                    await asyncio.sleep(0.05)
-
-        asyncio.run(main())
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(10)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
@@ -75,7 +48,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120)
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("cluster")
-    backend = _Backend()
+    backend = FakeInThread("shared")
     backend.start()
     assert backend.ready.wait(10)
     zone = tmp / "zone.yaml"

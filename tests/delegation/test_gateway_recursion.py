@@ -7,9 +7,7 @@ the root's glue engines for ``legal.`` at another, so no model runs and each ans
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,32 +17,7 @@ import pytest
 import yaml
 from test_processes import LEGAL_Q, Cluster
 
-from semdns.testing import FakeOpenAI, serve_app
-
-
-class _Backend(threading.Thread):
-    """A fake OpenAI server on its own loop in a thread (the gateways are other processes)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(daemon=True)
-        self.fake = FakeOpenAI(name)
-        self.url = ""
-        self.ready = threading.Event()
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        async def main() -> None:
-            async with serve_app(self.fake) as server:
-                self.url = server.url
-                self.ready.set()
-                while not self._halt.is_set():
-                    await asyncio.sleep(0.05)
-
-        asyncio.run(main())
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(10)
+from semdns.testing import FakeInThread, FakeOpenAI
 
 
 def _point_engines(path: Path, url: str, only: str | None = None) -> None:
@@ -58,7 +31,7 @@ def _point_engines(path: Path, url: str, only: str | None = None) -> None:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, FakeOpenAI, FakeOpenAI]]:
-    child, glue = _Backend("child"), _Backend("glue")
+    child, glue = FakeInThread("child"), FakeInThread("glue")
     for backend in (child, glue):
         backend.start()
         assert backend.ready.wait(10)

@@ -3,6 +3,6 @@ ASGI app on a real loopback port. Used by semdns's own tests and benchmarks, and
 zone's routing without a GPU."""
 
 from semdns.testing.fake_openai import Behaviour, FakeOpenAI
-from semdns.testing.servers import RunningServer, serve_app
+from semdns.testing.servers import FakeInThread, RunningServer, serve_app
 
-__all__ = ["Behaviour", "FakeOpenAI", "RunningServer", "serve_app"]
+__all__ = ["Behaviour", "FakeInThread", "FakeOpenAI", "RunningServer", "serve_app"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import uvicorn
+
+from semdns.testing.fake_openai import FakeOpenAI
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +73,30 @@ def _no_httptools() -> bool:
     except ImportError:
         return True
     return False
+
+
+class FakeInThread(threading.Thread):
+    """A fake OpenAI backend on its own event loop in a daemon thread, for tests whose gateways are
+    other processes (their own test code is synchronous). ``start()``, wait on ``ready``, read ``url``,
+    and ``stop()`` at the end."""
+
+    def __init__(self, name: str = "fake") -> None:
+        super().__init__(daemon=True)
+        self.fake = FakeOpenAI(name)
+        self.url = ""
+        self.ready = threading.Event()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        async def main() -> None:
+            async with serve_app(self.fake) as server:
+                self.url = server.url
+                self.ready.set()
+                while not self._halt.is_set():
+                    await asyncio.sleep(0.05)
+
+        asyncio.run(main())
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(10)
