@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -37,6 +38,19 @@ def run(coro):  # type: ignore[no-untyped-def]
 
 def remote(cluster: Cluster, **kwargs: object) -> RemoteResolver:
     return RemoteResolver(ROOT_URL, zone=".", peers=cluster.peers(), **kwargs)  # type: ignore[arg-type]
+
+
+def resolve_once(cluster: Cluster, query: str, **options: Any) -> Answer:
+    """One query through a fresh client against the root, closed afterwards."""
+
+    async def go() -> Answer:
+        client = remote(cluster)
+        try:
+            return await client.resolve(query, **options)
+        finally:
+            await client.aclose()
+
+    return run(go())  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +88,7 @@ def test_delegated_resolution_matches_one_resolver_holding_every_zone(
 
 
 def test_iterative_trace_shows_each_hop_and_signatures_verify(cluster: Cluster) -> None:
-    async def go() -> Answer:
-        client = remote(cluster)
-        try:
-            return await client.resolve(LEGAL_Q, mode="iterative")
-        finally:
-            await client.aclose()
-
-    answer = run(go())
+    answer = resolve_once(cluster, LEGAL_Q, mode="iterative")
     assert [(h.server, h.zone, h.kind) for h in answer.hops] == [
         (ROOT_URL, ".", "referral"),
         (LEGAL_URL, "legal.", "answer"),
@@ -94,14 +101,7 @@ def test_iterative_trace_shows_each_hop_and_signatures_verify(cluster: Cluster) 
 
 
 def test_recursive_mode_returns_the_chain_from_the_root(cluster: Cluster) -> None:
-    async def go() -> Answer:
-        client = remote(cluster)
-        try:
-            return await client.resolve(CODE_Q, mode="recursive")
-        finally:
-            await client.aclose()
-
-    answer = run(go())
+    answer = resolve_once(cluster, CODE_Q, mode="recursive")
     assert answer.names[0].name.endswith("code.")
     assert [(h.server, h.kind) for h in answer.hops] == [(ROOT_URL, "answer"), (CODE_URL, "answer")]
     assert cluster.authorities[ROOT_URL].counts["recursive"] == 1
@@ -115,14 +115,7 @@ def test_child_reuses_the_parents_embedding(cluster: Cluster) -> None:
     assert isinstance(legal_encoder, CountingEncoder)
     before = legal_encoder.texts
 
-    async def go() -> Answer:
-        client = remote(cluster)
-        try:
-            return await client.resolve(query, mode="recursive")
-        finally:
-            await client.aclose()
-
-    answer = run(go())
+    answer = resolve_once(cluster, query, mode="recursive")
     assert answer.stage in ("embedding", "classifier")
     assert answer.names[0].name.endswith("legal.")
     assert legal_encoder.texts == before
@@ -154,15 +147,8 @@ def test_cached_referral_skips_the_parent(cluster: Cluster) -> None:
 def test_child_down_stops_at_the_delegation_flagged_degraded(cluster: Cluster) -> None:
     cluster.router.remove(LEGAL_URL)
 
-    async def go(mode: str) -> Answer:
-        client = remote(cluster)
-        try:
-            return await client.resolve(LEGAL_Q, mode=mode)  # type: ignore[arg-type]
-        finally:
-            await client.aclose()
-
     for mode in ("iterative", "recursive"):
-        answer = run(go(mode))
+        answer = resolve_once(cluster, LEGAL_Q, mode=mode)
         assert [n.name for n in answer.names] == ["legal."]
         assert answer.degraded
         assert answer.errors[0].code == "peer_unavailable"
@@ -296,27 +282,13 @@ def test_delegation_cycle_is_caught_and_named(
 
 
 def test_hop_limit(cluster: Cluster) -> None:
-    async def go() -> Answer:
-        client = remote(cluster)
-        try:
-            return await client.resolve(LEGAL_Q, mode="iterative", hop_limit=1)
-        finally:
-            await client.aclose()
-
-    answer = run(go())
+    answer = resolve_once(cluster, LEGAL_Q, mode="iterative", hop_limit=1)
     assert answer.degraded and answer.errors[0].code == "hop_limit_exceeded"
     assert [n.name for n in answer.names] == ["legal."]
 
 
 def test_max_depth_constraint(cluster: Cluster) -> None:
-    async def go() -> Answer:
-        client = remote(cluster)
-        try:
-            return await client.resolve(LEGAL_Q, mode="recursive", max_depth=1)
-        finally:
-            await client.aclose()
-
-    answer = run(go())
+    answer = resolve_once(cluster, LEGAL_Q, mode="recursive", max_depth=1)
     assert [n.name for n in answer.names] == ["legal."]
 
 
