@@ -8,27 +8,33 @@ from pathlib import Path
 
 import pytest
 
-from gateway.helpers import backends, engine, gateway, make_tree
+from gateway.helpers import Backend, backends, engine, gateway, make_tree
 from semdns.engines.breaker import BreakerState
 from semdns.gateway import GatewaySettings
 from semdns.names import Name
+from semdns.zone import ZoneTree
 
 pytestmark = pytest.mark.anyio
 
 LEGAL = Name.parse("legal.")
 
 
+def _a_then_b(tmp_path: Path, bk: dict[str, Backend]) -> ZoneTree:
+    """The root served by replicas a and b in weighted round robin: the first request goes to a."""
+    return make_tree(
+        tmp_path,
+        {
+            "@": {
+                "engines": [engine(bk["a"]), engine(bk["b"])],
+                "gateway": {"balancing": "weighted_round_robin"},
+            }
+        },
+    )
+
+
 async def test_a_failing_replica_is_retried_on_another(tmp_path: Path) -> None:
     async with backends("a", "b") as bk:
-        tree = make_tree(
-            tmp_path,
-            {
-                "@": {
-                    "engines": [engine(bk["a"]), engine(bk["b"])],
-                    "gateway": {"balancing": "weighted_round_robin"},
-                }
-            },
-        )
+        tree = _a_then_b(tmp_path, bk)
         async with gateway(tree) as gw:
             bk["a"].fake.behaviour.fail_status = 500
             first = await gw.chat("x")  # round robin starts at a: fails, retried on b
@@ -44,15 +50,7 @@ async def test_a_failing_replica_is_retried_on_another(tmp_path: Path) -> None:
 @pytest.mark.parametrize("status", [429, 502, 503])
 async def test_retryable_statuses_fail_over(tmp_path: Path, status: int) -> None:
     async with backends("a", "b") as bk:
-        tree = make_tree(
-            tmp_path,
-            {
-                "@": {
-                    "engines": [engine(bk["a"]), engine(bk["b"])],
-                    "gateway": {"balancing": "weighted_round_robin"},
-                }
-            },
-        )
+        tree = _a_then_b(tmp_path, bk)
         async with gateway(tree) as gw:
             bk["a"].fake.behaviour.fail_status = status
             response = await gw.chat("x")
