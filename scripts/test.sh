@@ -6,7 +6,9 @@ bash scripts/setup.sh
 bash scripts/ensure-redis.sh   # the shared-state tests start real redis-server processes
 VENV=${SEMDNS_VENV:-.venv}
 export HF_HUB_OFFLINE=1
-"$VENV/bin/ruff" check src tests bench
-"$VENV/bin/ruff" format --check src tests bench
+# One line saying whether the installed packages are the locked ones, before anything else can fail.
+"$VENV/bin/python" scripts/check_lock.py
+"$VENV/bin/ruff" check src tests bench scripts
+"$VENV/bin/ruff" format --check src tests bench scripts
 "$VENV/bin/mypy"
 "$VENV/bin/pytest" "$@"

@@ -6,6 +6,7 @@ change and the published file was not regenerated (``python -m semdns.protocol.s
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -29,8 +30,24 @@ def json_schema() -> dict[str, Any]:
         ),
         "version": PROTOCOL_VERSION,
         "messages": {name: {"$ref": f"#/$defs/{name}"} for name in MESSAGES},
-        "$defs": components,
+        "$defs": _clean_descriptions(components),
     }
+
+
+def _clean_descriptions(value: Any) -> Any:
+    """Descriptions come from the messages' docstrings; how a msgspec release indents them (0.23
+    dedents, earlier releases kept the source indentation) is not part of the protocol, so every
+    description is rendered with :func:`inspect.cleandoc`, the same text whatever the release."""
+    if isinstance(value, dict):
+        return {
+            key: inspect.cleandoc(item)
+            if key == "description" and isinstance(item, str)
+            else _clean_descriptions(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_clean_descriptions(item) for item in value]
+    return value
 
 
 def render() -> str:
