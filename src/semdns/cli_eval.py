@@ -1,0 +1,248 @@
+"""``semdns eval routing | ablate``: score routers on labelled JSONL query sets.
+
+``routing`` runs one router (semdns by default, or a baseline) and reports hierarchy-aware rates with
+bootstrap intervals, calibration and latency per stage (a rich table, ``--json`` for one JSON object,
+``--report DIR`` for an HTML page with plots). ``ablate`` runs the same queries through every variant
+and reports paired differences against the full resolver. Bad input stops before anything is
+resolved, with the file, the line and the fix (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from semdns.errors import ZoneError
+from semdns.zone import ZoneTree, load_default_tree, load_zone_files
+
+if TYPE_CHECKING:  # the eval modules pull in numpy and matplotlib: imported when a command runs
+    from semdns.eval.dataset import EvalItem
+    from semdns.eval.routers import Router
+    from semdns.resolve.encoder import Encoder
+
+
+class RouterKind(StrEnum):
+    """The routers ``eval routing`` can score."""
+
+    semdns = "semdns"
+    flat = "flat"
+    semantic_router = "semantic-router"
+    random = "random"
+    round_robin = "round-robin"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _load_tree(zone: Sequence[Path] | None) -> ZoneTree:
+    try:
+        return load_zone_files(zone) if zone else load_default_tree()
+    except ZoneError as exc:
+        for issue in exc.issues:
+            typer.echo(f"error: {issue}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _load_items(data: Sequence[Path], tree: ZoneTree, limit: int | None) -> list[EvalItem]:
+    from semdns.eval.dataset import DatasetError, load_jsonl
+
+    if limit is not None and limit < 1:
+        raise _fail(f"--limit must be at least 1 (got {limit})")
+    try:
+        items = load_jsonl(data, tree)
+    except DatasetError as exc:
+        raise _fail(str(exc)) from None
+    return items[:limit] if limit is not None else items
+
+
+def _encoder() -> Encoder:
+    from semdns.resolve.encoder import EncoderUnavailable, MiniLMEncoder
+
+    encoder = MiniLMEncoder()
+    try:
+        encoder.encode(["warm-up"])
+    except EncoderUnavailable as exc:
+        raise _fail(str(exc), 1) from None
+    return encoder
+
+
+def _build_router(
+    kind: RouterKind, tree: ZoneTree, seed: int, classifier: str | None = None
+) -> tuple[Router, str, Callable[[], None]]:
+    """The router, a description of what runs (for the output) and how to release it.
+
+    ``classifier``: the resolver's classifier artefact (a path), ``examples`` for one trained on the
+    zone examples alone (what a namespace without corpora gets), or None for the usual lookup."""
+    from semdns.eval import routers, sr_library
+
+    if kind is RouterKind.random:
+        return routers.RandomRouter(tree, seed=seed), "random leaf", lambda: None
+    if kind is RouterKind.round_robin:
+        return routers.RoundRobinRouter(tree), "leaves in turn", lambda: None
+    encoder = _encoder()
+    if kind is RouterKind.flat:
+        return routers.FlatCentroidRouter(tree, encoder), "nearest centroid over all names", lambda: None
+    if kind is RouterKind.semantic_router:
+        try:
+            return sr_library.LibrarySemanticRouter(tree, encoder), "semantic-router library", lambda: None
+        except sr_library.LibraryUnavailable as exc:
+            typer.echo(
+                f"note: {exc}.\nnote: using semdns's in-process version of its rule instead "
+                "(top-5 nearest examples, mean similarity per route).",
+                err=True,
+            )
+            return (
+                routers.NearestExamplesRouter(tree, encoder),
+                "semantic-router rule (in-process)",
+                lambda: None,
+            )
+    from semdns.resolve import Resolver
+    from semdns.resolve.classifier import ClassifierMismatch
+
+    try:
+        if classifier == "examples":
+            from semdns.resolve.training import train
+
+            resolver = Resolver(tree, encoder, cache_size=0, classifier=train(tree, encoder))
+            return routers.ResolverRouter(resolver), "semdns resolver, zone examples only", resolver.close
+        path = Path(classifier) if classifier else None
+        resolver = Resolver(tree, encoder, cache_size=0, classifier_path=path)
+    except ClassifierMismatch as exc:
+        raise _fail(str(exc)) from None
+    description = f"semdns resolver ({resolver.classifier.meta.get('items', '?')} training texts)"
+    return routers.ResolverRouter(resolver), description, resolver.close
+
+
+@contextmanager
+def _progress(total: int, label: str, enabled: bool) -> Iterator[Callable[[], None] | None]:
+    """A rich progress bar on a terminal; nothing when output is piped or machine-read."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+def _console() -> Any:
+    """A terminal's own width; 160 columns when piped (rich would otherwise squeeze the tables into 80)."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _data_option() -> Any:
+    return typer.Option(..., "--data", "-d", help="Labelled JSONL set (repeatable).")
+
+
+def _zone_option() -> Any:
+    return typer.Option(None, "--zone", "-z", help="Zone file (repeatable); default: the shipped namespace.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` command group to ``app``."""
+    eval_app = typer.Typer(help="Evaluate routing on labelled query sets (JSONL).", no_args_is_help=True)
+
+    @eval_app.command("routing")
+    def routing(
+        data: list[Path] = _data_option(),  # noqa: B008
+        zone: list[Path] | None = _zone_option(),  # noqa: B008
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        report: Path | None = typer.Option(None, "--report", help="Write index.html and plots to DIR."),  # noqa: B008
+        router: RouterKind = typer.Option(RouterKind.semdns, "--router", help="The router to score."),  # noqa: B008
+        limit: int | None = typer.Option(None, "--limit", help="Score only the first N queries."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the random router."),
+        classifier: str | None = typer.Option(
+            None,
+            "--classifier",
+            help="Classifier artefact for the resolver (semdns train), or 'examples' for one trained "
+            "on the zone examples alone; default: the one made for the namespace.",
+        ),
+    ) -> None:
+        """Score one router on labelled queries, with 95% bootstrap intervals.
+
+        Exact / primary / safe / wrong / abstain rates, per-name precision and recall, sibling
+        confusion, calibration (ECE, reliability) and latency per deciding stage.
+        """
+        from semdns.eval.metrics import evaluate
+        from semdns.eval.runner import run
+        from semdns.eval.tables import print_evaluation
+
+        tree = _load_tree(zone)
+        items = _load_items(data, tree, limit)
+        chosen, description, close = _build_router(router, tree, seed, classifier)
+        try:
+            with _progress(
+                len(items), f"routing ({router.value})", not as_json and sys.stdout.isatty()
+            ) as tick:
+                scored = run(chosen, items, advance=tick)
+        finally:
+            close()
+        evaluation = evaluate(scored, seed=seed)
+        meta = {
+            "router": router.value,
+            "router_impl": description,
+            "data": [str(p) for p in data],
+            "zones": [str(p) for p in zone] if zone else "default",
+            "seed": seed,
+            "classifier": classifier or "default",
+        }
+        if report is not None:
+            from semdns.eval.report import write_report
+
+            page = write_report(evaluation, report, meta=meta)
+            (report / "queries.jsonl").write_text(
+                "".join(json.dumps(s.to_json(), ensure_ascii=False) + "\n" for s in scored), encoding="utf-8"
+            )
+            if not as_json:
+                typer.echo(f"report: {page}", err=True)
+        if as_json:
+            typer.echo(json.dumps({**meta, **evaluation.to_json()}, ensure_ascii=False))
+            return
+        print_evaluation(_console(), evaluation, f"{router.value} ({description})")
+
+    @eval_app.command("ablate")
+    def ablate_command(
+        data: list[Path] = _data_option(),  # noqa: B008
+        zone: list[Path] | None = _zone_option(),  # noqa: B008
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        limit: int | None = typer.Option(None, "--limit", help="Use only the first N queries."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the random router."),
+    ) -> None:
+        """Compare variants on the same queries: paired differences against the full resolver.
+
+        Variants: each stage switched off (keyword, embedding, classifier), the flat and
+        semantic-router baselines, random and round-robin routing.
+        """
+        from semdns.eval.ablate import ablate, default_variants
+        from semdns.eval.tables import print_ablation
+
+        tree = _load_tree(zone)
+        items = _load_items(data, tree, limit)
+        variants, skipped = default_variants(tree, _encoder(), seed=seed)
+        total = len(items) * len(variants)
+        try:
+            with _progress(total, "ablation", not as_json and sys.stdout.isatty()) as tick:
+                result = ablate(variants, items, seed=seed, skipped=skipped, advance=tick)
+        finally:
+            for variant in variants:
+                variant.close()
+        if as_json:
+            meta = {"data": [str(p) for p in data], "zones": [str(p) for p in zone] if zone else "default"}
+            typer.echo(json.dumps({**meta, "seed": seed, **result.to_json()}, ensure_ascii=False))
+            return
+        print_ablation(_console(), result)
+
+    app.add_typer(eval_app, name="eval")
