@@ -23,17 +23,21 @@ app = typer.Typer(
 def _register() -> None:
     """Attach every sub-command; imported lazily so that ``semdns --help`` stays fast."""
     from semdns.cli_dig import register as register_dig
+    from semdns.cli_eval import register as register_eval
     from semdns.cli_key import register as register_key
     from semdns.cli_serve import register as register_serve
     from semdns.cli_simulate import register as register_simulate
     from semdns.cli_tenant import register as register_tenant
+    from semdns.cli_train import register as register_train
     from semdns.cli_zone import register as register_zone
 
     register_dig(app)
+    register_eval(app)
     register_key(app)
     register_simulate(app)
     register_serve(app)
     register_tenant(app)
+    register_train(app)
     register_zone(app)
 
 

@@ -19,10 +19,11 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from semdns.names import Name
 from semdns.resolve.cache import DecisionCache
-from semdns.resolve.classifier import ParentClassifier, train_classifiers
+from semdns.resolve.classifier import classifier_for
 from semdns.resolve.decision import (
     STAGE_COST,
     Answer,
@@ -37,6 +38,7 @@ from semdns.resolve.encoder import Encoder, MiniLMEncoder, Vectors
 from semdns.resolve.judge import Judgement, judge
 from semdns.resolve.keyword import KeywordIndex, KeywordMatches
 from semdns.resolve.text import cache_key
+from semdns.resolve.trained import QueryFeatures, TrainedClassifier
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 _TOP_SCORES = 3
@@ -71,14 +73,16 @@ class _Query:
     allow_model: bool
     vector: Vectors | None = None
     context_vector: Vectors | None = None
+    features: QueryFeatures | None = None
     stages_run: set[str] = field(default_factory=set)
 
 
 class Resolver:
     """Resolves queries against one :class:`ZoneTree`.
 
-    Construction embeds the zone's examples (cached on disk) and trains the per-parent classifiers, so
-    build it once and share it. ``cache_size=0`` disables the decision cache.
+    Construction embeds the zone's examples (cached on disk) and loads the trained classifier made for
+    this namespace (or trains one on the zone examples: :func:`semdns.resolve.classifier.classifier_for`),
+    so build it once and share it. ``cache_size=0`` disables the decision cache.
     """
 
     def __init__(
@@ -91,14 +95,16 @@ class Resolver:
         use_disk_cache: bool = True,
         executor: ThreadPoolExecutor | None = None,
         warm: bool = True,
+        classifier_path: Path | None = None,
+        classifier: TrainedClassifier | None = None,
     ) -> None:
         self.tree = tree
         self.encoder: Encoder = encoder or MiniLMEncoder()
         self.keywords = KeywordIndex(tree)
         bank = ExampleBank(tree, self.encoder, use_disk_cache=use_disk_cache)
         self.centroids: dict[Name, CentroidSet] = build_centroids(tree, bank)
-        self.classifiers: dict[Name, ParentClassifier] = train_classifiers(
-            tree, bank, use_disk_cache=use_disk_cache
+        self.classifier: TrainedClassifier = classifier or classifier_for(
+            tree, self.encoder, path=classifier_path, use_disk_cache=use_disk_cache
         )
         self.cache: DecisionCache | None = (
             cache
@@ -364,19 +370,29 @@ class Resolver:
                 multi_margin=policy.multi_margin,
                 max_fanout=policy.max_fanout,
             )
-        classifier = self.classifiers.get(node.name)
-        if classifier is None:
+        candidates = self.classifier.candidates(node.name)
+        if len(candidates) < 2:
             return None
-        vector = self._context_vector(state) if state.context else self._query_vector(state)
         return judge(
             node.name,
-            classifier.candidates,
-            classifier.score(vector),
+            candidates,
+            self.classifier.score(node.name, self._features(state)),
             threshold=policy.classifier_threshold,
             margin=policy.classifier_margin,
             multi_margin=policy.multi_margin,
             max_fanout=policy.max_fanout,
         )
+
+    def _features(self, state: _Query) -> QueryFeatures:
+        """The classifier's input, computed once per query for every level. With earlier turns the
+        classifier reads ``context [SEP] query`` (words and embedding)."""
+        if state.features is None:
+            if state.context:
+                text = f"{state.context} [SEP] {state.text}"
+                state.features = self.classifier.features(text, self._context_vector(state))
+            else:
+                state.features = self.classifier.features(state.text, self._query_vector(state))
+        return state.features
 
     def _query_vector(self, state: _Query) -> Vectors:
         if state.vector is None:

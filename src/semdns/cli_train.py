@@ -1,0 +1,123 @@
+"""``semdns train``: build the classifier artefact of a namespace from its zones and labelled corpora.
+
+The shipped default is rebuilt with::
+
+    semdns train --corpus 'corpora/routing/*/train.jsonl' --output src/semdns/data/classifier/default.npz
+
+and ``semdns train --check FILE`` (run by the tests) says whether an artefact is still the one its zones
+and corpora would give: the namespace digest and every corpus file's sha256 must match.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import typer
+
+from semdns.errors import SemdnsError, ZoneError
+from semdns.zone import ZoneTree, load_default_tree, load_zone_files
+
+
+def _tree(zone: list[Path] | None) -> ZoneTree:
+    try:
+        return load_zone_files(zone) if zone else load_default_tree()
+    except ZoneError as exc:
+        for issue in exc.issues:
+            typer.echo(f"error: {issue}", err=True)
+        raise typer.Exit(1) from None
+
+
+def expand_corpora(patterns: list[str]) -> list[Path]:
+    """Corpus files from paths or glob patterns, sorted, each once; a pattern matching nothing is an
+    error (a typo must not silently train without a corpus)."""
+    found: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches or not all(Path(m).is_file() for m in matches):
+            typer.echo(
+                f"error: {pattern}: no such corpus file (a JSON-lines file of query/expected)", err=True
+            )
+            raise typer.Exit(2)
+        found.extend(Path(m) for m in matches)
+    return sorted(set(found))
+
+
+def stale_reasons(artefact: Path, tree: ZoneTree, corpora: list[Path]) -> list[str]:
+    """Why ``artefact`` is not what training on ``tree`` and ``corpora`` would give (empty: current)."""
+    from semdns.resolve.trained import TrainedClassifier, namespace_digest
+    from semdns.resolve.training import file_digest
+
+    try:
+        classifier = TrainedClassifier.load(artefact)
+    except (OSError, ValueError, KeyError) as exc:
+        return [f"cannot read it ({exc})"]
+    reasons: list[str] = []
+    if classifier.meta.get("namespace") != namespace_digest(tree):
+        reasons.append("the zones' names or examples changed")
+    recorded: dict[str, str] = classifier.meta.get("corpora", {})
+    current = {str(p): file_digest(p) for p in corpora}
+    for path in sorted(set(recorded) | set(current)):
+        if path not in current:
+            reasons.append(f"{path} was used but is not given now")
+        elif path not in recorded:
+            reasons.append(f"{path} is new")
+        elif recorded[path] != current[path]:
+            reasons.append(f"{path} changed")
+    return reasons
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` to ``app``."""
+
+    @app.command("train")
+    def train_command(
+        zone: list[Path] | None = typer.Option(  # noqa: B008
+            None, "--zone", "-z", help="Zone file (repeatable); default: the shipped namespace."
+        ),
+        corpus: list[str] | None = typer.Option(  # noqa: B008
+            None,
+            "--corpus",
+            "-c",
+            help="Labelled JSON-lines corpus or glob (repeatable; training splits only).",
+        ),
+        output: Path = typer.Option(  # noqa: B008
+            Path("semdns-classifier.npz"), "--output", "-o", help="Where to write the artefact."
+        ),
+        check: bool = typer.Option(
+            False, "--check", help="Do not train: exit 1 when OUTPUT is stale for these zones and corpora."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the artefact's metadata as JSON."),
+    ) -> None:
+        """Train the classifier stage on the zones' examples and labelled corpora (a versioned artefact)."""
+        tree = _tree(zone)
+        corpora = expand_corpora(corpus or [])
+        if check:
+            reasons = stale_reasons(output, tree, corpora)
+            if reasons:
+                typer.echo(f"{output}: stale: " + "; ".join(reasons), err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{output}: up to date ({len(corpora)} corpora)")
+            return
+        from semdns.resolve.encoder import MiniLMEncoder
+        from semdns.resolve.training import train
+
+        try:
+            classifier = train(
+                tree, MiniLMEncoder(), corpora, progress=lambda message: typer.echo(message, err=True)
+            )
+        except SemdnsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if not classifier.parents:
+            typer.echo("error: no name has labelled text for two of its children: nothing to train", err=True)
+            raise typer.Exit(2)
+        classifier.save(output)
+        if as_json:
+            typer.echo(json.dumps(classifier.meta, indent=2, sort_keys=True))
+        else:
+            typer.echo(
+                f"wrote {output}: {len(classifier.parents)} parents, {classifier.meta['items']} texts, "
+                f"vocabulary {classifier.vocabulary_size}"
+            )

@@ -1,0 +1,172 @@
+"""Structural signals: what a prompt *looks like*, whatever its words are about.
+
+Real prompts carry their domain in their shape as much as in their vocabulary: a Python stub has a
+signature, indentation and a docstring; a stack trace has ``File "...", line N``; a word problem has
+numbers and quantities; a chemistry question has formulae and reaction arrows; an exam question has
+lettered options. These shapes hold across domains and datasets where keyword lists do not (a
+docstring that mentions a bank account is still code), so they are features of the trained classifier
+stage (:mod:`semdns.resolve.trained`), not rules: the classifier learns how much each one weighs at
+each level from labelled corpora.
+
+Every feature is a float in [0, 1] (counts squashed by ``1 - exp(-k n)``), so the classifier's weights
+are comparable, and the whole vector costs a few regular-expression scans (tens of microseconds).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float32]
+
+
+def _squash(count: float, scale: float = 1.0) -> float:
+    """0 for nothing, about 0.63 at ``1/scale`` occurrences, approaching 1 for many."""
+    return 1.0 - math.exp(-scale * count)
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+_FENCE = re.compile(r"```")
+_DEF = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\(", re.M)
+_CLASS = re.compile(r"^\s*class\s+\w+\s*[(:]", re.M)
+_IMPORT = re.compile(r"^\s*(?:from\s+[\w.]+\s+import\s|import\s+[\w.]+)", re.M)
+_DOCSTRING = re.compile(r'"""|\'\'\'')
+_DOCTEST = re.compile(r"^\s*>>>", re.M)
+_TYPE_HINT = re.compile(r"\)\s*->\s*[\w\[]|: (?:int|str|float|bool|list|dict|List|Dict|Optional)\b")
+_BRACE_CODE = re.compile(r"[{};]\s*$", re.M)
+_CALL = re.compile(r"[A-Za-z0-9_]\((?!\s)")
+_SNAKE = re.compile(r"[a-z0-9]_[a-z]")
+_CAMEL = re.compile(r"[a-z][A-Z][a-z]")
+_INDENTED = re.compile(r"^(?: {2,}|\t)\S", re.M)
+_TRACEBACK = re.compile(r"Traceback \(most|File \"[^\"\n]+\", line \d|[a-z](?:Error|Exception)\b")
+_SHELL = re.compile(r"^\s*(?:\$|#)\s+\w|\s--?[a-z][\w-]*(?:=\S+)?\b", re.M)
+_PATH = re.compile(r"/[\w.-]+/[\w.-]")
+_CONFIG_LINE = re.compile(r"^\s*[\w.-]+:\s+\S", re.M)
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_ARITH = re.compile(r"[\d)]\s?[-+*/×÷^=]\s?[\d(]|[a-z]\s?[+*/^=]\s?\d")
+_LATEX = re.compile(
+    r"\\(?:frac|sqrt|int|sum|lim|partial|alpha|beta|theta|pi|cdot|times|le|ge|infty|mathbb)\b|\$[^$\n]+\$"
+)
+_POWER = re.compile(r"(?:\^|\*\*)\s?[\d({]|[²³]")
+_FUNC_OF = re.compile(r"\b[fgh]\([a-z]\)|\bd[a-z]/d[a-z]\b|\bdx\b")
+_CURRENCY = re.compile(r"[$€£¥]\s?\d|\d (?:dollars|cents|euros|pounds)\b")
+_PERCENT = re.compile(r"%|percent")
+_UNIT = re.compile(
+    r"\d\s?(?:kg|g|mg|km|m|cm|mm|nm|s|ms|h|hours?|minutes?|mph|km/h|m/s\^?2?|N|J|kJ|W|kW|V|A|Hz|Pa|kPa|atm|K|°C|°F|"
+    r"mol|M|mL|L|eV|keV|MeV|T|Ω|ohms?)\b"
+)
+_FORMULA = re.compile(r"\b[A-Z][A-Za-z0-9]*\d[A-Za-z0-9]*\b|\b[A-Z][a-z]?[A-Z][A-Za-z0-9]*\b")
+_ELEMENTISH = re.compile(r"^(?:[A-Z][a-z]?\d*)+$")
+_ARROW = re.compile(r"->|→|⇌|<=>|⟶|\u21cc")
+_OPTIONS = re.compile(r"(?:^|\n)\s*\(?[A-Da-d][).:]\s+\S")
+_QUESTION = re.compile(r"\?")
+_NOT_ALPHA = re.compile(r"[^A-Za-z]+")
+_SYMBOL = re.compile(r"[(){}\[\]<>=;:_#*/\\|&!%^~`]")
+_URL = re.compile(r"https?://\S+")
+_EMAIL = re.compile(r"\w@[\w-]+\.\w")
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "code_fence",
+    "code_def",
+    "code_class",
+    "code_import",
+    "code_docstring",
+    "code_doctest",
+    "code_type_hint",
+    "code_brace_lines",
+    "code_calls",
+    "code_identifiers",
+    "code_indented_lines",
+    "code_traceback",
+    "code_shell",
+    "code_paths",
+    "code_config_lines",
+    "code_symbol_density",
+    "math_numbers",
+    "math_arithmetic",
+    "math_latex",
+    "math_powers",
+    "math_function_notation",
+    "math_currency",
+    "math_percent",
+    "units",
+    "chem_formulae",
+    "chem_arrows",
+    "exam_options",
+    "questions",
+    "length",
+    "lines",
+    "alpha_ratio",
+    "urls_emails",
+)
+"""The names of :func:`structural_features`' columns, in order (shown by ``semdns train``'s report)."""
+
+DIM = len(FEATURE_NAMES)
+
+
+def _formulae(text: str) -> int:
+    """Chemical formulae: tokens made of element-like parts with at least one digit or two capitals
+    (H2O, NaCl, CO2, C6H12O6), not plain capitalised words or acronyms of one capital."""
+    count = 0
+    for match in _FORMULA.finditer(text):
+        token = match.group(0).rstrip("+-")
+        if not _ELEMENTISH.match(token):
+            continue
+        capitals = sum(1 for c in token if c.isupper())
+        numbered = any(c.isdigit() for c in token) and capitals >= 1
+        compound = capitals >= 2 and any(c.islower() for c in token)
+        if numbered or compound:
+            count += 1
+    return count
+
+
+def structural_features(text: str) -> Floats:
+    """The structural signal vector of one prompt (length :data:`DIM`, values in [0, 1])."""
+    lines = text.count("\n") + 1
+    n_words = len(text.split())
+    chars = len(text)
+    letters = chars - sum(len(gap) for gap in _NOT_ALPHA.findall(text))
+    symbols = len(_SYMBOL.findall(text))
+    lower = text.lower()
+    values = (
+        _squash(len(_FENCE.findall(text)), 1.0),
+        _squash(len(_DEF.findall(text)), 1.5),
+        _squash(len(_CLASS.findall(text)), 1.5),
+        _squash(len(_IMPORT.findall(text)), 1.5),
+        _squash(len(_DOCSTRING.findall(text)), 1.0),
+        _squash(len(_DOCTEST.findall(text)), 1.0),
+        _squash(len(_TYPE_HINT.findall(text)), 1.0),
+        _squash(len(_BRACE_CODE.findall(text)), 0.5),
+        _squash(len(_CALL.findall(text)), 0.5),
+        _squash(len(_SNAKE.findall(text)) + len(_CAMEL.findall(text)), 0.5),
+        _ratio(len(_INDENTED.findall(text)), lines),
+        _squash(len(_TRACEBACK.findall(text)), 1.0),
+        _squash(len(_SHELL.findall(text)), 0.7),
+        _squash(len(_PATH.findall(text)), 1.0),
+        _ratio(len(_CONFIG_LINE.findall(text)), lines),
+        min(1.0, 4.0 * _ratio(symbols, chars)),
+        _squash(len(_NUMBER.findall(text)), 0.3),
+        _squash(len(_ARITH.findall(text)), 0.7),
+        _squash(len(_LATEX.findall(text)), 1.0),
+        _squash(len(_POWER.findall(text)), 1.0),
+        _squash(len(_FUNC_OF.findall(text)), 1.0),
+        _squash(len(_CURRENCY.findall(lower)), 0.7),
+        _squash(len(_PERCENT.findall(lower)), 1.0),
+        _squash(len(_UNIT.findall(text)), 0.7),
+        _squash(_formulae(text), 0.7),
+        _squash(len(_ARROW.findall(text)), 1.0),
+        _squash(len(_OPTIONS.findall(text)), 0.5),
+        _squash(len(_QUESTION.findall(text)), 1.0),
+        _squash(n_words, 1 / 60),
+        _squash(lines - 1, 0.2),
+        _ratio(letters, chars),
+        _squash(len(_URL.findall(text)) + (len(_EMAIL.findall(text)) if "@" in text else 0), 1.0),
+    )
+    return np.asarray(values, dtype=np.float32)

@@ -1,0 +1,200 @@
+"""Stage 3, the trained classifier: one calibrated softmax over every name, read level by level.
+
+Trained by ``semdns train`` (:mod:`semdns.resolve.training`) on the zones' example queries *and* on
+labelled public corpora, so that it knows how real prompts look (pasted code, exam questions, word
+problems), not only the one-line examples a zone author writes. Its input joins three views of the
+prompt:
+
+- **lexical**: TF-IDF over words and word pairs (vocabulary and IDF learned from the training text);
+- **structural**: :func:`semdns.resolve.features.structural_features` (code, formulae, numbers,
+  reaction arrows, lettered options...), signals that hold across domains;
+- **semantic**: the MiniLM embedding the resolver computes once per request (long prompts pooled over
+  windows, see :class:`semdns.resolve.encoder.MiniLMEncoder`).
+
+There is one small model per parent (its classes: the children, and "stay here" when the parent has
+examples of its own), all reading the same features, computed once per request. Corpus labels that
+only say "somewhere in this domain" (``"subtree": true``) train the levels above the domain and never
+its "stay here" class. A temperature fitted per parent on held-out data makes the probabilities
+calibrated, so the zone policy's ``classifier_threshold`` means what it says and abstention (stopping
+at the parent) is honest.
+
+The artefact is a versioned ``.npz`` keyed by the digest of the namespace it was trained for
+(:func:`namespace_digest`): a resolver uses it only for that exact namespace, and trains a fresh one
+(from the zone examples) otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from semdns.names import Name
+from semdns.resolve.encoder import Vectors
+from semdns.resolve.features import structural_features
+from semdns.zone.tree import ZoneTree
+
+FORMAT_VERSION = "semdns-classifier-v3"
+"""Bump when the features or the file layout change: older artefacts are then ignored."""
+
+Floats = npt.NDArray[np.float32]
+
+_TOKEN = re.compile(r"[a-z0-9_]+")
+
+
+def tokens(text: str) -> list[str]:
+    """The lexical units of a prompt: lower-case words and adjacent word pairs."""
+    words = _TOKEN.findall(text.lower())
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+def namespace_digest(tree: ZoneTree) -> str:
+    """What a classifier artefact was trained for: the names and their example queries.
+
+    Keywords, engines and policies do not change what the classifier learns, so editing them keeps
+    the artefact valid; adding a name or changing an example does not.
+    """
+    digest = hashlib.sha256(FORMAT_VERSION.encode())
+    for node in sorted(tree, key=lambda n: str(n.name)):
+        digest.update(b"\x00" + str(node.name).encode())
+        for example in node.examples:
+            digest.update(b"\x01" + example.encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFeatures:
+    """One prompt's input to every level: sparse TF-IDF columns and values, and the dense block."""
+
+    columns: npt.NDArray[np.intp]
+    values: Floats
+    dense: Floats
+
+
+@dataclass(frozen=True)
+class ParentModel:
+    """The classifier of one parent: ``candidates[i]`` is the class of row ``i`` of ``weights``."""
+
+    candidates: tuple[Name, ...]
+    weights: Floats  # (classes, V + structural + embedding)
+    bias: Floats  # (classes,)
+    temperature: float
+
+
+@dataclass(frozen=True)
+class TrainedClassifier:
+    """The weights of one namespace's classifier stage: shared features, one model per parent."""
+
+    vocabulary: dict[str, int]
+    idf: Floats  # (V,)
+    parents: dict[Name, ParentModel]
+    structural_scale: float
+    embedding_scale: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.idf)
+
+    # -- features -----------------------------------------------------------------------------
+
+    def lexical(self, text: str) -> tuple[npt.NDArray[np.intp], Floats]:
+        """Sparse TF-IDF of ``text``: column indices and values (sublinear tf, L2-normalised), the
+        same numbers scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` gives at training."""
+        counts = Counter(i for t in tokens(text) if (i := self.vocabulary.get(t)) is not None)
+        if not counts:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
+        columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))
+        values = tf * self.idf[columns]
+        norm = float(np.linalg.norm(values))
+        return columns, (values / norm if norm > 0 else values).astype(np.float32)
+
+    def features(self, text: str, embedding: Vectors) -> QueryFeatures:
+        """Everything every level reads, computed once per request."""
+        columns, values = self.lexical(text)
+        dense = np.concatenate(
+            [
+                structural_features(text) * self.structural_scale,
+                embedding.astype(np.float32) * self.embedding_scale,
+            ]
+        ).astype(np.float32)
+        return QueryFeatures(columns, values, dense)
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    def candidates(self, parent: Name) -> tuple[Name, ...]:
+        """The classes at ``parent`` (empty when it has no model)."""
+        model = self.parents.get(parent)
+        return model.candidates if model is not None else ()
+
+    def score(self, parent: Name, features: QueryFeatures) -> list[float]:
+        """Calibrated probability of each of ``candidates(parent)``, in that order."""
+        model = self.parents[parent]
+        vocab = self.vocabulary_size
+        logits = model.weights[:, vocab:] @ features.dense + model.bias
+        if len(features.columns):
+            logits = logits + model.weights[:, features.columns] @ features.values
+        logits = logits / model.temperature
+        logits = logits - logits.max()
+        exp = np.exp(logits)
+        return [float(p) for p in exp / exp.sum()]
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        """Write the artefact (compressed npz; weights as float16, which loses nothing measurable)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        words = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        meta = {**self.meta, "format": FORMAT_VERSION}
+        arrays: dict[str, Any] = {
+            "vocabulary": np.array(words),
+            "idf": self.idf.astype(np.float32),
+            "scales": np.array([self.structural_scale, self.embedding_scale]),
+            "parents": np.array([str(p) for p in self.parents]),
+            "temperatures": np.array([m.temperature for m in self.parents.values()]),
+            "meta": np.array(json.dumps(meta, sort_keys=True)),
+        }
+        for i, model in enumerate(self.parents.values()):
+            arrays[f"candidates_{i}"] = np.array([str(c) for c in model.candidates])
+            arrays[f"weights_{i}"] = model.weights.astype(np.float16)
+            arrays[f"bias_{i}"] = model.bias.astype(np.float32)
+        with path.open("wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainedClassifier:
+        """Read an artefact written by :meth:`save`; ``ValueError`` when it is of another format."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != FORMAT_VERSION:
+                found = meta.get("format")
+                raise ValueError(f"{path}: classifier format {found!r}, expected {FORMAT_VERSION!r}")
+            structural_scale, embedding_scale = (float(x) for x in data["scales"])
+            parents: dict[Name, ParentModel] = {}
+            for i, (parent, temperature) in enumerate(
+                zip(data["parents"], data["temperatures"], strict=True)
+            ):
+                parents[Name.parse(str(parent))] = ParentModel(
+                    candidates=tuple(Name.parse(str(c)) for c in data[f"candidates_{i}"]),
+                    weights=data[f"weights_{i}"].astype(np.float32),
+                    bias=data[f"bias_{i}"].astype(np.float32),
+                    temperature=float(temperature),
+                )
+            return cls(
+                vocabulary={str(w): i for i, w in enumerate(data["vocabulary"])},
+                idf=data["idf"].astype(np.float32),
+                parents=parents,
+                structural_scale=structural_scale,
+                embedding_scale=embedding_scale,
+                meta=meta,
+            )

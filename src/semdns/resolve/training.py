@@ -1,0 +1,323 @@
+"""Training the classifier stage: zone examples plus labelled corpora, one calibrated model.
+
+``semdns train`` calls :func:`train`; a :class:`semdns.resolve.Resolver` calls it too (on the zone
+examples alone, cached on disk) when no artefact matches its namespace. scikit-learn is imported here
+only: prediction (:mod:`semdns.resolve.trained`) is numpy.
+
+Choices, and why:
+
+- **Held-out temperature.** A fraction of the corpus items (chosen by a hash of the text, so the split
+  is the same on every machine) is kept out of the fit; the temperature that minimises their negative
+  log-likelihood is the one shipped, after a final fit on everything. The zone examples always train.
+- **Class weights between balanced and natural** (inverse square root of the class size): corpora are
+  large for some names (exam subjects, word problems) and absent for others (poetry, devops), and fully
+  balanced weights would let fifty one-line examples outweigh thousands of real prompts.
+- **Scaled views.** Lexical TF-IDF rows have unit norm, embeddings too; the structural block is scaled
+  so that no view dominates the shared L2 penalty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from semdns.errors import SemdnsError
+from semdns.names import InvalidName, Name
+from semdns.resolve.encoder import Encoder, encode_cached
+from semdns.resolve.features import structural_features
+from semdns.resolve.trained import FORMAT_VERSION, ParentModel, TrainedClassifier, namespace_digest, tokens
+from semdns.zone.tree import ZoneTree
+
+DEV_FRACTION = 0.15
+MAX_VOCABULARY = 60_000
+STRUCTURAL_SCALE = 0.5
+EMBEDDING_SCALE = 1.5
+C = 8.0
+
+Progress = Callable[[str], None]
+
+
+class CorpusError(SemdnsError):
+    """A labelled corpus line that cannot be used; the message names the file, the line and the fix."""
+
+    http_status = 400
+    code = "invalid_corpus"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledText:
+    """One training or evaluation item: a prompt and the name it should resolve to."""
+
+    text: str
+    name: Name
+    source: str
+    subtree: bool = False
+    """The label says only "somewhere under ``name``": it trains the levels above, never "stay"."""
+
+
+def zone_examples(tree: ZoneTree) -> list[LabelledText]:
+    """Every example query of the namespace, labelled with its own node."""
+    return [LabelledText(example, node.name, "zone") for node in tree for example in node.examples]
+
+
+def load_corpus(path: Path, tree: ZoneTree | None = None) -> list[LabelledText]:
+    """Read a JSON-lines corpus (``{"query": ..., "expected": "physics.science."}`` a line).
+
+    Every bad line is reported with ``file:line`` and what to change; names are checked against
+    ``tree`` when given.
+    """
+    items: list[LabelledText] = []
+    try:
+        # Split on newlines only: str.splitlines() also splits inside JSON strings at U+0085, U+2028...
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorpusError(f"{path}: cannot read the corpus ({exc})") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{where}: not JSON ({exc.msg}); each line is one JSON object") from exc
+        if not isinstance(row, dict) or not isinstance(row.get("query"), str) or not row["query"].strip():
+            raise CorpusError(f'{where}: each line needs a non-empty "query" string')
+        if not isinstance(row.get("expected"), str):
+            raise CorpusError(f'{where}: each line needs an "expected" name, e.g. "python.code."')
+        try:
+            name = Name.parse(row["expected"])
+        except InvalidName as exc:
+            raise CorpusError(f"{where}: expected {row['expected']!r} is not a name ({exc})") from exc
+        if tree is not None and name not in tree.nodes:
+            raise CorpusError(f"{where}: expected {str(name)!r} is not a name of this namespace")
+        subtree = row.get("subtree", False)
+        if not isinstance(subtree, bool):
+            raise CorpusError(f'{where}: "subtree" must be true or false')
+        items.append(LabelledText(row["query"], name, str(path), subtree))
+    if not items:
+        raise CorpusError(f"{path}: the corpus is empty")
+    return items
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _is_dev(text: str) -> bool:
+    return hashlib.sha256(text.encode()).digest()[0] < int(256 * DEV_FRACTION)
+
+
+def _first_occurrences(items: Sequence[LabelledText]) -> list[int]:
+    """Indices of the first item of each text (the first label wins), so that a prompt never lands on
+    both sides of the calibration split nor counts twice."""
+    seen: set[str] = set()
+    keep: list[int] = []
+    for index, item in enumerate(items):
+        if item.text not in seen:
+            seen.add(item.text)
+            keep.append(index)
+    return keep
+
+
+def train(
+    tree: ZoneTree,
+    encoder: Encoder,
+    corpora: Sequence[Path] = (),
+    *,
+    progress: Progress | None = None,
+    use_disk_cache: bool = True,
+    c: float = C,
+) -> TrainedClassifier:
+    """Train the classifier of ``tree`` on its examples and the labelled ``corpora``."""
+    say = progress or (lambda _message: None)
+    corpus_items: list[LabelledText] = []
+    for path in corpora:
+        corpus_items.extend(load_corpus(path, tree))
+    examples = zone_examples(tree)
+    if not examples and not corpus_items:
+        return _empty(tree, encoder)
+    say("embedding the training texts (cached on disk by content)")
+    # Zone examples and the corpora are embedded as separate lists: the examples' list is the one the
+    # resolver's centroids embed, so its disk cache entry is shared.
+    parts = [encode_cached(encoder, [e.text for e in examples], use_disk=use_disk_cache)] if examples else []
+    if corpus_items:
+        parts.append(encode_cached(encoder, [c.text for c in corpus_items], use_disk=use_disk_cache))
+    keep = _first_occurrences([*examples, *corpus_items])
+    items = [[*examples, *corpus_items][i] for i in keep]
+    embeddings = np.vstack(parts)[keep]
+    texts = [item.text for item in items]
+    dev = np.array([item.source != "zone" and _is_dev(item.text) for item in items])
+    if dev.sum() < 50:  # too few corpus items to calibrate on: hold out a share of the examples
+        dev = np.array([_is_dev(item.text) for item in items])
+    say(f"{len(items)} labelled texts ({int(dev.sum())} held out for calibration)")
+    vocabulary, idf, lexical = _lexical([t for t, d in zip(texts, dev, strict=True) if not d], texts)
+    dense = np.hstack(
+        [
+            np.vstack([structural_features(t) for t in texts]) * STRUCTURAL_SCALE,
+            embeddings * EMBEDDING_SCALE,
+        ]
+    ).astype(np.float32)
+    parents: dict[Name, ParentModel] = {}
+    for node in tree:
+        labels = _classes_at(tree, node.name, items)
+        if labels is None:
+            continue
+        candidates, y, rows = labels
+        say(f"{node.name}: {len(rows)} texts over {len(candidates)} classes")
+        parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c)
+    counts = Counter(str(item.name) for item in items)
+    meta: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "namespace": namespace_digest(tree),
+        "encoder": encoder.model_id,
+        "corpora": {str(p): file_digest(p) for p in corpora},
+        "items": len(items),
+        "held_out": int(dev.sum()),
+        "per_name": dict(sorted(counts.items())),
+        "temperatures": {str(p): round(m.temperature, 4) for p, m in parents.items()},
+        "c": c,
+    }
+    return TrainedClassifier(
+        vocabulary=vocabulary,
+        idf=idf,
+        parents=parents,
+        structural_scale=STRUCTURAL_SCALE,
+        embedding_scale=EMBEDDING_SCALE,
+        meta=meta,
+    )
+
+
+def _empty(tree: ZoneTree, encoder: Encoder) -> TrainedClassifier:
+    """The classifier of a namespace with nothing to learn from: no parent has a model, so the stage
+    passes at every level (the keyword and embedding stages, or abstention, decide)."""
+    meta = {"format": FORMAT_VERSION, "namespace": namespace_digest(tree), "encoder": encoder.model_id}
+    return TrainedClassifier({}, np.zeros(0, dtype=np.float32), {}, STRUCTURAL_SCALE, EMBEDDING_SCALE, meta)
+
+
+def _classes_at(
+    tree: ZoneTree, parent: Name, items: Sequence[LabelledText]
+) -> tuple[tuple[Name, ...], npt.NDArray[np.int64], npt.NDArray[np.intp]] | None:
+    """The training problem at ``parent``: its classes, each usable item's class and row.
+
+    An item below ``parent`` is labelled with the child on its path; an item labelled ``parent`` itself
+    is "stay here" unless its label is a subtree label; every other item says nothing here."""
+    children = tree.children(parent)
+    if not children:
+        return None
+    on_path: dict[Name, Name] = {}
+    for child in children:
+        for node in tree.subtree(child):
+            on_path[node.name] = child
+    classes: list[Name] = []
+    index: dict[Name, int] = {}
+    y: list[int] = []
+    rows: list[int] = []
+    for row, item in enumerate(items):
+        target = on_path.get(item.name)
+        if target is None and item.name == parent and not item.subtree:
+            target = parent
+        if target is None:
+            continue
+        if target not in index:
+            index[target] = len(classes)
+            classes.append(target)
+        y.append(index[target])
+        rows.append(row)
+    if len(classes) < 2:
+        return None
+    # Children in tree order, then "stay here" last, as the other stages list their candidates.
+    order = [c for c in children if c in index] + ([parent] if parent in index else [])
+    remap = np.array([order.index(c) for c in classes], dtype=np.int64)
+    return tuple(order), remap[np.array(y, dtype=np.int64)], np.array(rows, dtype=np.intp)
+
+
+def _fit_parent(
+    candidates: tuple[Name, ...],
+    y: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.intp],
+    lexical: Any,
+    dense: npt.NDArray[np.float32],
+    dev: npt.NDArray[np.bool_],
+    c: float,
+) -> ParentModel:
+    """Fit one parent on its training rows; calibrate on its held-out rows when there are enough."""
+    from scipy import sparse
+
+    x = sparse.hstack([lexical[rows], sparse.csr_matrix(dense[rows])], format="csr")
+    held = dev[rows]
+    fit_rows = ~held if held.sum() >= 10 and len(set(y[~held])) == len(candidates) else np.ones(len(y), bool)
+    model = _fit(x[fit_rows], y[fit_rows], _class_weights(y[fit_rows], len(candidates)), c)
+    weights = np.zeros((len(candidates), x.shape[1]), dtype=np.float32)
+    bias = np.full(len(candidates), -1e4, dtype=np.float32)
+    if len(candidates) == 2 and model.coef_.shape[0] == 1:  # scikit-learn keeps one row for two classes
+        weights[0], weights[1] = -model.coef_[0] / 2, model.coef_[0] / 2
+        bias[0], bias[1] = -model.intercept_[0] / 2, model.intercept_[0] / 2
+    else:
+        weights[model.classes_] = model.coef_
+        bias[model.classes_] = model.intercept_
+    temperature = 1.0
+    if not fit_rows.all():
+        logits = x[held] @ weights.T + bias
+        temperature = _fit_temperature(np.asarray(logits, dtype=np.float64), y[held])
+    return ParentModel(candidates, weights, bias, temperature)
+
+
+def _lexical(fit_texts: Sequence[str], texts: Sequence[str]) -> tuple[dict[str, int], Any, Any]:
+    """Vocabulary and IDF learned from ``fit_texts`` (the training split), and the TF-IDF rows of every
+    text. A word must occur in two texts to count, except in a namespace too small for that."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(
+        tokenizer=tokens,
+        lowercase=False,
+        token_pattern=None,
+        sublinear_tf=True,
+        min_df=2 if len(fit_texts) >= 200 else 1,
+        max_features=MAX_VOCABULARY,
+        dtype=np.float32,
+    )
+    try:
+        vectorizer.fit(fit_texts)
+    except ValueError:  # no words at all (a namespace without examples): the lexical view is empty
+        return {}, np.zeros(0, dtype=np.float32), sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+    vocabulary = {str(w): int(i) for w, i in vectorizer.vocabulary_.items()}
+    return vocabulary, np.asarray(vectorizer.idf_, dtype=np.float32), vectorizer.transform(texts)
+
+
+def _class_weights(y: npt.NDArray[np.int64], n_classes: int) -> npt.NDArray[np.float64]:
+    sizes = np.bincount(y, minlength=n_classes).astype(np.float64)
+    per_class = np.sqrt(sizes.sum() / np.maximum(sizes, 1.0) / n_classes)
+    result: npt.NDArray[np.float64] = per_class[y] / per_class[y].mean()
+    return result
+
+
+def _fit(x: Any, y: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LogisticRegression(C=c, max_iter=300, solver="lbfgs").fit(x, y, sample_weight=weights)
+
+
+def _fit_temperature(logits: npt.NDArray[np.float64], y: npt.NDArray[np.int64]) -> float:
+    """The temperature minimising the held-out negative log-likelihood (Guo et al., 2017)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(t: float) -> float:
+        z = logits / t
+        z = z - z.max(axis=1, keepdims=True)
+        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_probs[np.arange(len(y)), y].mean())
+
+    found = minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded")
+    return float(found.x)
