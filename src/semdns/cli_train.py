@@ -2,7 +2,7 @@
 
 The shipped default is rebuilt with::
 
-    semdns train --corpus 'corpora/routing/*/train.jsonl' --output src/semdns/data/classifier/default.npz
+    semdns train --corpus @corpora/routing/training-set.txt --output src/semdns/data/classifier/default.npz
 
 and ``semdns train --check FILE`` (run by the tests) says whether an artefact is still the one its zones
 and corpora would give: the namespace digest and every corpus file's sha256 must match.
@@ -29,11 +29,22 @@ def _tree(zone: list[Path] | None) -> ZoneTree:
         raise typer.Exit(1) from None
 
 
+def _list_file(spec: str) -> list[str]:
+    """The paths listed in an ``@FILE`` (one a line, ``#`` comments), relative to the current folder."""
+    try:
+        lines = Path(spec[1:]).read_text(encoding="utf-8").split("\n")
+    except OSError as exc:
+        typer.echo(f"error: {spec[1:]}: cannot read the corpus list ({exc.strerror or exc})", err=True)
+        raise typer.Exit(2) from None
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
 def expand_corpora(patterns: list[str]) -> list[Path]:
-    """Corpus files from paths or glob patterns, sorted, each once; a pattern matching nothing is an
-    error (a typo must not silently train without a corpus)."""
+    """Corpus files from paths, glob patterns or ``@FILE`` lists, sorted, each once; a pattern matching
+    nothing is an error (a typo must not silently train without a corpus)."""
     found: list[Path] = []
-    for pattern in patterns:
+    expanded = [p for spec in patterns for p in (_list_file(spec) if spec.startswith("@") else [spec])]
+    for pattern in expanded:
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches or not all(Path(m).is_file() for m in matches):
             typer.echo(
@@ -80,7 +91,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--corpus",
             "-c",
-            help="Labelled JSON-lines corpus or glob (repeatable; training splits only).",
+            help="Labelled JSON-lines corpus, glob, or @FILE listing them (repeatable; train splits only).",
         ),
         output: Path = typer.Option(  # noqa: B008
             Path("semdns-classifier.npz"), "--output", "-o", help="Where to write the artefact."

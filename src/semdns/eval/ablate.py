@@ -71,6 +71,10 @@ class MemoEncoder:
     def dim(self) -> int:
         return self._inner.dim
 
+    def prime(self, text: str, vector: Vectors) -> None:
+        """Remember ``text``'s vector (embedded earlier, in a batch) so that no router embeds it again."""
+        self._memo[text] = vector.reshape(1, -1)
+
     def encode(self, texts: Sequence[str]) -> Vectors:
         if len(texts) != 1:  # zone examples: batched, and cached on disk by the resolver already
             return self._inner.encode(texts)

@@ -12,6 +12,10 @@ Choices, and why:
 - **Class weights between balanced and natural** (inverse square root of the class size): corpora are
   large for some names (exam subjects, word problems) and absent for others (poetry, devops), and fully
   balanced weights would let fifty one-line examples outweigh thousands of real prompts.
+- **Zone examples weigh four times a corpus item.** They say what a name *means* to the operator (what
+  ``biology.`` is for); corpora bring breadth and real prompt shapes, and their labels follow another
+  taxonomy (a trivia question about the heart is "general knowledge" to TriviaQA). Chosen on the team's
+  labelled set and the held-out part of the training corpora, never on an evaluation split.
 - **Scaled views.** Lexical TF-IDF rows have unit norm, embeddings too; the structural block is scaled
   so that no view dominates the shared L2 penalty.
 """
@@ -42,6 +46,7 @@ MAX_VOCABULARY = 60_000
 STRUCTURAL_SCALE = 0.5
 EMBEDDING_SCALE = 1.5
 C = 8.0
+ZONE_WEIGHT = 4.0
 
 Progress = Callable[[str], None]
 
@@ -136,21 +141,21 @@ def train(
     progress: Progress | None = None,
     use_disk_cache: bool = True,
     c: float = C,
+    zone_weight: float = ZONE_WEIGHT,
 ) -> TrainedClassifier:
     """Train the classifier of ``tree`` on its examples and the labelled ``corpora``."""
     say = progress or (lambda _message: None)
-    corpus_items: list[LabelledText] = []
-    for path in corpora:
-        corpus_items.extend(load_corpus(path, tree))
+    per_corpus = [load_corpus(path, tree) for path in corpora]
+    corpus_items = [item for items in per_corpus for item in items]
     examples = zone_examples(tree)
     if not examples and not corpus_items:
         return _empty(tree, encoder)
     say("embedding the training texts (cached on disk by content)")
-    # Zone examples and the corpora are embedded as separate lists: the examples' list is the one the
-    # resolver's centroids embed, so its disk cache entry is shared.
+    # The zone examples' list is the one the resolver's centroids embed: its disk cache entry is shared.
     parts = [encode_cached(encoder, [e.text for e in examples], use_disk=use_disk_cache)] if examples else []
-    if corpus_items:
-        parts.append(encode_cached(encoder, [c.text for c in corpus_items], use_disk=use_disk_cache))
+    # One cache entry per corpus file, so that adding or dropping a corpus re-embeds only that one.
+    for group in per_corpus:
+        parts.append(encode_cached(encoder, [c.text for c in group], use_disk=use_disk_cache))
     keep = _first_occurrences([*examples, *corpus_items])
     items = [[*examples, *corpus_items][i] for i in keep]
     embeddings = np.vstack(parts)[keep]
@@ -173,7 +178,8 @@ def train(
             continue
         candidates, y, rows = labels
         say(f"{node.name}: {len(rows)} texts over {len(candidates)} classes")
-        parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c)
+        boost = np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
+        parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c, boost)
     counts = Counter(str(item.name) for item in items)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -185,6 +191,7 @@ def train(
         "per_name": dict(sorted(counts.items())),
         "temperatures": {str(p): round(m.temperature, 4) for p, m in parents.items()},
         "c": c,
+        "zone_weight": zone_weight,
     }
     return TrainedClassifier(
         vocabulary=vocabulary,
@@ -248,6 +255,7 @@ def _fit_parent(
     dense: npt.NDArray[np.float32],
     dev: npt.NDArray[np.bool_],
     c: float,
+    boost: npt.NDArray[np.float64],
 ) -> ParentModel:
     """Fit one parent on its training rows; calibrate on its held-out rows when there are enough."""
     from scipy import sparse
@@ -255,7 +263,8 @@ def _fit_parent(
     x = sparse.hstack([lexical[rows], sparse.csr_matrix(dense[rows])], format="csr")
     held = dev[rows]
     fit_rows = ~held if held.sum() >= 10 and len(set(y[~held])) == len(candidates) else np.ones(len(y), bool)
-    model = _fit(x[fit_rows], y[fit_rows], _class_weights(y[fit_rows], len(candidates)), c)
+    weights_fit = _class_weights(y[fit_rows], len(candidates)) * boost[fit_rows]
+    model = _fit(x[fit_rows], y[fit_rows], weights_fit, c)
     weights = np.zeros((len(candidates), x.shape[1]), dtype=np.float32)
     bias = np.full(len(candidates), -1e4, dtype=np.float32)
     if len(candidates) == 2 and model.coef_.shape[0] == 1:  # scikit-learn keeps one row for two classes
