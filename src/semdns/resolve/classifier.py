@@ -9,8 +9,13 @@ Lookup order, first match wins:
 3. one trained earlier for this namespace and cached on disk (``~/.cache/semdns/classifiers``);
 4. a new one trained on the zone examples alone (a second or two), then cached.
 
-A namespace is identified by :func:`semdns.resolve.trained.namespace_digest` (its names and example
-queries), so editing a zone's examples or adding a name never reuses weights trained for the old one.
+An artefact *fits* a tree when every parent of the tree has a model over exactly its children (the
+artefact's per-parent models are independent). That is what lets the resolvers of a delegated namespace
+(the root holding only glue for ``legal.``, the ``legal.`` resolver holding its subtree) use the same
+weights as one resolver holding every zone, and decide exactly as it would. An artefact made for this
+very namespace (:func:`semdns.resolve.trained.namespace_digest`: its names and examples) is preferred;
+one that only fits (examples edited since it was trained) is used with a warning to run ``semdns
+train``; adding or removing a name makes it unfit, and a classifier is trained on the zone examples.
 """
 
 from __future__ import annotations
@@ -47,6 +52,20 @@ def _matches(classifier: TrainedClassifier, digest: str, encoder: Encoder) -> bo
     return classifier.meta.get("namespace") == digest and classifier.meta.get("encoder") == encoder.model_id
 
 
+def fits(classifier: TrainedClassifier, tree: ZoneTree, encoder: Encoder) -> bool:
+    """Every parent of ``tree`` has a model over exactly its children, from the same encoder."""
+    if classifier.meta.get("encoder") != encoder.model_id:
+        return False
+    for node in tree:
+        children = set(tree.children(node.name))
+        if not children:
+            continue
+        candidates = set(classifier.candidates(node.name)) - {node.name}
+        if candidates != children:
+            return False
+    return True
+
+
 def _try_load(path: Path) -> TrainedClassifier | None:
     try:
         return TrainedClassifier.load(path)
@@ -64,15 +83,21 @@ def classifier_for(
         explicit = _try_load(path)
         if explicit is None:
             raise ClassifierMismatch(f"{path}: not a semdns classifier artefact (run semdns train)")
-        if not _matches(explicit, digest, encoder):
+        if not fits(explicit, tree, encoder):
             raise ClassifierMismatch(
                 f"{path}: trained for another namespace or encoder than the zones loaded; "
                 "rebuild it with: semdns train --zone ... --output " + str(path)
             )
+        if not _matches(explicit, digest, encoder):
+            _log.warning("%s was trained before these zones' examples changed: rerun semdns train", path)
         return explicit
-    for candidate in shipped_artefacts():
-        found = _try_load(candidate)
-        if found is not None and _matches(found, digest, encoder):
+    shipped = [found for candidate in shipped_artefacts() if (found := _try_load(candidate)) is not None]
+    for found in shipped:
+        if _matches(found, digest, encoder):
+            return found
+    for found in shipped:
+        if fits(found, tree, encoder):
+            _log.info("using the shipped classifier trained for the same names (examples differ)")
             return found
     cached = cache_dir() / "classifiers" / f"{digest}.npz"
     if use_disk_cache and cached.exists():
