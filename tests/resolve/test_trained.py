@@ -258,3 +258,15 @@ def test_the_shipped_artefact_is_current_for_the_default_zones_and_corpora() -> 
         assert stale_reasons(shipped[0], load_default_tree(), corpora) == []
     finally:
         os.chdir(here)
+
+
+def test_a_delegated_zone_uses_the_shipped_weights_and_a_new_name_does_not(
+    encoder: MiniLMEncoder, tmp_path: Path
+) -> None:
+    from semdns.resolve.classifier import fits
+
+    shipped = TrainedClassifier.load(next(p for p in shipped_artefacts() if p.name == "default.npz"))
+    legal_zone = load_zone_files([REPO / "examples" / "delegation" / "legal.yaml"])
+    assert fits(shipped, legal_zone, encoder)
+    assert classifier_for(legal_zone, encoder).meta == shipped.meta
+    assert not fits(shipped, load_zone_files([SMALL]), encoder)
