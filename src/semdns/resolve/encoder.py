@@ -79,7 +79,9 @@ class MiniLMEncoder:
 
     @property
     def model_id(self) -> str:
-        return self.MODEL_ID
+        """The model and how long prompts are read: vectors of other window settings differ, so they
+        must not share a disk cache entry, a classifier artefact or a delegated query's embedding."""
+        return f"{self.MODEL_ID}/w{self._max_tokens}x{self._max_windows}"
 
     @property
     def dim(self) -> int:
