@@ -1,0 +1,78 @@
+"""How the classifier's threshold trades exactness for safety, on data that may tune it.
+
+Scores the shipped classifier with every node's ``classifier_threshold`` / ``classifier_margin`` set to
+each pair below, on the held-out 15% of the corpora's *training* splits (the part ``semdns train``
+keeps out of the fit; never the evaluation splits) and on the team's labelled set. Prints one line a
+setting: exact and wrong-specialist rates.
+
+    .venv/bin/python bench/routing_thresholds.py
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from semdns.eval.ablate import MemoEncoder
+from semdns.eval.routing import load_labelled
+from semdns.resolve import Resolver
+from semdns.resolve.encoder import MiniLMEncoder, encode_cached
+from semdns.resolve.training import _is_dev, load_corpus
+from semdns.zone import load_default_tree
+from semdns.zone.schema import Policy
+from semdns.zone.tree import ZoneTree
+
+REPO = Path(__file__).resolve().parent.parent
+SETTINGS = [(0.6, 0.2), (0.7, 0.2), (0.8, 0.2), (0.7, 0.3)]
+
+
+def with_policy(tree: ZoneTree, threshold: float, margin: float) -> ZoneTree:
+    change = {"classifier_threshold": threshold, "classifier_margin": margin}
+    nodes = {
+        name: replace(node, policy=Policy.model_validate({**node.policy.model_dump(), **change}))
+        for name, node in tree.nodes.items()
+    }
+    return ZoneTree.build(nodes, tree.apex, tree.signing_keys)
+
+
+def main() -> None:
+    tree = load_default_tree()
+    encoder = MiniLMEncoder()
+    memo = MemoEncoder(encoder)
+    held_out = []
+    for path in sorted(REPO.glob("corpora/routing/*/train.jsonl")):
+        items = load_corpus(path, tree)
+        for item, vector in zip(items, encode_cached(encoder, [i.text for i in items]), strict=True):
+            memo.prime(item.text, vector)
+        held_out += [item for item in items if _is_dev(item.text)]
+    team = load_labelled(
+        sorted(p for p in (REPO / "bench/data/queries").glob("*.yaml") if p.name != "multi.yaml")
+    )
+    for threshold, margin in SETTINGS:
+        resolver = Resolver(with_policy(tree, threshold, margin), memo, cache_size=0)
+        dev: Counter[str] = Counter()
+        for item in held_out:
+            got = resolver.resolve(item.text, use_cache=False).names[0]
+            ok = got == item.name or (item.subtree and got.is_under(item.name))
+            dev["exact"] += ok
+            dev["wrong"] += not ok and not item.name.is_under(got)
+        own: Counter[str] = Counter()
+        for query in team:
+            got = resolver.resolve(query.text, use_cache=False).names[0]
+            expected = query.expected[0]
+            own["exact"] += got == expected
+            own["wrong"] += got != expected and not expected.is_under(got)
+        resolver.close()
+        print(
+            f"threshold {threshold} margin {margin}: held-out training items (n={len(held_out)}) exact "
+            f"{dev['exact'] / len(held_out):.3f} wrong {dev['wrong'] / len(held_out):.3f}; team set "
+            f"(n={len(team)}) exact {own['exact'] / len(team):.3f} wrong {own['wrong'] / len(team):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
