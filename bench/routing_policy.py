@@ -1,11 +1,11 @@
-"""How the classifier's threshold trades exactness for safety, on data that may tune it.
+"""Which stage order and classifier threshold the default zones use, chosen on data that may tune them.
 
-Scores the shipped classifier with every node's ``classifier_threshold`` / ``classifier_margin`` set to
-each pair below, on the held-out 15% of the corpora's *training* splits (the part ``semdns train``
-keeps out of the fit; never the evaluation splits) and on the team's labelled set. Prints one line a
-setting: exact and wrong-specialist rates.
+Scores the shipped classifier with every node's policy set to each setting below (the order of the
+stages, ``classifier_threshold``, ``classifier_margin``), on the held-out 15% of the corpora's
+*training* splits (the part ``semdns train`` keeps out of the fit; never the evaluation splits) and on
+the team's labelled set. Prints one line a setting: exact and wrong-specialist rates.
 
-    .venv/bin/python bench/routing_thresholds.py
+    .venv/bin/python bench/routing_policy.py
 """
 
 from __future__ import annotations
@@ -27,11 +27,19 @@ from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
 
 REPO = Path(__file__).resolve().parent.parent
-SETTINGS = [(0.6, 0.2), (0.7, 0.2), (0.8, 0.2), (0.7, 0.3)]
+KEYWORD_FIRST = ("keyword", "embedding", "classifier")
+CLASSIFIER_FIRST = ("classifier", "keyword", "embedding")
+SETTINGS = [
+    (KEYWORD_FIRST, 0.7, 0.3),
+    (CLASSIFIER_FIRST, 0.7, 0.3),
+    (("classifier",), 0.7, 0.3),
+    (CLASSIFIER_FIRST, 0.6, 0.3),
+    (CLASSIFIER_FIRST, 0.8, 0.3),
+]
 
 
-def with_policy(tree: ZoneTree, threshold: float, margin: float) -> ZoneTree:
-    change = {"classifier_threshold": threshold, "classifier_margin": margin}
+def with_policy(tree: ZoneTree, stages: tuple[str, ...], threshold: float, margin: float) -> ZoneTree:
+    change = {"stages": stages, "classifier_threshold": threshold, "classifier_margin": margin}
     nodes = {
         name: replace(node, policy=Policy.model_validate({**node.policy.model_dump(), **change}))
         for name, node in tree.nodes.items()
@@ -52,8 +60,8 @@ def main() -> None:
     team = load_labelled(
         sorted(p for p in (REPO / "bench/data/queries").glob("*.yaml") if p.name != "multi.yaml")
     )
-    for threshold, margin in SETTINGS:
-        resolver = Resolver(with_policy(tree, threshold, margin), memo, cache_size=0)
+    for stages, threshold, margin in SETTINGS:
+        resolver = Resolver(with_policy(tree, stages, threshold, margin), memo, cache_size=0)
         dev: Counter[str] = Counter()
         for item in held_out:
             got = resolver.resolve(item.text, use_cache=False).names[0]
@@ -68,7 +76,8 @@ def main() -> None:
             own["wrong"] += got != expected and not expected.is_under(got)
         resolver.close()
         print(
-            f"threshold {threshold} margin {margin}: held-out training items (n={len(held_out)}) exact "
+            f"stages {'+'.join(stages)} threshold {threshold} margin {margin}: "
+            f"held-out training items (n={len(held_out)}) exact "
             f"{dev['exact'] / len(held_out):.3f} wrong {dev['wrong'] / len(held_out):.3f}; team set "
             f"(n={len(team)}) exact {own['exact'] / len(team):.3f} wrong {own['wrong'] / len(team):.3f}"
         )
