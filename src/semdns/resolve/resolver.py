@@ -315,8 +315,16 @@ class Resolver:
         started = time.perf_counter()
         tried: list[str] = []
         last: Judgement | None = None
-        for stage in node.policy.stages:
-            judgement = self._run_stage(stage, node, children, state)
+        judged: dict[str, Judgement | None] = {}
+        for stage in node.policy.multi_stages:
+            judged[stage] = judgement = self._run_stage(stage, node, children, state)
+            if judgement is not None and judgement.verdict == "multi":
+                tried.append(stage)
+                state.stages_run.add(stage)
+                last = judgement
+                break
+        for stage in node.policy.stages if last is None else ():
+            judgement = judged[stage] if stage in judged else self._run_stage(stage, node, children, state)
             if judgement is None:
                 continue
             tried.append(stage)

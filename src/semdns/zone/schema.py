@@ -59,9 +59,13 @@ class Policy(_Strict):
     multi_margin: Probability = 0.05
     max_fanout: Annotated[int, Field(ge=1, le=8)] = 3
     stages: tuple[Stage, ...] = STAGES
+    # Stages asked first only whether the query spans several children (a "multi" verdict), before
+    # ``stages`` decide: a classifier trained on single-domain prompts is confident about one domain
+    # of a cross-domain query, while keywords of two domains show both.
+    multi_stages: tuple[Stage, ...] = ()
     negative_ttl: Seconds = 300
 
-    @field_validator("stages")
+    @field_validator("stages", "multi_stages")
     @classmethod
     def _stages_unique(cls, value: tuple[Stage, ...]) -> tuple[Stage, ...]:
         if len(set(value)) != len(value):
@@ -81,6 +85,7 @@ class PolicyOverride(_Strict):
     multi_margin: Probability | None = None
     max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
     stages: tuple[Stage, ...] | None = None
+    multi_stages: tuple[Stage, ...] | None = None
     negative_ttl: Seconds | None = None
 
     def apply(self, base: Policy) -> Policy:
@@ -167,15 +172,20 @@ class GatewayPolicy(_Strict):
 class CacheSpec(_Strict):
     """The response cache for a name (``cache:`` in a zone file, at zone level or per node; a node's
     fields replace its zone's). ``similarity`` is the static threshold of the semantic tier;
-    ``error_bound`` the false-hit rate the per-entry learned threshold keeps under (vCache); medical and
-    legal zones ship stricter values. Only deterministic requests (temperature 0) are cached unless
-    ``nondeterministic`` opts in. ``shadow``: decide, but let the engine answer and count agreement."""
+    ``error_bound`` the false-hit rate the per-entry learned threshold keeps under (vCache); ``judge``
+    the near-miss judge's false-hit budget: a candidate at or above ``similarity`` is served only if
+    the judge's P(same request) reaches the threshold at which it passed at most this share of near
+    misses on its validation pairs (``null``: no judge; then raise ``similarity`` to 0.92, the floor
+    before the judge). Medical and legal zones ship stricter ``error_bound`` and ``judge``. Only
+    deterministic requests (temperature 0) are cached unless ``nondeterministic`` opts in.
+    ``shadow``: decide, but let the engine answer and count agreement."""
 
     enabled: bool = True
-    similarity: Annotated[float, Field(ge=0.5, le=1.0)] = 0.92
+    similarity: Annotated[float, Field(ge=0.5, le=1.0)] = 0.70
     error_bound: Annotated[float, Field(gt=0.0, le=0.5)] = 0.02
     learn: bool = True
     verifier: bool = True
+    judge: Annotated[float, Field(gt=0.0, le=0.5)] | None = 0.01
     ttl: Seconds = 3600
     stale_ttl: Seconds = 3600
     nondeterministic: bool = False
