@@ -16,9 +16,9 @@ from pathlib import Path
 import typer
 
 from semdns import __version__
-from semdns.errors import ZoneError
+from semdns.cli_common import load_tree_or_exit
 from semdns.resolve.decision import RoutingDecision
-from semdns.zone import ZoneTree, load_default_tree, load_zone_files
+from semdns.zone import ZoneTree
 
 
 def format_decision(decision: RoutingDecision, tree: ZoneTree) -> str:
@@ -121,12 +121,7 @@ def register(app: typer.Typer) -> None:
         if trace or trust_key or within:
             typer.echo("error: --trace, --trust-key and --within need --server URL", err=True)
             raise typer.Exit(2)
-        try:
-            tree = load_zone_files(zone) if zone else load_default_tree()
-        except ZoneError as exc:
-            for issue in exc.issues:
-                typer.echo(f"error: {issue}", err=True)
-            raise typer.Exit(1) from None
+        tree = load_tree_or_exit(zone)
         from semdns.resolve import Resolver
 
         resolver = Resolver(tree)

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from semdns.errors import ZoneError
-from semdns.zone import ZoneTree, load_default_tree, load_zone_files
+from semdns.cli_common import load_tree_or_exit
+from semdns.zone import ZoneTree
 
 if TYPE_CHECKING:  # the eval modules pull in numpy and matplotlib: imported when a command runs
     from semdns.eval.dataset import EvalItem
@@ -41,15 +41,6 @@ class RouterKind(StrEnum):
 def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
-
-
-def _load_tree(zone: Sequence[Path] | None) -> ZoneTree:
-    try:
-        return load_zone_files(zone) if zone else load_default_tree()
-    except ZoneError as exc:
-        for issue in exc.issues:
-            typer.echo(f"error: {issue}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _load_items(data: Sequence[Path], tree: ZoneTree, limit: int | None) -> list[EvalItem]:
@@ -180,7 +171,7 @@ def register(app: typer.Typer) -> None:
         from semdns.eval.runner import run
         from semdns.eval.tables import print_evaluation
 
-        tree = _load_tree(zone)
+        tree = load_tree_or_exit(zone)
         items = _load_items(data, tree, limit)
         chosen, description, close = _build_router(router, tree, seed, classifier)
         try:
@@ -229,7 +220,7 @@ def register(app: typer.Typer) -> None:
         from semdns.eval.ablate import ablate, default_variants
         from semdns.eval.tables import print_ablation
 
-        tree = _load_tree(zone)
+        tree = load_tree_or_exit(zone)
         items = _load_items(data, tree, limit)
         variants, skipped = default_variants(tree, _encoder(), seed=seed)
         total = len(items) * len(variants)

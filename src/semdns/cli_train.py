@@ -16,17 +16,9 @@ from pathlib import Path
 
 import typer
 
-from semdns.errors import SemdnsError, ZoneError
-from semdns.zone import ZoneTree, load_default_tree, load_zone_files
-
-
-def _tree(zone: list[Path] | None) -> ZoneTree:
-    try:
-        return load_zone_files(zone) if zone else load_default_tree()
-    except ZoneError as exc:
-        for issue in exc.issues:
-            typer.echo(f"error: {issue}", err=True)
-        raise typer.Exit(1) from None
+from semdns.cli_common import load_tree_or_exit
+from semdns.errors import SemdnsError
+from semdns.zone import ZoneTree
 
 
 def _list_file(spec: str) -> list[str]:
@@ -102,7 +94,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the artefact's metadata as JSON."),
     ) -> None:
         """Train the classifier stage on the zones' examples and labelled corpora (a versioned artefact)."""
-        tree = _tree(zone)
+        tree = load_tree_or_exit(zone)
         corpora = expand_corpora(corpus or [])
         if check:
             reasons = stale_reasons(output, tree, corpora)

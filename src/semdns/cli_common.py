@@ -1,0 +1,22 @@
+"""What several ``semdns`` sub-commands share: loading the zones they are asked to work on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import typer
+
+from semdns.errors import ZoneError
+from semdns.zone import ZoneTree, load_default_tree, load_zone_files
+
+
+def load_tree_or_exit(zone: Sequence[Path] | None) -> ZoneTree:
+    """The zone files given (or the shipped namespace); on errors, print every ``file:line`` issue and
+    exit 1, the way ``semdns zone check`` does."""
+    try:
+        return load_zone_files(list(zone)) if zone else load_default_tree()
+    except ZoneError as exc:
+        for issue in exc.issues:
+            typer.echo(f"error: {issue}", err=True)
+        raise typer.Exit(1) from None
