@@ -13,6 +13,7 @@ are in microseconds, measured in-process with perf_counter around ``Resolver.res
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -78,6 +79,19 @@ def main() -> None:
             cached.append((time.perf_counter() - t0) * 1e6)
             assert decision.cache in ("hit", "negative-hit")
 
+    # Long prompts: public prompts (case vignettes, function stubs, exam questions) by length in tokens,
+    # each embedded over up to 4 windows of 128 tokens instead of cut at 128.
+    long_texts: list[str] = []
+    for corpus in ("medqa", "pystubs", "mmlu", "writingbench"):
+        path = HERE.parent / "corpora" / "routing" / corpus / "eval.jsonl"
+        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()][:80]
+        long_texts += [json.loads(line)["query"] for line in lines]
+    by_length: dict[str, list[float]] = {}
+    for text in long_texts:
+        words = len(text.split())
+        bucket = "<100 words" if words < 100 else "100-200 words" if words < 200 else ">=200 words"
+        by_length.setdefault(bucket, []).append(resolver.resolve(text, use_cache=False).elapsed_us)
+
     def route(text: str) -> tuple:
         return resolver.resolve(text, use_cache=False).names
 
@@ -102,6 +116,7 @@ def main() -> None:
             for stage, values in sorted(by_stage.items())
         },
         "uncached": summary(all_cold),
+        "uncached_public_prompts_by_length": {k: summary(v) for k, v in sorted(by_length.items())},
         "cached": summary(cached),
         "accuracy": {**report.to_json(), "per_name_exact": per_name},
         "multi_domain": score_multi(multi, route) if multi else None,

@@ -3,7 +3,9 @@
 Scores the shipped classifier with every node's policy set to each setting below (the order of the
 stages, ``classifier_threshold``, ``classifier_margin``), on the held-out 15% of the corpora's
 *training* splits (the part ``semdns train`` keeps out of the fit; never the evaluation splits) and on
-the team's labelled set. Prints one line a setting: exact and wrong-specialist rates.
+the team's labelled set. Prints one line a setting: exact and wrong-specialist rates. Then the same for
+the number of 128-token windows a long prompt is embedded over (1, 2, 4), on the held-out items longer
+than one window.
 
     .venv/bin/python bench/routing_policy.py
 """
@@ -11,6 +13,7 @@ the team's labelled set. Prints one line a setting: exact and wrong-specialist r
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +23,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from semdns.eval.ablate import MemoEncoder
 from semdns.eval.routing import load_labelled
 from semdns.resolve import Resolver
+from semdns.resolve.classifier import classifier_for
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
-from semdns.resolve.training import _is_dev, load_corpus
+from semdns.resolve.training import LabelledText, _is_dev, load_corpus
 from semdns.zone import load_default_tree
 from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
@@ -80,6 +84,30 @@ def main() -> None:
             f"held-out training items (n={len(held_out)}) exact "
             f"{dev['exact'] / len(held_out):.3f} wrong {dev['wrong'] / len(held_out):.3f}; team set "
             f"(n={len(team)}) exact {own['exact'] / len(team):.3f} wrong {own['wrong'] / len(team):.3f}"
+        )
+    windows(tree, held_out)
+
+
+def windows(tree: ZoneTree, held_out: list[LabelledText]) -> None:
+    """Exact and wrong rates on the long held-out items when their embedding reads 1, 2 or 4 windows."""
+    encoder = MiniLMEncoder()
+    classifier = classifier_for(tree, encoder)
+    encoder.encode(["warm-up"])
+    long = [item for item in held_out if len(encoder.windows(encoder.token_ids(item.text))) > 1]
+    for count in (1, 2, 4):
+        resolver = Resolver(tree, MiniLMEncoder(max_windows=count), cache_size=0, classifier=classifier)
+        started = time.perf_counter()
+        rates: Counter[str] = Counter()
+        for item in long:
+            got = resolver.resolve(item.text, use_cache=False).names[0]
+            ok = got == item.name or (item.subtree and got.is_under(item.name))
+            rates["exact"] += ok
+            rates["wrong"] += not ok and not item.name.is_under(got)
+        per_query = (time.perf_counter() - started) / len(long) * 1000
+        resolver.close()
+        print(
+            f"{count} window(s): long held-out items (n={len(long)}) exact {rates['exact'] / len(long):.3f} "
+            f"wrong {rates['wrong'] / len(long):.3f}, {per_query:.1f} ms a query"
         )
 
 

@@ -67,11 +67,15 @@ def test_long_prompts_are_read_as_a_whole(encoder: MiniLMEncoder) -> None:
     question_vec = encoder.encode([question])[0]
     # The question at the end moves the pooled vector: it was read, not truncated away.
     assert float(long_vec @ question_vec) > float(context_vec @ question_vec) + 0.02
-    # At most max_windows windows, the first and the last among them.
+    # At most max_windows windows (two by default: the first and the last), evenly spaced between.
     ids = list(range(2000))
-    windows = encoder.windows([101, *ids, 102])
+    first_last = encoder.windows([101, *ids, 102])
+    assert len(first_last) == 2
+    assert first_last[0][1] == 0 and first_last[-1][-2] == ids[-1]
+    windows = MiniLMEncoder(max_windows=4).windows([101, *ids, 102])
     assert len(windows) == 4
     assert windows[0][1] == 0 and windows[-1][-2] == ids[-1]
+    assert [len(w) for w in MiniLMEncoder(max_windows=1).windows([101, *ids, 102])] == [128]
     # A short prompt embeds as before (one window).
     assert np.allclose(encoder.encode([short]), encoder.encode([short, context])[:1], atol=1e-5)
 

@@ -12,7 +12,7 @@ Choices, and why:
 - **Class weights between balanced and natural** (inverse square root of the class size): corpora are
   large for some names (exam subjects, word problems) and absent for others (poetry, devops), and fully
   balanced weights would let fifty one-line examples outweigh thousands of real prompts.
-- **Zone examples weigh four times a corpus item.** They say what a name *means* to the operator (what
+- **Zone examples weigh six times a corpus item.** They say what a name *means* to the operator (what
   ``biology.`` is for); corpora bring breadth and real prompt shapes, and their labels follow another
   taxonomy (a trivia question about the heart is "general knowledge" to TriviaQA). Chosen on the team's
   labelled set and the held-out part of the training corpora, never on an evaluation split.
@@ -46,7 +46,7 @@ MAX_VOCABULARY = 60_000
 STRUCTURAL_SCALE = 0.5
 EMBEDDING_SCALE = 1.5
 C = 8.0
-ZONE_WEIGHT = 4.0
+ZONE_WEIGHT = 6.0
 
 Progress = Callable[[str], None]
 
