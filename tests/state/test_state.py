@@ -113,6 +113,37 @@ async def test_outage_degrades_to_the_twin_then_reconnects(redis_server: RedisSe
         await state.aclose()
 
 
+async def test_writes_during_an_outage_are_copied_back(redis_server: RedisServer) -> None:
+    state = RedisState(redis_server.url, op_timeout_s=0.5, reconnect_every_s=0.05, max_pending=2)
+    reconnected = asyncio.Event()
+
+    async def on_up() -> None:
+        reconnected.set()
+
+    state.on_reconnect(on_up)
+    await state.start()
+    other = RedisState(redis_server.url)
+    try:
+        redis_server.stop()
+        await state.put("dropped", b"oldest", 30)  # beyond max_pending=2: forgotten first
+        await state.put("kept", b"v1", 30)
+        await state.put("gone", b"x", 30)
+        await state.delete(["gone"])
+        await state.put("kept", b"v2", 30)  # the newest value is the one copied
+        await state.publish(b"event during the outage")
+        assert state.health()["pending_replay"] == 3 and state.replay_dropped == 1
+        redis_server.start()
+        await asyncio.wait_for(reconnected.wait(), 10)
+        await other.start()
+        assert await other.get("kept") == b"v2"
+        assert await other.get("gone") is None and await other.get("dropped") is None
+        assert [e.data for e in await other.events("0-0", 10)] == [b"event during the outage"]
+        assert state.health()["pending_replay"] == 0
+    finally:
+        await other.aclose()
+        await state.aclose()
+
+
 async def test_unreachable_at_start_is_not_a_crash() -> None:
     from semdns.testing.redis_server import free_port
 

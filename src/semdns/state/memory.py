@@ -48,6 +48,13 @@ class MemoryState:
             return None
         return item[0]
 
+    def peek(self, key: str) -> tuple[bytes, float] | None:
+        """The live value of ``key`` and the seconds it has left (``None`` when absent or expired)."""
+        value = self.get_now(key)
+        if value is None:
+            return None
+        return value, self._kv[key][1] - self._clock()
+
     async def put(self, key: str, value: bytes, ttl_s: float) -> None:
         if ttl_s <= 0:
             return

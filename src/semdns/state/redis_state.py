@@ -6,8 +6,9 @@
   processes can never both spend the last token; a quota counter likewise.
 * Any connection error flips the state to *degraded*: every operation then runs on the in-process
   :class:`~semdns.state.MemoryState` twin (the gateway keeps answering, limits hold per process) and a
-  background task pings Redis until it answers again, then calls the ``on_reconnect`` listeners (the
-  response cache rebuilds its index from Redis).
+  background task pings Redis until it answers again, copies back what was written meanwhile (see
+  :meth:`RedisState._replay`), then calls the ``on_reconnect`` listeners (the response cache rebuilds
+  its index from Redis).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -79,7 +81,10 @@ class RedisState:
         op_timeout_s: float = 1.0,
         reconnect_every_s: float = 0.5,
         stream_maxlen: int = 200_000,
+        max_pending: int = 100_000,
     ) -> None:
+        """``max_pending``: at most this many keys, and as many stream events, written while Redis is
+        down are remembered to be copied back (the oldest are forgotten first)."""
         self.url = url
         self.prefix = prefix
         self._op_timeout = op_timeout_s
@@ -96,6 +101,13 @@ class RedisState:
         self._bucket_script = self._client.register_script(_BUCKET_LUA)
         self._quota_script = self._client.register_script(_QUOTA_LUA)
         self._twin = MemoryState()
+        self._max_pending = max_pending
+        # Written to the twin while degraded, in order: key -> True (copy the twin's value back) or
+        # False (delete it in Redis); and the stream events published meanwhile.
+        self._pending: dict[str, bool] = {}
+        self._pending_events: deque[bytes] = deque()
+        self.replayed = 0
+        self.replay_dropped = 0
         self._up = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[], Awaitable[None]]] = []
@@ -156,7 +168,11 @@ class RedisState:
                 continue
             except RedisError:
                 continue
-            self._up = True
+            try:
+                await self._replay()
+            except _UNREACHABLE:
+                continue
+            self._up = True  # no await since _replay found nothing left: nothing written is missed
             self.down_since = None
             self.reconnects += 1
             log.warning("redis at %s is reachable again", self.url)
@@ -165,6 +181,74 @@ class RedisState:
                     await listener()
                 except Exception:  # a listener's failure must not stop the others
                     log.exception("a redis reconnect listener failed")
+
+    async def _replay(self) -> None:
+        """Copy what this process wrote while Redis was down back into it: the keys put (their current
+        value in the twin, with the TTL they have left), the keys deleted, then the stream events.
+
+        Why: while degraded every write lands in the process-local twin only; without this, a response
+        cached during an outage (with its embedding, which the entry carries, and its learned-threshold
+        observations) would be unknown to the other processes and lost at the next restart, and this
+        process's own index would drop it when it rebuilds from Redis. Keys go before events, so that a
+        process following the stream finds the entry an ``insert`` names. It runs before the state
+        counts as up, so writes made meanwhile still go to the twin and are recorded; it loops until
+        none is left. Idempotent: a key is copied whole (SET with PX); what a lost connection left
+        unsent is retried after the next ping. Bounded by ``max_pending``. A process that rebuilds its
+        index while these events arrive may apply an ``observe`` event to observations it has just read
+        back: one duplicate observation at most per event, on an outage's writes only.
+        """
+        while self._pending or self._pending_events:
+            items, self._pending = list(self._pending.items()), {}
+            events, self._pending_events = list(self._pending_events), deque()
+            sent_items = sent_events = 0
+            try:
+                while sent_items < len(items):
+                    pipe = self._client.pipeline(transaction=False)
+                    for key, alive in items[sent_items : sent_items + 500]:
+                        item = self._twin.peek(key) if alive else None
+                        if item is not None:
+                            pipe.set(self._k(key), item[0], px=max(1, int(item[1] * 1000)))
+                        elif not alive:
+                            pipe.delete(self._k(key))
+                    await self._replay_batch(pipe)
+                    sent_items += 500
+                while sent_events < len(events):
+                    pipe = self._client.pipeline(transaction=False)
+                    for data in events[sent_events : sent_events + 500]:
+                        pipe.xadd(
+                            self._k("events"), {b"d": data}, maxlen=self._stream_maxlen, approximate=True
+                        )
+                    await self._replay_batch(pipe)
+                    sent_events += 500
+            except _UNREACHABLE:
+                # Put back what was not sent, in front of what was written since (which is newer).
+                unsent = dict(items[sent_items:])
+                unsent.update(self._pending)
+                self._pending = unsent
+                self._pending_events = deque(events[sent_events:]) + self._pending_events
+                raise
+            self.replayed += len(items) + len(events)
+            log.warning(
+                "copied %d keys and %d events written during the outage back to redis",
+                len(items),
+                len(events),
+            )
+
+    async def _replay_batch(self, pipe: Any) -> None:
+        try:
+            await asyncio.wait_for(pipe.execute(), max(self._op_timeout, 10.0))
+        except _UNREACHABLE:
+            raise
+        except RedisError as exc:  # e.g. Redis out of memory: this batch is given up, not retried forever
+            log.warning("copying writes made during the outage back to redis failed: %s", exc)
+            self.replay_dropped += len(pipe)
+
+    def _remember(self, key: str, alive: bool) -> None:
+        self._pending.pop(key, None)
+        if len(self._pending) >= self._max_pending:
+            self._pending.pop(next(iter(self._pending)))
+            self.replay_dropped += 1
+        self._pending[key] = alive
 
     async def _run(self, op: Callable[[], Awaitable[T]], fallback: Callable[[], Awaitable[T]]) -> T:
         if not self._up:
@@ -194,7 +278,11 @@ class RedisState:
         async def op() -> None:
             await self._client.set(self._k(key), value, px=max(1, int(ttl_s * 1000)))
 
-        await self._run(op, lambda: self._twin.put(key, value, ttl_s))
+        async def fallback() -> None:
+            self._remember(key, True)
+            await self._twin.put(key, value, ttl_s)
+
+        await self._run(op, fallback)
 
     async def delete(self, keys: Sequence[str]) -> None:
         if not keys:
@@ -203,8 +291,12 @@ class RedisState:
         async def op() -> None:
             await self._client.delete(*(self._k(k) for k in keys))
 
+        async def fallback() -> None:
+            for key in keys:
+                self._remember(key, False)
+
         await self._twin.delete(keys)
-        await self._run(op, _none)
+        await self._run(op, fallback)
 
     async def scan(self, prefix: str, limit: int) -> list[tuple[str, bytes]]:
         async def op() -> list[tuple[str, bytes]]:
@@ -274,7 +366,13 @@ class RedisState:
                 self._k("events"), {b"d": data}, maxlen=self._stream_maxlen, approximate=True
             )
 
-        await self._run(op, _none)
+        async def fallback() -> None:
+            if len(self._pending_events) >= self._max_pending:
+                self._pending_events.popleft()
+                self.replay_dropped += 1
+            self._pending_events.append(data)
+
+        await self._run(op, fallback)
 
     async def events(self, after: str, block_ms: int) -> list[StateEvent]:
         if not self._up:
@@ -321,11 +419,10 @@ class RedisState:
             "reconnects": self.reconnects,
             "errors": self.errors,
             "last_error": self.last_error,
+            "pending_replay": len(self._pending) + len(self._pending_events),
+            "replayed": self.replayed,
+            "replay_dropped": self.replay_dropped,
         }
-
-
-async def _none() -> None:
-    return None
 
 
 def _redact(url: str) -> str:
