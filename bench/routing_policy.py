@@ -42,6 +42,17 @@ SETTINGS = [
 ]
 
 
+def score(resolver: Resolver, items: list[LabelledText]) -> Counter[str]:
+    """Exact (any name under a subtree label counts) and wrong-specialist counts over ``items``."""
+    counts: Counter[str] = Counter()
+    for item in items:
+        got = resolver.resolve(item.text, use_cache=False).names[0]
+        ok = got == item.name or (item.subtree and got.is_under(item.name))
+        counts["exact"] += ok
+        counts["wrong"] += not ok and not item.name.is_under(got)
+    return counts
+
+
 def with_policy(tree: ZoneTree, stages: tuple[str, ...], threshold: float, margin: float) -> ZoneTree:
     change = {"stages": stages, "classifier_threshold": threshold, "classifier_margin": margin}
     nodes = {
@@ -66,12 +77,7 @@ def main() -> None:
     )
     for stages, threshold, margin in SETTINGS:
         resolver = Resolver(with_policy(tree, stages, threshold, margin), memo, cache_size=0)
-        dev: Counter[str] = Counter()
-        for item in held_out:
-            got = resolver.resolve(item.text, use_cache=False).names[0]
-            ok = got == item.name or (item.subtree and got.is_under(item.name))
-            dev["exact"] += ok
-            dev["wrong"] += not ok and not item.name.is_under(got)
+        dev = score(resolver, held_out)
         own: Counter[str] = Counter()
         for query in team:
             got = resolver.resolve(query.text, use_cache=False).names[0]
@@ -97,12 +103,7 @@ def windows(tree: ZoneTree, held_out: list[LabelledText]) -> None:
     for count in (1, 2, 4):
         resolver = Resolver(tree, MiniLMEncoder(max_windows=count), cache_size=0, classifier=classifier)
         started = time.perf_counter()
-        rates: Counter[str] = Counter()
-        for item in long:
-            got = resolver.resolve(item.text, use_cache=False).names[0]
-            ok = got == item.name or (item.subtree and got.is_under(item.name))
-            rates["exact"] += ok
-            rates["wrong"] += not ok and not item.name.is_under(got)
+        rates = score(resolver, long)
         per_query = (time.perf_counter() - started) / len(long) * 1000
         resolver.close()
         print(
