@@ -55,10 +55,12 @@ class MiniLMEncoder:
     """all-MiniLM-L6-v2 (int8 ONNX) on the CPU, thread-safe, loaded on first use.
 
     A prompt longer than one window (``max_tokens``, 128 by default: what MiniLM was trained on) is
-    read as a whole, not cut: its tokens are split into consecutive windows, at most ``max_windows``
-    of them (the first, the last and evenly spaced ones between, so that both the pasted context and
-    the question that usually ends a prompt count), each window is embedded, and the window vectors
-    are averaged weighted by their token counts. A prompt of one window embeds exactly as before.
+    not cut after its first window: its tokens are split into consecutive windows, of which at most
+    ``max_windows`` are embedded (two by default, the first and the last, so that both the pasted
+    context and the question that usually ends a prompt count; evenly spaced ones between when more
+    are allowed), and the window vectors are averaged weighted by their token counts. The middle of a
+    very long prompt reaches the classifier through its words (TF-IDF) only: more windows cost
+    encoder time without measurable gain (docs/routing.md). A one-window prompt embeds as before.
     """
 
     MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-onnx"
