@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 from semdns.errors import SemdnsError
-from semdns.resolve.encoder import Encoder, cache_dir
+from semdns.resolve.encoder import Encoder, Vectors, cache_dir
 from semdns.resolve.trained import TrainedClassifier, namespace_digest
 from semdns.zone.tree import ZoneTree
 
@@ -75,9 +75,15 @@ def _try_load(path: Path) -> TrainedClassifier | None:
 
 
 def classifier_for(
-    tree: ZoneTree, encoder: Encoder, *, path: Path | None = None, use_disk_cache: bool = True
+    tree: ZoneTree,
+    encoder: Encoder,
+    *,
+    path: Path | None = None,
+    use_disk_cache: bool = True,
+    example_vectors: Vectors | None = None,
 ) -> TrainedClassifier:
-    """The classifier for ``tree`` (see the module docstring for the order)."""
+    """The classifier for ``tree`` (see the module docstring for the order); ``example_vectors`` (the
+    zone examples' embeddings, in tree order) spare a fresh training from embedding them again."""
     digest = namespace_digest(tree)
     if path is not None:
         explicit = _try_load(path)
@@ -106,7 +112,7 @@ def classifier_for(
             return found
     from semdns.resolve.training import train
 
-    fresh = train(tree, encoder, use_disk_cache=use_disk_cache)
+    fresh = train(tree, encoder, use_disk_cache=use_disk_cache, example_vectors=example_vectors)
     if use_disk_cache:
         try:
             tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp.npz")

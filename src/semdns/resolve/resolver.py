@@ -104,7 +104,11 @@ class Resolver:
         bank = ExampleBank(tree, self.encoder, use_disk_cache=use_disk_cache)
         self.centroids: dict[Name, CentroidSet] = build_centroids(tree, bank)
         self.classifier: TrainedClassifier = classifier or classifier_for(
-            tree, self.encoder, path=classifier_path, use_disk_cache=use_disk_cache
+            tree,
+            self.encoder,
+            path=classifier_path,
+            use_disk_cache=use_disk_cache,
+            example_vectors=bank.vectors,
         )
         self.cache: DecisionCache | None = (
             cache

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from semdns.errors import SemdnsError
 from semdns.names import InvalidName, Name
-from semdns.resolve.encoder import Encoder, encode_cached
+from semdns.resolve.encoder import Encoder, Vectors, encode_cached
 from semdns.resolve.features import structural_features
 from semdns.resolve.trained import FORMAT_VERSION, ParentModel, TrainedClassifier, namespace_digest, tokens
 from semdns.zone.tree import ZoneTree
@@ -142,8 +142,12 @@ def train(
     use_disk_cache: bool = True,
     c: float = C,
     zone_weight: float = ZONE_WEIGHT,
+    example_vectors: Vectors | None = None,
 ) -> TrainedClassifier:
-    """Train the classifier of ``tree`` on its examples and the labelled ``corpora``."""
+    """Train the classifier of ``tree`` on its examples and the labelled ``corpora``.
+
+    ``example_vectors``: the zone examples' embeddings in tree order, when the caller already has them
+    (a resolver's :class:`~semdns.resolve.embedding.ExampleBank`), so they are not computed twice."""
     say = progress or (lambda _message: None)
     per_corpus = [load_corpus(path, tree) for path in corpora]
     corpus_items = [item for items in per_corpus for item in items]
@@ -151,8 +155,10 @@ def train(
     if not examples and not corpus_items:
         return _empty(tree, encoder)
     say("embedding the training texts (cached on disk by content)")
-    # The zone examples' list is the one the resolver's centroids embed: its disk cache entry is shared.
-    parts = [encode_cached(encoder, [e.text for e in examples], use_disk=use_disk_cache)] if examples else []
+    if example_vectors is None or len(example_vectors) != len(examples):
+        # The same list the resolver's centroids embed: its disk cache entry is shared.
+        example_vectors = encode_cached(encoder, [e.text for e in examples], use_disk=use_disk_cache)
+    parts = [example_vectors] if examples else []
     # One cache entry per corpus file, so that adding or dropping a corpus re-embeds only that one.
     for group in per_corpus:
         parts.append(encode_cached(encoder, [c.text for c in group], use_disk=use_disk_cache))
