@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from routing_eval import team_set
 from semdns.eval.ablate import MemoEncoder
-from semdns.eval.routing import load_labelled
+from semdns.eval.dataset import EvalItem
+from semdns.eval.metrics import rate_vectors
+from semdns.eval.routers import ResolverRouter
+from semdns.eval.runner import run
 from semdns.resolve import Resolver
 from semdns.resolve.classifier import classifier_for
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
@@ -42,15 +45,14 @@ SETTINGS = [
 ]
 
 
-def score(resolver: Resolver, items: list[LabelledText]) -> Counter[str]:
-    """Exact (any name under a subtree label counts) and wrong-specialist counts over ``items``."""
-    counts: Counter[str] = Counter()
-    for item in items:
-        got = resolver.resolve(item.text, use_cache=False).names[0]
-        ok = got == item.name or (item.subtree and got.is_under(item.name))
-        counts["exact"] += ok
-        counts["wrong"] += not ok and not item.name.is_under(got)
-    return counts
+def rates(resolver: Resolver, items: list[EvalItem]) -> dict[str, float]:
+    """Exact and wrong-specialist rates of ``resolver`` on ``items``, as ``semdns eval`` scores them."""
+    vectors = rate_vectors(run(ResolverRouter(resolver), items))
+    return {rate: float(vectors[rate].mean()) for rate in ("exact", "wrong")}
+
+
+def as_eval_items(items: list[LabelledText]) -> list[EvalItem]:
+    return [EvalItem(i.text, i.name, (), i.source, 0, i.subtree) for i in items]
 
 
 def with_policy(tree: ZoneTree, stages: tuple[str, ...], threshold: float, margin: float) -> ZoneTree:
@@ -66,49 +68,40 @@ def main() -> None:
     tree = load_default_tree()
     encoder = MiniLMEncoder()
     memo = MemoEncoder(encoder)
-    held_out = []
+    held_out: list[EvalItem] = []
     for path in sorted(REPO.glob("corpora/routing/*/train.jsonl")):
         items = load_corpus(path, tree)
         for item, vector in zip(items, encode_cached(encoder, [i.text for i in items]), strict=True):
             memo.prime(item.text, vector)
-        held_out += [item for item in items if _is_dev(item.text)]
-    team = load_labelled(
-        sorted(p for p in (REPO / "bench/data/queries").glob("*.yaml") if p.name != "multi.yaml")
-    )
+        held_out += as_eval_items([item for item in items if _is_dev(item.text)])
+    team = team_set()
     for stages, threshold, margin in SETTINGS:
         resolver = Resolver(with_policy(tree, stages, threshold, margin), memo, cache_size=0)
-        dev = score(resolver, held_out)
-        own: Counter[str] = Counter()
-        for query in team:
-            got = resolver.resolve(query.text, use_cache=False).names[0]
-            expected = query.expected[0]
-            own["exact"] += got == expected
-            own["wrong"] += got != expected and not expected.is_under(got)
+        dev, own = rates(resolver, held_out), rates(resolver, team)
         resolver.close()
         print(
             f"stages {'+'.join(stages)} threshold {threshold} margin {margin}: "
-            f"held-out training items (n={len(held_out)}) exact "
-            f"{dev['exact'] / len(held_out):.3f} wrong {dev['wrong'] / len(held_out):.3f}; team set "
-            f"(n={len(team)}) exact {own['exact'] / len(team):.3f} wrong {own['wrong'] / len(team):.3f}"
+            f"held-out training items (n={len(held_out)}) exact {dev['exact']:.3f} wrong {dev['wrong']:.3f}; "
+            f"team set (n={len(team)}) exact {own['exact']:.3f} wrong {own['wrong']:.3f}"
         )
     windows(tree, held_out)
 
 
-def windows(tree: ZoneTree, held_out: list[LabelledText]) -> None:
+def windows(tree: ZoneTree, held_out: list[EvalItem]) -> None:
     """Exact and wrong rates on the long held-out items when their embedding reads 1, 2 or 4 windows."""
     encoder = MiniLMEncoder()
     classifier = classifier_for(tree, encoder)
     encoder.encode(["warm-up"])
-    long = [item for item in held_out if len(encoder.windows(encoder.token_ids(item.text))) > 1]
+    long = [item for item in held_out if len(encoder.windows(encoder.token_ids(item.query))) > 1]
     for count in (1, 2, 4):
         resolver = Resolver(tree, MiniLMEncoder(max_windows=count), cache_size=0, classifier=classifier)
         started = time.perf_counter()
-        rates = score(resolver, long)
+        found = rates(resolver, long)
         per_query = (time.perf_counter() - started) / len(long) * 1000
         resolver.close()
         print(
-            f"{count} window(s): long held-out items (n={len(long)}) exact {rates['exact'] / len(long):.3f} "
-            f"wrong {rates['wrong'] / len(long):.3f}, {per_query:.1f} ms a query"
+            f"{count} window(s): long held-out items (n={len(long)}) exact {found['exact']:.3f} "
+            f"wrong {found['wrong']:.3f}, {per_query:.1f} ms a query"
         )
 
 
