@@ -8,14 +8,25 @@ are in microseconds, measured in-process with perf_counter around ``Resolver.res
     .venv/bin/python bench/resolve.py [--rounds 3] [--out results.json]
 
 ``semdns simulate`` reads this JSON (``resolver.calibration``) to calibrate its resolver model.
+
+``--throughput`` measures instead routing decisions per second on unique public prompts (the
+corpora's evaluation splits, shuffled; decision cache off, so nothing repeats to help), through
+``Resolver.aresolve`` at concurrency 1, 8 and 32 in one event loop: the shipped resolver (lexical
+pass first, transformer batched across requests) beside the same resolver without the lexical stage
+(the full path, every prompt through MiniLM) and the per-decision cost of semantic-router's rule
+(top-5 nearest examples; one MiniLM call a decision, as the library makes it) on the same prompts.
+
+    .venv/bin/python bench/resolve.py --throughput [--prompts 1500] [--out results.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -45,7 +56,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="uncached passes over the query set")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--throughput", action="store_true", help="decisions/s on unique prompts instead")
+    parser.add_argument("--prompts", type=int, default=1500, help="prompts per throughput run")
+    parser.add_argument("--max-wait-ms", default="0,1", help="batcher wait bounds to compare at c=32")
     args = parser.parse_args()
+    if args.throughput:
+        emit(throughput(args.prompts, [float(x) for x in args.max_wait_ms.split(",")]), args.out)
+        return
 
     started = time.perf_counter()
     tree = load_default_tree()
@@ -125,6 +142,111 @@ def main() -> None:
     emit(result, args.out)
     resolver.close()
     sys.exit(0)
+
+
+def public_prompts(limit: int, seed: int = 0) -> list[str]:
+    """Unique prompts from every evaluation split, shuffled (code, exams, word problems, trivia...)."""
+    texts: list[str] = []
+    for path in sorted((HERE.parent / "corpora" / "routing").glob("*/eval.jsonl")):
+        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+        texts += [json.loads(line)["query"] for line in lines]
+    unique = list(dict.fromkeys(texts))
+    random.Random(seed).shuffle(unique)
+    return unique[:limit]
+
+
+async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dict[str, object]:
+    """Resolve every prompt once with ``concurrency`` requests in flight; wall time, CPU, latency."""
+    queue = iter(prompts)
+    latencies: list[float] = []
+    stages: dict[str, int] = {}
+
+    async def worker() -> None:
+        for text in queue:
+            t0 = time.perf_counter()
+            decision = await resolver.aresolve(text, use_cache=False)
+            latencies.append((time.perf_counter() - t0) * 1e6)
+            stages[decision.stage] = stages.get(decision.stage, 0) + 1
+
+    batches_before = resolver.batcher.batches if resolver.batcher else 0
+    embedded_before = resolver.batcher.embedded if resolver.batcher else 0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    batches = (resolver.batcher.batches - batches_before) if resolver.batcher else 0
+    embedded = (resolver.batcher.embedded - embedded_before) if resolver.batcher else 0
+    return {
+        "concurrency": concurrency,
+        "decisions": len(latencies),
+        "decisions_per_s": round(len(latencies) / wall, 1),
+        **summary(latencies),
+        "cpu_cores": round(cpu / wall, 2),
+        "stage_share": {k: round(v / len(latencies), 4) for k, v in sorted(stages.items())},
+        "mean_batch": round(embedded / batches, 2) if batches else None,
+    }
+
+
+def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
+    from dataclasses import replace
+
+    from semdns.eval.routers import NearestExamplesRouter
+    from semdns.resolve.batcher import EmbeddingBatcher
+    from semdns.resolve.encoder import MiniLMEncoder
+    from semdns.zone.schema import Policy
+    from semdns.zone.tree import ZoneTree
+
+    tree = load_default_tree()
+    prompts = public_prompts(count)
+    full_nodes = {
+        name: replace(
+            node,
+            policy=Policy.model_validate(
+                {**node.policy.model_dump(), "stages": [s for s in node.policy.stages if s != "lexical"]}
+            ),
+        )
+        for name, node in tree.nodes.items()
+    }
+    variants = {
+        "shipped (lexical pass first)": tree,
+        "full path (no lexical stage)": ZoneTree.build(full_nodes, tree.apex, tree.signing_keys),
+    }
+    runs: dict[str, list[dict[str, object]]] = {}
+    encoder = MiniLMEncoder()
+    for label, variant in variants.items():
+        resolver = Resolver(variant, encoder, cache_size=0)
+        asyncio.run(drive(resolver, prompts[:50], 8))  # warm-up: first-call costs out of the figures
+        runs[label] = [asyncio.run(drive(resolver, prompts, c)) for c in (1, 8, 32)]
+        resolver.close()
+    by_wait = {}
+    for wait_ms in waits_ms:
+        batcher = EmbeddingBatcher(encoder.encode_ids, max_wait_s=wait_ms / 1000)
+        resolver = Resolver(variants["full path (no lexical stage)"], encoder, cache_size=0, batcher=batcher)
+        by_wait[f"{wait_ms} ms"] = asyncio.run(drive(resolver, prompts, 32))
+        resolver.close()
+    # semantic-router's decision rule, one encoder call a decision (one at a time, as it routes).
+    router = NearestExamplesRouter(tree, encoder)
+    sample = prompts[: min(len(prompts), 400)]
+    per_decision: list[float] = []
+    for text in sample:
+        t0 = time.perf_counter()
+        router.route(text)
+        per_decision.append((time.perf_counter() - t0) * 1e6)
+    return {
+        "benchmark": "resolve-throughput",
+        "command": f"python bench/resolve.py --throughput --prompts {count}",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "prompts": len(prompts),
+        "runs": runs,
+        "full_path_c32_by_batcher_wait": by_wait,
+        "semantic_router_rule_per_decision": {
+            **summary(per_decision),
+            "decisions_per_s_one_core": round(1e6 / statistics.fmean(per_decision), 1),
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from semdns.resolve.encoder import MiniLMEncoder
+from semdns.resolve.encoder import MiniLMEncoder, cache_dir
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -28,7 +28,13 @@ def encoder() -> MiniLMEncoder:
 def _isolated_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the embedding/classifier disk cache of the test run away from the user's."""
     old = os.environ.get("SEMDNS_CACHE_DIR")
-    os.environ["SEMDNS_CACHE_DIR"] = str(tmp_path_factory.mktemp("semdns-cache"))
+    isolated = tmp_path_factory.mktemp("semdns-cache")
+    # The token table (the lexical stage's static embedding) depends on the packaged model alone and
+    # takes seconds to build: reuse the user's when there is one; a fresh machine builds it once.
+    shared_tables = cache_dir() / "static"
+    if shared_tables.is_dir():
+        (isolated / "static").symlink_to(shared_tables, target_is_directory=True)
+    os.environ["SEMDNS_CACHE_DIR"] = str(isolated)
     yield
     if old is None:
         os.environ.pop("SEMDNS_CACHE_DIR", None)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 import pytest
 from starlette.types import ASGIApp
 
@@ -45,6 +47,18 @@ class CountingEncoder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         self.texts += len(texts)
         return self.inner.encode(texts)
+
+    # Tokenising and the token table make it a TokenEncoder, so that the resolvers built on it have
+    # the lexical stage the shipped zones list, like a resolver on the plain encoder.
+    def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.inner.token_ids_batch(texts)
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
+        self.texts += len(token_ids)
+        return self.inner.encode_ids(token_ids)
+
+    def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
+        return self.inner.token_table(use_disk=use_disk)
 
 
 class Router(httpx.AsyncBaseTransport):

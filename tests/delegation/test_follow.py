@@ -108,9 +108,27 @@ def test_recursive_mode_returns_the_chain_from_the_root(cluster: Cluster) -> Non
     assert cluster.authorities[CODE_URL].counts["iterative"] == 0
 
 
-def test_child_reuses_the_parents_embedding(cluster: Cluster) -> None:
-    # No keyword decides this at the root, so the root embeds; the child must not embed again.
-    query = "I think the deal I made with the guy renovating my kitchen was unfair, can I back out?"
+VAGUE_LEGAL = [
+    "I think the deal I made with the guy renovating my kitchen was unfair, can I back out?",
+    "Is it okay that my landlord kept the deposit because of some scuffs on the wall?",
+    "My neighbour says the fence is on his side, who decides that?",
+    "Can my boss make me sign something saying I won't work for a competitor?",
+]
+
+
+def test_child_reuses_the_parents_embedding(cluster: Cluster, single: Resolver) -> None:
+    # A prompt neither keywords nor the lexical pass settle at the root, so the root embeds it; the
+    # child must not embed it again.
+    query = next(
+        (
+            q
+            for q in VAGUE_LEGAL
+            if (d := single.resolve(q, use_cache=False)).trace[0].outcome in ("embedding", "classifier")
+            and d.names[0].is_under(Name.parse("legal."))
+        ),
+        None,
+    )
+    assert query is not None, "no prompt left the root to the transformer: pick vaguer ones"
     legal_encoder = cluster.authorities[LEGAL_URL].resolver.encoder
     assert isinstance(legal_encoder, CountingEncoder)
     before = legal_encoder.texts

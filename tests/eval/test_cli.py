@@ -76,7 +76,7 @@ def test_routing_table_and_html_report(tmp_path: Path) -> None:
         app, ["eval", "routing", "--zone", SMALL_ZONE, "--data", SMALL_SET, "--report", str(report)]
     )
     assert result.exit_code == 0, result.output
-    for heading in ("exact", "abstain", "ECE", "Latency by deciding stage", "Per name", "Sibling confusion"):
+    for heading in ("exact", "abstain", "ECE", "By deciding stage", "Per name", "Sibling confusion"):
         assert heading in result.stdout
     page = (report / "index.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 3

@@ -144,3 +144,15 @@ def test_latency_by_stage() -> None:
     assert by_stage["keyword"].p99_us == 99.0
     assert by_stage["embedding"].p50_us == 5000.0
     assert by_stage["all"].count == 101
+
+
+def test_each_deciding_stage_has_its_share_and_accuracy() -> None:
+    scored = [score(item("code."), answer("code.", stage="lexical")) for _ in range(3)]
+    scored += [score(item("code."), answer("math.", stage="lexical"))]
+    scored += [score(item("code."), answer("code.", stage="classifier")) for _ in range(4)]
+    by_stage = {s.stage: s for s in latency_by_stage(scored)}
+    assert by_stage["lexical"].share == 0.5 and by_stage["classifier"].share == 0.5
+    assert by_stage["lexical"].exact == 0.75 and by_stage["lexical"].wrong == 0.25
+    assert by_stage["classifier"].exact == 1.0 and by_stage["classifier"].wrong == 0.0
+    assert by_stage["all"].exact == 7 / 8
+    assert by_stage["lexical"].to_json()["share"] == 0.5

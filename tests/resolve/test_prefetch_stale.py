@@ -77,7 +77,7 @@ async def test_serve_stale_when_resolution_fails(encoder: MiniLMEncoder) -> None
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("classifier exploded")
 
-    resolver._resolve_uncached = broken  # type: ignore[method-assign]
+    resolver._resolve_state = broken  # type: ignore[method-assign]
     stale = await resolver.aresolve(QUERY)
     assert stale.cache == "stale" and stale.ttl == 30
     assert stale.names == (Name.parse("dogs.animals."),)

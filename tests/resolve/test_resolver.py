@@ -149,13 +149,14 @@ def test_context_feeds_the_classifier(encoder: MiniLMEncoder) -> None:
 
 def test_aresolve_keyword_path_stays_on_the_loop_and_model_path_leaves_it(resolver: Resolver) -> None:
     seen_threads: list[str] = []
-    original = resolver.encoder.encode
+    assert resolver.batcher is not None  # the model runs in the batcher's thread
+    original = resolver.batcher._encode_ids
 
-    def spy(texts: list[str]) -> object:
+    def spy(token_ids: list[list[int]]) -> object:
         seen_threads.append(threading.current_thread().name)
-        return original(texts)
+        return original(token_ids)
 
-    resolver.encoder.encode = spy  # type: ignore[method-assign,assignment]
+    resolver.batcher._encode_ids = spy  # type: ignore[assignment]
     try:
 
         async def run() -> tuple[Name, ...]:
@@ -166,7 +167,7 @@ def test_aresolve_keyword_path_stays_on_the_loop_and_model_path_leaves_it(resolv
 
         asyncio.run(run())
     finally:
-        resolver.encoder.encode = original  # type: ignore[method-assign]
+        resolver.batcher._encode_ids = original
     assert seen_threads, "the model path must run the encoder"
     assert all(name != threading.main_thread().name for name in seen_threads)
 

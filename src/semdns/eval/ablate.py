@@ -21,6 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from semdns.eval import sr_library
 from semdns.eval.bootstrap import RESAMPLES, mean_ci, paired_difference_ci
 from semdns.eval.dataset import EvalItem
@@ -37,6 +40,7 @@ from semdns.eval.runner import run
 from semdns.resolve.embedding import ExampleBank
 from semdns.resolve.encoder import Encoder, Vectors
 from semdns.resolve.resolver import Resolver
+from semdns.resolve.static import TokenEncoder
 from semdns.resolve.training import train
 from semdns.zone.schema import STAGES, Policy, Stage
 from semdns.zone.tree import ZoneTree
@@ -82,6 +86,34 @@ class MemoEncoder:
         if text not in self._memo:
             self._memo[text] = self._inner.encode([text])
         return self._memo[text]
+
+
+class MemoTokenEncoder(MemoEncoder):
+    """A :class:`MemoEncoder` that also tokenises (a :class:`~semdns.resolve.static.TokenEncoder`),
+    so that resolvers built on it get their lexical stage; embeddings are remembered by token ids."""
+
+    def __init__(self, inner: TokenEncoder) -> None:
+        super().__init__(inner)
+        self._tokens = inner
+        self._by_ids: dict[tuple[int, ...], Vectors] = {}
+
+    def prime(self, text: str, vector: Vectors) -> None:
+        super().prime(text, vector)
+        self._by_ids[tuple(self._tokens.token_ids_batch([text])[0])] = vector.reshape(1, -1)
+
+    def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self._tokens.token_ids_batch(texts)
+
+    def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
+        return self._tokens.token_table(use_disk=use_disk)
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
+        keys = [tuple(ids) for ids in token_ids]
+        missing = [list(k) for k in dict.fromkeys(keys) if k not in self._by_ids]
+        if missing:
+            for key, vector in zip(missing, self._tokens.encode_ids(missing), strict=True):
+                self._by_ids[tuple(key)] = vector.reshape(1, -1)
+        return np.vstack([self._by_ids[k] for k in keys]).astype(np.float32)
 
 
 @dataclass

@@ -181,15 +181,28 @@ def sibling_confusion(
 
 @dataclass(frozen=True, slots=True)
 class StageLatency:
-    """Latency of the decisions one stage decided (what a decision costs depends on its stage)."""
+    """The decisions one stage decided (their costliest stage): how many, how fast, how accurate.
+
+    What a decision costs depends on its stage, and so may its accuracy: with the lexical pass first,
+    this is where "what each pass settles and how well" is read."""
 
     stage: str
     count: int
     p50_us: float
     p99_us: float
+    share: float = 0.0
+    exact: float = 0.0
+    wrong: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "p50_us": round(self.p50_us, 1), "p99_us": round(self.p99_us, 1)}
+        return {
+            "count": self.count,
+            "share": round(self.share, 4),
+            "exact": round(self.exact, 4),
+            "wrong": round(self.wrong, 4),
+            "p50_us": round(self.p50_us, 1),
+            "p99_us": round(self.p99_us, 1),
+        }
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -201,12 +214,28 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def latency_by_stage(scored: Sequence[Scored]) -> list[StageLatency]:
-    """p50/p99 per deciding stage, plus ``all``."""
-    by_stage: dict[str, list[float]] = defaultdict(list)
+    """Share, exact and wrong rates and p50/p99 latency per deciding stage, plus ``all``."""
+    by_stage: dict[str, list[Scored]] = defaultdict(list)
     for s in scored:
-        by_stage[s.routed.stage].append(s.routed.elapsed_us)
-    by_stage["all"] = [s.routed.elapsed_us for s in scored]
-    return [StageLatency(k, len(v), percentile(v, 50), percentile(v, 99)) for k, v in by_stage.items() if v]
+        by_stage[s.routed.stage].append(s)
+    by_stage["all"] = list(scored)
+    out = []
+    for stage, group in by_stage.items():
+        if not group:
+            continue
+        latencies = [s.routed.elapsed_us for s in group]
+        out.append(
+            StageLatency(
+                stage,
+                len(group),
+                percentile(latencies, 50),
+                percentile(latencies, 99),
+                share=len(group) / len(scored),
+                exact=sum(s.exact for s in group) / len(group),
+                wrong=sum(s.wrong for s in group) / len(group),
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ def _page(evaluation: Evaluation, meta: dict[str, Any], figures: list[str]) -> s
         for rate in RATES
     )
     latency = "".join(
-        f"<tr><td>{html.escape(s.stage)}</td><td>{s.count}</td><td>{s.p50_us:.0f}</td><td>{s.p99_us:.0f}</td></tr>"
+        f"<tr><td>{html.escape(s.stage)}</td><td>{s.count}</td><td>{s.share:.1%}</td><td>{s.exact:.1%}</td>"
+        f"<td>{s.wrong:.1%}</td><td>{s.p50_us:.0f}</td><td>{s.p99_us:.0f}</td></tr>"
         for s in evaluation.latency
     )
     siblings = "".join(
@@ -152,8 +153,8 @@ img {{ max-width: 100%; }}
 <table><tr><th>metric</th><th>value</th><th>95% CI</th></tr>{rows}
 <tr><td>ECE</td><td>{evaluation.calibration.ece:.3f}</td>
 <td>[{evaluation.calibration.ece_ci95[0]:.3f}, {evaluation.calibration.ece_ci95[1]:.3f}]</td></tr></table>
-<h2>Latency by deciding stage (µs)</h2>
-<table><tr><th>stage</th><th>n</th><th>p50</th><th>p99</th></tr>{latency}</table>
+<h2>By deciding stage: what each pass settled, how well, how fast (µs)</h2>
+<table><tr><th>stage</th><th>n</th><th>share</th><th>exact</th><th>wrong</th><th>p50</th><th>p99</th></tr>{latency}</table>
 <h2>Sibling confusion</h2>
 <table><tr><th>parent</th><th>n</th><th>rate</th><th>pairs</th></tr>{siblings}</table>
 <h2>Figures</h2>

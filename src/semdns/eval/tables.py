@@ -38,9 +38,17 @@ def print_evaluation(console: Console, evaluation: Evaluation, title: str) -> No
     rates.add_row("ECE", _f(evaluation.calibration.ece), _ci(evaluation.ci95["ece"]))
     console.print(rates)
 
-    latency = _table("Latency by deciding stage", "stage", "n", "p50 µs", "p99 µs")
+    latency = _table("By deciding stage", "stage", "n", "share", "exact", "wrong", "p50 µs", "p99 µs")
     for lat in evaluation.latency:
-        latency.add_row(Text(lat.stage), str(lat.count), f"{lat.p50_us:.0f}", f"{lat.p99_us:.0f}")
+        latency.add_row(
+            Text(lat.stage),
+            str(lat.count),
+            f"{lat.share:.1%}",
+            f"{lat.exact:.1%}",
+            f"{lat.wrong:.1%}",
+            f"{lat.p50_us:.0f}",
+            f"{lat.p99_us:.0f}",
+        )
     console.print(latency)
 
     names = _table("Per name", "name", "support", "answered", "precision", "recall")

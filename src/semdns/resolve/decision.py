@@ -17,11 +17,19 @@ from semdns.names import Name
 
 # How a level ended: a stage picked one or more children, the node is a leaf, no stage was confident
 # (abstain: stop here), or the caller named the node explicitly.
-Outcome = Literal["keyword", "embedding", "classifier", "leaf", "abstain", "explicit", "delegated"]
+Outcome = Literal["keyword", "lexical", "embedding", "classifier", "leaf", "abstain", "explicit", "delegated"]
 CacheStatus = Literal["miss", "hit", "negative-hit", "expired", "bypass", "stale"]
 
 # Cost order of the stages, for "the costliest stage this resolution needed".
-STAGE_COST = {"explicit": 0, "leaf": 0, "keyword": 1, "abstain": 1, "embedding": 2, "classifier": 3}
+STAGE_COST = {
+    "explicit": 0,
+    "leaf": 0,
+    "keyword": 1,
+    "abstain": 1,
+    "lexical": 2,
+    "embedding": 3,
+    "classifier": 4,
+}
 
 
 @dataclass(frozen=True, slots=True)

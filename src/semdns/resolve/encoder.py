@@ -129,20 +129,37 @@ class MiniLMEncoder:
             chunks = [chunks[i] for i in picks]
         return [[self._cls, *chunk, self._sep] for chunk in chunks]
 
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        """Embed ``texts``; returns an array of shape (len(texts), 384), rows of unit length."""
+    def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """:meth:`token_ids` of several texts in one call (the tokenizer parallelises a batch)."""
         if self._session is None:
             self._load()
+        return [item.ids for item in self._tokenizer.encode_batch(list(texts))]
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts``; returns an array of shape (len(texts), 384), rows of unit length."""
         if not texts:
             return np.zeros((0, self.DIM), dtype=np.float32)
-        encoded = self._tokenizer.encode_batch(list(texts))
+        return self.encode_ids(self.token_ids_batch(texts))
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
+        """Embed texts already tokenised by :meth:`token_ids` (a resolver tokenises each query once,
+        for its lexical stage, and hands the ids over when the transformer is needed)."""
+        if self._session is None:
+            self._load()
+        if not token_ids:
+            return np.zeros((0, self.DIM), dtype=np.float32)
         windows: list[list[int]] = []
         owner: list[int] = []
-        for index, item in enumerate(encoded):
-            for window in self.windows(item.ids):
+        for index, text_ids in enumerate(token_ids):
+            for window in self.windows(text_ids):
                 windows.append(window)
                 owner.append(index)
-        pooled = np.zeros((len(texts), self.DIM), dtype=np.float64)
+        # Shortest windows first, so that a batch mixing one-line queries and long prompts pads each
+        # short window to its neighbours' width, not to 128 tokens.
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        windows = [windows[i] for i in order]
+        owner = [owner[i] for i in order]
+        pooled = np.zeros((len(token_ids), self.DIM), dtype=np.float64)
         for start in range(0, len(windows), 32):
             batch = windows[start : start + 32]
             width = max(len(w) for w in batch)
@@ -158,10 +175,47 @@ class MiniLMEncoder:
             # gives the token-weighted mean of the window means.
             summed = (hidden * mask[..., None]).sum(axis=1)
             np.add.at(pooled, owner[start : start + 32], summed)
-        counts = np.zeros(len(texts), dtype=np.float64)
+        counts = np.zeros(len(token_ids), dtype=np.float64)
         np.add.at(counts, owner, [len(w) for w in windows])
         vecs = pooled / np.maximum(counts, 1)[:, None]
         return _normalize(vecs.astype(np.float32))
+
+    def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
+        """One vector per vocabulary entry: the model's output for ``[CLS] token [SEP]`` at the token.
+
+        The static embedding of the lexical stage (:mod:`semdns.resolve.static`) sums these rows, the
+        way model2vec distils a sentence encoder into a lookup table. Built once (30,522 forward passes
+        of three tokens, batched: about 10-20 s on 2 cores) and cached on disk by model id.
+        """
+        if self._session is None:
+            self._load()
+        path = cache_dir() / "static" / f"{hashlib.sha256(self.MODEL_ID.encode()).hexdigest()[:16]}.npy"
+        size = int(self._tokenizer.get_vocab_size())
+        if use_disk:
+            try:
+                cached = np.load(path)
+                if cached.shape == (size, self.DIM):
+                    table: npt.NDArray[np.float16] = cached
+                    return table
+            except (OSError, ValueError):
+                pass
+        out = np.zeros((size, self.DIM), dtype=np.float16)
+        for start in range(0, size, 1024):
+            ids = np.arange(start, min(size, start + 1024), dtype=np.int64)
+            batch = np.stack([np.full(len(ids), self._cls), ids, np.full(len(ids), self._sep)], axis=1)
+            feeds = {"input_ids": batch, "attention_mask": np.ones_like(batch)}
+            feeds["token_type_ids"] = np.zeros_like(batch)
+            hidden = self._session.run(None, feeds)[0]
+            out[ids] = hidden[:, 1, :].astype(np.float16)
+        if use_disk:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+                np.save(tmp, out)
+                os.replace(tmp, path)
+            except OSError:
+                pass  # a read-only home: the table is rebuilt at the next start
+        return out
 
 
 def _normalize(vecs: Vectors) -> Vectors:

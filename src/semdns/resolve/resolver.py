@@ -5,10 +5,14 @@ classifier, in that order); the first stage whose judgement is not "unsure" deci
 stage confident" both stop at the node: abstaining to the more general name is a correct outcome. A
 "multi" judgement fans out, and each branch descends on its own. The query is embedded at most once,
 lazily (a query the keyword stage routes to a leaf never pays for an embedding), and that embedding is
-reused at every level.
+reused at every level. The ``lexical`` stage (the classifier's first pass on a static embedding) sits
+before the transformer-fed ``classifier`` in the shipped zones and settles most prompts without it.
 
-:meth:`Resolver.aresolve` never blocks the event loop: a cache hit or a keyword-only resolution runs
-inline (microseconds); anything that needs the model runs in a small thread pool.
+:meth:`Resolver.aresolve` never blocks the event loop on the model: a cache hit, a keyword or a lexical
+resolution runs inline (microseconds to a millisecond); a prompt that needs the transformer awaits its
+embedding from the :class:`~semdns.resolve.batcher.EmbeddingBatcher`, which embeds concurrent
+requests together on one thread, and then finishes inline. The query is tokenised once: the lexical
+stage's static vector and the transformer read the same token ids.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from semdns.names import Name
+from semdns.resolve.batcher import EmbeddingBatcher
 from semdns.resolve.cache import DecisionCache
 from semdns.resolve.classifier import classifier_for
 from semdns.resolve.decision import (
@@ -37,8 +42,9 @@ from semdns.resolve.embedding import CentroidSet, ExampleBank, build_centroids
 from semdns.resolve.encoder import Encoder, MiniLMEncoder, Vectors
 from semdns.resolve.judge import Judgement, judge
 from semdns.resolve.keyword import KeywordIndex, KeywordMatches
+from semdns.resolve.static import StaticEmbedding, TokenEncoder
 from semdns.resolve.text import cache_key
-from semdns.resolve.trained import QueryFeatures, TrainedClassifier
+from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 _TOP_SCORES = 3
@@ -60,12 +66,19 @@ def _log_refresh_failure(future: Future[RoutingDecision] | asyncio.Future[Routin
 
 
 class _NeedsEmbedding(Exception):
-    """Raised inside an inline (event-loop) resolution when a stage needs the model."""
+    """Raised inside an inline (event-loop) resolution when a stage needs the model: ``joined`` says
+    which text (the query, or ``context [SEP] query``) and ``ids`` are its tokens."""
+
+    def __init__(self, joined: bool, ids: list[int] | None) -> None:
+        super().__init__("this resolution needs the embedding model")
+        self.joined = joined
+        self.ids = ids
 
 
 @dataclass
 class _Query:
-    """Per-request state shared by every level: the keyword scan and the lazily computed vectors."""
+    """Per-request state shared by every level and every attempt: the keyword scan, the token ids, the
+    classifier's views and the lazily computed vectors."""
 
     text: str
     context: str | None
@@ -74,7 +87,16 @@ class _Query:
     vector: Vectors | None = None
     context_vector: Vectors | None = None
     features: QueryFeatures | None = None
+    base: BaseFeatures | None = None
+    lexical: QueryFeatures | None = None
+    ids: list[int] | None = None
+    joined_ids: list[int] | None = None
     stages_run: set[str] = field(default_factory=set)
+
+    @property
+    def joined(self) -> str:
+        """What the classifier reads: the query, after the earlier turns when there are any."""
+        return f"{self.context} [SEP] {self.text}" if self.context else self.text
 
 
 class Resolver:
@@ -97,9 +119,11 @@ class Resolver:
         warm: bool = True,
         classifier_path: Path | None = None,
         classifier: TrainedClassifier | None = None,
+        batcher: EmbeddingBatcher | None = None,
     ) -> None:
         self.tree = tree
         self.encoder: Encoder = encoder or MiniLMEncoder()
+        self._tokens: TokenEncoder | None = self.encoder if isinstance(self.encoder, TokenEncoder) else None
         self.keywords = KeywordIndex(tree)
         bank = ExampleBank(tree, self.encoder, use_disk_cache=use_disk_cache)
         self.centroids: dict[Name, CentroidSet] = build_centroids(tree, bank)
@@ -117,12 +141,18 @@ class Resolver:
                 DecisionCache(cache_size, stale_s=_STALE_S, prefetch_fraction=0.1) if cache_size > 0 else None
             )
         )
+        self.static = self._static_embedding(use_disk_cache)
         self.stale_after_s = 1.8  # RFC 8767's client response timer
         self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="semdns-resolve")
+        self.batcher: EmbeddingBatcher | None = batcher
+        if self.batcher is None and self._tokens is not None:
+            self.batcher = EmbeddingBatcher(self._tokens.encode_ids)
         if warm:
             # Load the model now (example embeddings may all have come from the disk cache), so that
             # the first request does not pay for it.
             self.encoder.encode(["warm-up"])
+            if self.static is not None:  # and the lexical stage's first-call costs (regexes, tables)
+                self._resolve_uncached("warm-up: def f(x): return 2 * x", None, allow_model=True)
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -178,35 +208,50 @@ class Resolver:
         stale = self.cache.stale(key) if use_cache and self.cache is not None else None
         if stale is not None and _plain_key(key):
             return await self._fresh_or_stale(key, query, context, stale, started)
-        try:
-            decision = self._resolve_uncached(
-                query,
-                context,
-                allow_model=False,
-                embedding=embedding,
-                start=start,
-                start_confidence=start_confidence,
-            )
-        except _NeedsEmbedding:
-            loop = asyncio.get_running_loop()
-            decision = await loop.run_in_executor(
-                self._executor,
-                lambda: self._resolve_uncached(
-                    query,
-                    context,
-                    allow_model=True,
-                    embedding=embedding,
-                    start=start,
-                    start_confidence=start_confidence,
-                ),
-            )
+        state = self._state(query, context, allow_model=False, embedding=embedding)
+        for _attempt in range(3):  # the query's vector, then the joined text's: at most two waits
+            try:
+                decision = self._resolve_state(state, start, start_confidence)
+                break
+            except _NeedsEmbedding as need:
+                await self._embed_for(state, need)
+        else:  # pragma: no cover - every wait fills a vector the next attempt reads
+            raise RuntimeError("resolution kept asking for embeddings")
         return self._finish(key, decision, started, "miss" if use_cache else "bypass", store=use_cache)
+
+    async def _embed_for(self, state: _Query, need: _NeedsEmbedding) -> None:
+        """Compute the vector a stage asked for, batched with concurrent requests when possible."""
+        if self.batcher is not None and need.ids is not None:
+            vector = await self.batcher.embed(need.ids)
+        else:
+            text = state.joined if need.joined else state.text
+            loop = asyncio.get_running_loop()
+            vector = (await loop.run_in_executor(self._executor, self.encoder.encode, [text]))[0]
+        if need.joined:
+            state.context_vector = vector
+        else:
+            state.vector = vector
 
     def resolve_many(self, queries: Iterable[str]) -> list[RoutingDecision]:
         return [self.resolve(q) for q in queries]
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.batcher is not None:
+            self.batcher.close()
+
+    def _static_embedding(self, use_disk_cache: bool) -> StaticEmbedding | None:
+        """The lexical stage's static embedding, when a zone lists the stage and the classifier has a
+        lexical pass for this encoder; None otherwise (the stage then passes)."""
+        wanted = any("lexical" in node.policy.stages for node in self.tree)
+        idf = self.classifier.token_idf
+        if not wanted or self._tokens is None or idf is None or not self.classifier.lexical_parents:
+            return None
+        table = self._tokens.token_table(use_disk=use_disk_cache)
+        if table.shape[0] != idf.shape[0]:
+            _log.warning("the classifier's lexical pass was trained with another tokenizer: stage off")
+            return None
+        return StaticEmbedding(table, idf)
 
     # -- cache ------------------------------------------------------------------------------------
 
@@ -287,7 +332,20 @@ class Resolver:
         start: Name | None = None,
         start_confidence: float | None = None,
     ) -> RoutingDecision:
-        state = _Query(query, context, self.keywords.match(query), allow_model, vector=embedding)
+        state = self._state(query, context, allow_model=allow_model, embedding=embedding)
+        return self._resolve_state(state, start, start_confidence)
+
+    def _state(
+        self, query: str, context: str | None, *, allow_model: bool, embedding: Vectors | None
+    ) -> _Query:
+        return _Query(query, context, self.keywords.match(query), allow_model, vector=embedding)
+
+    def _resolve_state(
+        self, state: _Query, start: Name | None, start_confidence: float | None
+    ) -> RoutingDecision:
+        """One descent over ``state`` (which keeps what earlier attempts computed)."""
+        state.stages_run = set()
+        query = state.text
         traces: list[LevelTrace] = []
         origin = self.tree.apex if start is None else start
         answers = self._descend(origin, state, traces, path_confidence=start_confidence)
@@ -382,6 +440,22 @@ class Resolver:
                 multi_margin=policy.multi_margin,
                 max_fanout=policy.max_fanout,
             )
+        if stage == "lexical":
+            candidates = self.classifier.lexical_candidates(node.name)
+            if self.static is None or len(candidates) < 2:
+                return None
+            ids = self._ids(state, joined=bool(state.context)) or []
+            if len(ids) - 2 < policy.lexical_min_tokens:  # [CLS] and [SEP] are not the prompt's
+                return None
+            return judge(
+                node.name,
+                candidates,
+                self.classifier.score(node.name, self._lexical_features(state), lexical=True),
+                threshold=policy.lexical_threshold,
+                margin=policy.classifier_margin,
+                multi_margin=policy.multi_margin,
+                max_fanout=policy.max_fanout,
+            )
         candidates = self.classifier.candidates(node.name)
         if len(candidates) < 2:
             return None
@@ -395,30 +469,60 @@ class Resolver:
             max_fanout=policy.max_fanout,
         )
 
+    def _base(self, state: _Query) -> BaseFeatures:
+        """The classifier's embedding-free views (words, structure), shared by both passes."""
+        if state.base is None:
+            state.base = self.classifier.base(state.joined)
+        return state.base
+
     def _features(self, state: _Query) -> QueryFeatures:
         """The classifier's input, computed once per query for every level. With earlier turns the
         classifier reads ``context [SEP] query`` (words and embedding)."""
         if state.features is None:
-            if state.context:
-                text = f"{state.context} [SEP] {state.text}"
-                state.features = self.classifier.features(text, self._context_vector(state))
-            else:
-                state.features = self.classifier.features(state.text, self._query_vector(state))
+            vector = self._context_vector(state) if state.context else self._query_vector(state)
+            state.features = self.classifier.with_embedding(self._base(state), vector)
         return state.features
+
+    def _lexical_features(self, state: _Query) -> QueryFeatures:
+        """The lexical pass's input: the same views with the static embedding of the same tokens."""
+        if state.lexical is None:
+            assert self.static is not None
+            vector = self.static.vector(self._ids(state, joined=bool(state.context)) or [])
+            state.lexical = self.classifier.with_embedding(self._base(state), vector)
+        return state.lexical
+
+    def _ids(self, state: _Query, *, joined: bool) -> list[int] | None:
+        """The token ids of the query (or of ``context [SEP] query``), tokenised once."""
+        if self._tokens is None:
+            return None
+        if not joined or not state.context:
+            if state.ids is None:
+                state.ids = self._tokens.token_ids_batch([state.text])[0]
+            return state.ids
+        if state.joined_ids is None:
+            state.joined_ids = self._tokens.token_ids_batch([state.joined])[0]
+        return state.joined_ids
+
+    def _embed(self, state: _Query, *, joined: bool) -> Vectors:
+        if not state.allow_model:
+            raise _NeedsEmbedding(joined, self._ids(state, joined=joined))
+        ids = self._ids(state, joined=joined)
+        if ids is not None and self._tokens is not None:
+            vectors = self._tokens.encode_ids([ids])
+        else:
+            vectors = self.encoder.encode([state.joined if joined else state.text])
+        vector: Vectors = vectors[0]
+        return vector
 
     def _query_vector(self, state: _Query) -> Vectors:
         if state.vector is None:
-            if not state.allow_model:
-                raise _NeedsEmbedding
-            state.vector = self.encoder.encode([state.text])[0]
+            state.vector = self._embed(state, joined=False)
         return state.vector
 
     def _context_vector(self, state: _Query) -> Vectors:
         """The classifier's input when earlier turns are given: ``context [SEP] query``, embedded once."""
         if state.context_vector is None:
-            if not state.allow_model:
-                raise _NeedsEmbedding
-            state.context_vector = self.encoder.encode([f"{state.context} [SEP] {state.text}"])[0]
+            state.context_vector = self._embed(state, joined=True)
         return state.context_vector
 
     def _answer(self, node: ZoneNode, path_confidence: float | None, last: Judgement | None) -> Answer:

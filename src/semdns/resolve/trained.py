@@ -11,6 +11,11 @@ prompt:
 - **semantic**: the MiniLM embedding the resolver computes once per request (long prompts pooled over
   windows, see :class:`semdns.resolve.encoder.MiniLMEncoder`).
 
+A second set of models per parent, the **lexical pass**, reads the same lexical and structural views
+with a static embedding (:mod:`semdns.resolve.static`: token vectors summed, no transformer) in place
+of MiniLM's. It costs well under a millisecond, so the resolver asks it first and runs the transformer
+only for the prompts it is not sure about (``lexical_threshold`` in the zone policy).
+
 There is one small model per parent (its classes: the children, and "stay here" when the parent has
 examples of its own), all reading the same features, computed once per request. Corpus labels that
 only say "somewhere in this domain" (``"subtree": true``) train the levels above the domain and never
@@ -43,7 +48,7 @@ from semdns.resolve.encoder import Vectors
 from semdns.resolve.features import structural_features
 from semdns.zone.tree import ZoneTree
 
-FORMAT_VERSION = "semdns-classifier-v3"
+FORMAT_VERSION = "semdns-classifier-v4"
 """Bump when the features or the file layout change: older artefacts are then ignored."""
 
 Floats = npt.NDArray[np.float32]
@@ -69,6 +74,15 @@ def namespace_digest(tree: ZoneTree) -> str:
         for example in node.examples:
             digest.update(b"\x01" + example.encode())
     return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class BaseFeatures:
+    """The views of a prompt that need no embedding: sparse TF-IDF and the scaled structural block."""
+
+    columns: npt.NDArray[np.intp]
+    values: Floats
+    structural: Floats
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +114,11 @@ class TrainedClassifier:
     structural_scale: float
     embedding_scale: float
     meta: dict[str, Any] = field(default_factory=dict)
+    lexical_parents: dict[Name, ParentModel] = field(default_factory=dict)
+    """The lexical pass: one model per parent over TF-IDF, structure and the static embedding."""
+    token_idf: Floats | None = None
+    """The static embedding's token weights (:func:`semdns.resolve.static.token_idf`), or None when
+    this classifier has no lexical pass."""
 
     @property
     def vocabulary_size(self) -> int:
@@ -119,16 +138,20 @@ class TrainedClassifier:
         norm = float(np.linalg.norm(values))
         return columns, (values / norm if norm > 0 else values).astype(np.float32)
 
+    def base(self, text: str) -> BaseFeatures:
+        """The embedding-free views, computed once per request and shared by both passes."""
+        columns, values = self.lexical(text)
+        structural = (structural_features(text) * self.structural_scale).astype(np.float32)
+        return BaseFeatures(columns, values, structural)
+
+    def with_embedding(self, base: BaseFeatures, embedding: Vectors) -> QueryFeatures:
+        """One pass's input: the shared views and an embedding (MiniLM's, or the static one)."""
+        dense = np.concatenate([base.structural, embedding.astype(np.float32) * self.embedding_scale])
+        return QueryFeatures(base.columns, base.values, dense.astype(np.float32))
+
     def features(self, text: str, embedding: Vectors) -> QueryFeatures:
         """Everything every level reads, computed once per request."""
-        columns, values = self.lexical(text)
-        dense = np.concatenate(
-            [
-                structural_features(text) * self.structural_scale,
-                embedding.astype(np.float32) * self.embedding_scale,
-            ]
-        ).astype(np.float32)
-        return QueryFeatures(columns, values, dense)
+        return self.with_embedding(self.base(text), embedding)
 
     # -- prediction ---------------------------------------------------------------------------
 
@@ -137,9 +160,15 @@ class TrainedClassifier:
         model = self.parents.get(parent)
         return model.candidates if model is not None else ()
 
-    def score(self, parent: Name, features: QueryFeatures) -> list[float]:
-        """Calibrated probability of each of ``candidates(parent)``, in that order."""
-        model = self.parents[parent]
+    def lexical_candidates(self, parent: Name) -> tuple[Name, ...]:
+        """The classes of the lexical pass at ``parent`` (empty when it has no lexical model)."""
+        model = self.lexical_parents.get(parent)
+        return model.candidates if model is not None else ()
+
+    def score(self, parent: Name, features: QueryFeatures, *, lexical: bool = False) -> list[float]:
+        """Calibrated probability of each of ``candidates(parent)`` (``lexical_candidates`` with
+        ``lexical``), in that order."""
+        model = self.lexical_parents[parent] if lexical else self.parents[parent]
         vocab = self.vocabulary_size
         logits = model.weights[:, vocab:] @ features.dense + model.bias
         if len(features.columns):
@@ -160,14 +189,17 @@ class TrainedClassifier:
             "vocabulary": np.array(words),
             "idf": self.idf.astype(np.float32),
             "scales": np.array([self.structural_scale, self.embedding_scale]),
-            "parents": np.array([str(p) for p in self.parents]),
-            "temperatures": np.array([m.temperature for m in self.parents.values()]),
             "meta": np.array(json.dumps(meta, sort_keys=True)),
         }
-        for i, model in enumerate(self.parents.values()):
-            arrays[f"candidates_{i}"] = np.array([str(c) for c in model.candidates])
-            arrays[f"weights_{i}"] = model.weights.astype(np.float16)
-            arrays[f"bias_{i}"] = model.bias.astype(np.float32)
+        for prefix, models in (("", self.parents), ("lexical_", self.lexical_parents)):
+            arrays[f"{prefix}parents"] = np.array([str(p) for p in models])
+            arrays[f"{prefix}temperatures"] = np.array([m.temperature for m in models.values()])
+            for i, model in enumerate(models.values()):
+                arrays[f"{prefix}candidates_{i}"] = np.array([str(c) for c in model.candidates])
+                arrays[f"{prefix}weights_{i}"] = model.weights.astype(np.float16)
+                arrays[f"{prefix}bias_{i}"] = model.bias.astype(np.float32)
+        if self.token_idf is not None:
+            arrays["token_idf"] = self.token_idf.astype(np.float16)
         with path.open("wb") as handle:
             np.savez_compressed(handle, **arrays)
 
@@ -180,21 +212,31 @@ class TrainedClassifier:
                 found = meta.get("format")
                 raise ValueError(f"{path}: classifier format {found!r}, expected {FORMAT_VERSION!r}")
             structural_scale, embedding_scale = (float(x) for x in data["scales"])
-            parents: dict[Name, ParentModel] = {}
-            for i, (parent, temperature) in enumerate(
-                zip(data["parents"], data["temperatures"], strict=True)
-            ):
-                parents[Name.parse(str(parent))] = ParentModel(
-                    candidates=tuple(Name.parse(str(c)) for c in data[f"candidates_{i}"]),
-                    weights=data[f"weights_{i}"].astype(np.float32),
-                    bias=data[f"bias_{i}"].astype(np.float32),
-                    temperature=float(temperature),
-                )
+            token_idf = data["token_idf"].astype(np.float32) if "token_idf" in data.files else None
             return cls(
                 vocabulary={str(w): i for i, w in enumerate(data["vocabulary"])},
                 idf=data["idf"].astype(np.float32),
-                parents=parents,
+                parents=_load_models(data, ""),
                 structural_scale=structural_scale,
                 embedding_scale=embedding_scale,
                 meta=meta,
+                lexical_parents=_load_models(data, "lexical_"),
+                token_idf=token_idf,
             )
+
+
+def _load_models(data: Any, prefix: str) -> dict[Name, ParentModel]:
+    """The per-parent models stored under ``prefix`` (none when the artefact has no such section)."""
+    if f"{prefix}parents" not in data.files:
+        return {}
+    models: dict[Name, ParentModel] = {}
+    for i, (parent, temperature) in enumerate(
+        zip(data[f"{prefix}parents"], data[f"{prefix}temperatures"], strict=True)
+    ):
+        models[Name.parse(str(parent))] = ParentModel(
+            candidates=tuple(Name.parse(str(c)) for c in data[f"{prefix}candidates_{i}"]),
+            weights=data[f"{prefix}weights_{i}"].astype(np.float32),
+            bias=data[f"{prefix}bias_{i}"].astype(np.float32),
+            temperature=float(temperature),
+        )
+    return models

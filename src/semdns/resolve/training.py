@@ -37,7 +37,9 @@ import numpy.typing as npt
 from semdns.errors import SemdnsError
 from semdns.names import InvalidName, Name
 from semdns.resolve.encoder import Encoder, Vectors, encode_cached
+from semdns.resolve.features import DIM as STRUCTURAL_DIM
 from semdns.resolve.features import structural_features
+from semdns.resolve.static import StaticEmbedding, TokenEncoder, token_idf
 from semdns.resolve.trained import FORMAT_VERSION, ParentModel, TrainedClassifier, namespace_digest, tokens
 from semdns.zone.tree import ZoneTree
 
@@ -177,15 +179,19 @@ def train(
             embeddings * EMBEDDING_SCALE,
         ]
     ).astype(np.float32)
-    parents: dict[Name, ParentModel] = {}
-    for node in tree:
-        labels = _classes_at(tree, node.name, items)
-        if labels is None:
-            continue
-        candidates, y, rows = labels
-        say(f"{node.name}: {len(rows)} texts over {len(candidates)} classes")
-        boost = np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
-        parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c, boost)
+    parents = _fit_parents(tree, items, lexical, dense, dev, c, zone_weight, say)
+    lexical_parents: dict[Name, ParentModel] = {}
+    idf_of_tokens: npt.NDArray[np.float32] | None = None
+    if isinstance(encoder, TokenEncoder):
+        say("the lexical pass: the same views with a static embedding (token table, no transformer)")
+        token_ids = encoder.token_ids_batch(texts)
+        table = encoder.token_table(use_disk=use_disk_cache)
+        idf_of_tokens = token_idf([ids for ids, d in zip(token_ids, dev, strict=True) if not d], len(table))
+        static = StaticEmbedding(table, idf_of_tokens)
+        static_dense = np.hstack(
+            [dense[:, :STRUCTURAL_DIM], static.vectors(token_ids) * EMBEDDING_SCALE]
+        ).astype(np.float32)
+        lexical_parents = _fit_parents(tree, items, lexical, static_dense, dev, c, zone_weight, say)
     counts = Counter(str(item.name) for item in items)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -196,6 +202,7 @@ def train(
         "held_out": int(dev.sum()),
         "per_name": dict(sorted(counts.items())),
         "temperatures": {str(p): round(m.temperature, 4) for p, m in parents.items()},
+        "lexical_temperatures": {str(p): round(m.temperature, 4) for p, m in lexical_parents.items()},
         "c": c,
         "zone_weight": zone_weight,
     }
@@ -206,7 +213,32 @@ def train(
         structural_scale=STRUCTURAL_SCALE,
         embedding_scale=EMBEDDING_SCALE,
         meta=meta,
+        lexical_parents=lexical_parents,
+        token_idf=idf_of_tokens,
     )
+
+
+def _fit_parents(
+    tree: ZoneTree,
+    items: Sequence[LabelledText],
+    lexical: Any,
+    dense: npt.NDArray[np.float32],
+    dev: npt.NDArray[np.bool_],
+    c: float,
+    zone_weight: float,
+    say: Progress,
+) -> dict[Name, ParentModel]:
+    """One calibrated model per parent over the sparse ``lexical`` rows and the ``dense`` block."""
+    parents: dict[Name, ParentModel] = {}
+    for node in tree:
+        labels = _classes_at(tree, node.name, items)
+        if labels is None:
+            continue
+        candidates, y, rows = labels
+        say(f"{node.name}: {len(rows)} texts over {len(candidates)} classes")
+        boost = np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
+        parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c, boost)
+    return parents
 
 
 def _empty(tree: ZoneTree, encoder: Encoder) -> TrainedClassifier:

@@ -17,8 +17,11 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, 
 
 from semdns.names import DistinguishedName, InvalidName, Name
 
-Stage = Literal["keyword", "embedding", "classifier"]
+Stage = Literal["keyword", "lexical", "embedding", "classifier"]
 STAGES: tuple[Stage, ...] = ("keyword", "embedding", "classifier")
+"""The default stage order. ``lexical`` (the classifier's cheap first pass, on a static embedding) is
+opt-in: it pays off with a classifier trained on real prompts (``semdns train``), as the shipped zones
+have, and lists itself before ``classifier``."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[int, Field(ge=0, le=7 * 24 * 3600)]
@@ -56,6 +59,13 @@ class Policy(_Strict):
     embedding_margin: Probability = 0.03
     classifier_threshold: Probability = 0.6
     classifier_margin: Probability = 0.2
+    lexical_threshold: Probability = 0.85
+    """The lexical pass decides only above this calibrated probability (and the classifier's margin);
+    below it the transformer runs and the stages after it decide. Higher: fewer prompts settled
+    cheaply, closer to the full path (docs/routing.md has the trade-off measured)."""
+    lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] = 0
+    """Prompts shorter than this (in MiniLM tokens) skip the lexical pass: the transformer costs little
+    on them, and a bag of static token vectors carries least meaning there."""
     multi_margin: Probability = 0.05
     max_fanout: Annotated[int, Field(ge=1, le=8)] = 3
     stages: tuple[Stage, ...] = STAGES
@@ -82,6 +92,8 @@ class PolicyOverride(_Strict):
     embedding_margin: Probability | None = None
     classifier_threshold: Probability | None = None
     classifier_margin: Probability | None = None
+    lexical_threshold: Probability | None = None
+    lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] | None = None
     multi_margin: Probability | None = None
     max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
     stages: tuple[Stage, ...] | None = None

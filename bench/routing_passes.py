@@ -1,0 +1,147 @@
+"""What the lexical pass settles, and what it costs in accuracy, at each ``lexical_threshold``.
+
+The resolver's first pass (the ``lexical`` stage: the classifier on TF-IDF, structure and a static
+token embedding) decides a prompt without running the transformer when its calibrated probability
+clears ``lexical_threshold``. This script scores, for the full path (no lexical stage) and for the
+lexical stage at several thresholds:
+
+- on the data that may tune the threshold: the held-out 15% of the corpora's *training* splits (kept
+  out of ``semdns train``'s fit) and the team's labelled set;
+- on every evaluation split (``corpora/routing/*/eval.jsonl``: never trained or tuned on), to report.
+
+Per set and setting: exact and wrong-specialist rates, the paired difference of the exact rate against
+the full path with its 95% bootstrap interval, and the share of prompts the lexical pass settled
+alone (the decision's costliest stage was ``lexical``: no transformer ran). Every transformer
+embedding is computed once and shared by all settings. Prints one JSON object.
+
+    .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--limit N] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+
+from _common import emit
+from routing_eval import sample, team_set
+from semdns.eval.ablate import MemoTokenEncoder
+from semdns.eval.bootstrap import mean_ci, paired_difference_ci
+from semdns.eval.dataset import EvalItem, load_jsonl
+from semdns.eval.metrics import Scored, rate_vectors
+from semdns.eval.routers import ResolverRouter
+from semdns.eval.runner import run
+from semdns.resolve import Resolver
+from semdns.resolve.encoder import MiniLMEncoder, encode_cached
+from semdns.resolve.training import _is_dev, load_corpus
+from semdns.zone import load_default_tree
+from semdns.zone.schema import Policy
+from semdns.zone.tree import ZoneTree
+
+REPO = Path(__file__).resolve().parent.parent
+FULL_STAGES = ("classifier", "keyword", "embedding")
+
+
+def with_lexical(tree: ZoneTree, threshold: float | None, min_tokens: int = 0) -> ZoneTree:
+    """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more,
+    or without it (None: the full path)."""
+    nodes = {}
+    for name, node in tree.nodes.items():
+        rest = tuple(s for s in node.policy.stages if s != "lexical") or FULL_STAGES
+        stages = rest if threshold is None else ("lexical", *rest)
+        change: dict[str, Any] = {"stages": stages}
+        if threshold is not None:
+            change["lexical_threshold"] = threshold
+            change["lexical_min_tokens"] = min_tokens
+        nodes[name] = replace(node, policy=Policy.model_validate({**node.policy.model_dump(), **change}))
+    return ZoneTree.build(nodes, tree.apex, tree.signing_keys)
+
+
+def held_out_training(tree: ZoneTree, memo: MemoTokenEncoder, encoder: MiniLMEncoder) -> list[EvalItem]:
+    items: list[EvalItem] = []
+    for path in sorted(REPO.glob("corpora/routing/*/train.jsonl")):
+        corpus = load_corpus(path, tree)
+        dev = [item for item in corpus if _is_dev(item.text)]
+        for item, vector in zip(corpus, encode_cached(encoder, [i.text for i in corpus]), strict=True):
+            if _is_dev(item.text):
+                memo.prime(item.text, vector)
+        items += [EvalItem(i.text, i.name, (), i.source, 0, i.subtree) for i in dev]
+    return items
+
+
+def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
+    vectors = rate_vectors(scored)
+    out: dict[str, Any] = {"n": len(scored)}
+    for rate in ("exact", "wrong"):
+        out[rate] = round(float(vectors[rate].mean()), 4)
+        out[f"{rate}_ci"] = [round(x, 4) for x in mean_ci(vectors[rate])]
+    out["settled_by_lexical"] = round(float(np.mean([s.routed.stage == "lexical" for s in scored])), 4)
+    out["mean_us"] = round(float(np.mean([s.routed.elapsed_us for s in scored])), 1)
+    if full is not None:
+        base = rate_vectors(full)
+        for rate in ("exact", "wrong"):
+            difference, low, high = paired_difference_ci(vectors[rate], base[rate])
+            out[f"{rate}_minus_full"] = round(difference, 4)
+            out[f"{rate}_minus_full_ci"] = [round(low, 4), round(high, 4)]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--thresholds", default="0.7,0.8,0.85,0.9,0.95")
+    parser.add_argument("--min-tokens", default="0", help="lexical_min_tokens values to combine")
+    parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--sets", choices=("all", "tuning", "eval"), default="all")
+    args = parser.parse_args(argv)
+    settings: list[tuple[float, int] | None] = [None] + [
+        (float(t), int(m)) for t in args.thresholds.split(",") for m in args.min_tokens.split(",")
+    ]
+
+    tree = load_default_tree()
+    encoder = MiniLMEncoder()
+    memo = MemoTokenEncoder(encoder)
+    sets: dict[str, list[EvalItem]] = {}
+    if args.sets in ("all", "tuning"):
+        sets["tuning: held-out training items"] = sample(held_out_training(tree, memo, encoder), args.limit)
+        sets["tuning: team set"] = sample(team_set(), args.limit)
+    for path in sorted(REPO.glob("corpora/routing/*/eval.jsonl")) if args.sets != "tuning" else ():
+        sets[f"eval: {path.parent.name}"] = sample(load_jsonl([path], tree), args.limit)
+    for items in sets.values():
+        texts = [i.query for i in items]
+        for text, vector in zip(texts, encode_cached(encoder, texts), strict=True):
+            memo.prime(text, vector)
+
+    results: dict[str, dict[str, Any]] = {}
+    full: dict[str, list[Scored]] = {}
+    for setting in settings:
+        label = "full path" if setting is None else f"lexical@{setting[0]}/min{setting[1]}"
+        tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
+        resolver = Resolver(tree_variant, memo, cache_size=0)
+        router = ResolverRouter(resolver)
+        for set_name, items in sets.items():
+            scored = run(router, items)
+            if setting is None:
+                full[set_name] = scored
+            baseline = full.get(set_name) if setting is not None else None
+            results.setdefault(set_name, {})[label] = summary(scored, baseline)
+            row = results[set_name][label]
+            print(
+                f"{set_name:38s} {label:18s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
+                f"lexical-settled {row['settled_by_lexical']:.2f}",
+                file=sys.stderr,
+            )
+        resolver.close()
+    emit({"benchmark": "routing_passes", "sets": results}, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Static embeddings: a sentence vector from a lookup table, no transformer run.
+
+The lexical stage (the resolver's cheap first pass) needs a semantic view of the prompt that costs
+microseconds, not the 4-40 ms of a MiniLM forward pass. Following model2vec, each vocabulary entry of
+the packaged MiniLM gets one vector (the model's output for that token alone:
+:meth:`semdns.resolve.encoder.MiniLMEncoder.token_table`), and a prompt's vector is the IDF-weighted
+sum of its tokens' rows, normalised. Word order and context are lost, which is why the stage only
+decides when its calibrated classifier is sure and hands the rest to the transformer.
+
+The token IDF is learned from the classifier's training texts (frequent sub-words such as "the" or
+"##s" then weigh little) and ships inside the classifier artefact, so that a prompt's static vector is
+the same at training and at resolution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from semdns.resolve.encoder import Vectors
+
+Floats = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class TokenEncoder(Protocol):
+    """An encoder that can tokenise once and embed the ids later, and distil a token table.
+
+    :class:`~semdns.resolve.encoder.MiniLMEncoder` is one; an encoder without these methods (a test
+    double) simply gives the resolver no lexical stage."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+    def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]: ...
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors: ...
+
+    def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]: ...
+
+
+def token_idf(token_ids: Sequence[Sequence[int]], vocabulary_size: int) -> Floats:
+    """Smoothed inverse document frequency of every token id over ``token_ids`` (one list a text),
+    ``log((n + 1) / (df + 1)) + 1`` as scikit-learn smooths it; [CLS]/[SEP] count like any token and
+    end up weighing almost nothing."""
+    df = np.zeros(vocabulary_size, dtype=np.float64)
+    for ids in token_ids:
+        if ids:
+            df[np.unique(np.asarray(ids, dtype=np.intp))] += 1.0
+    n = len(token_ids)
+    return (np.log((n + 1.0) / (df + 1.0)) + 1.0).astype(np.float32)
+
+
+class StaticEmbedding:
+    """Sentence vectors from a token table and token weights: ``normalise(sum idf[t] * table[t])``."""
+
+    def __init__(self, table: npt.NDArray[np.float16], idf: Floats) -> None:
+        if table.shape[0] != idf.shape[0]:
+            raise ValueError(f"token table has {table.shape[0]} rows but the IDF has {idf.shape[0]} entries")
+        self._table = table
+        self._idf = idf.astype(np.float32)
+        self.dim = int(table.shape[1])
+
+    @property
+    def idf(self) -> Floats:
+        return self._idf
+
+    def digest(self) -> str:
+        """Identifies the weighting (the table is identified by the encoder's model id)."""
+        return hashlib.sha256(self._idf.tobytes()).hexdigest()[:16]
+
+    def vector(self, ids: Sequence[int]) -> Floats:
+        """The static vector of one tokenised prompt (its [CLS]/[SEP] included or not: they weigh
+        almost nothing). An empty prompt gives the zero vector."""
+        if not ids:
+            return np.zeros(self.dim, dtype=np.float32)
+        index = np.asarray(ids, dtype=np.intp)
+        weights = self._idf[index]
+        summed = weights @ self._table[index].astype(np.float32)
+        norm = math.sqrt(float(summed @ summed))
+        result: Floats = (summed / norm).astype(np.float32) if norm > 0 else summed.astype(np.float32)
+        return result
+
+    def vectors(self, token_ids: Sequence[Sequence[int]]) -> Floats:
+        if not token_ids:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self.vector(ids) for ids in token_ids]).astype(np.float32)
+
+
+class StaticEncoder:
+    """An :class:`~semdns.resolve.encoder.Encoder` over a :class:`StaticEmbedding`: what training
+    embeds the corpora with for the lexical stage (and caches on disk under its own model id)."""
+
+    def __init__(self, base: TokenEncoder, static: StaticEmbedding) -> None:
+        self._base = base
+        self.static = static
+
+    @property
+    def model_id(self) -> str:
+        return f"{self._base.model_id}/static-{self.static.digest()}"
+
+    @property
+    def dim(self) -> int:
+        return self.static.dim
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        return self.static.vectors(self._base.token_ids_batch(texts))

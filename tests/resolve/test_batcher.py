@@ -1,0 +1,120 @@
+"""The embedding batcher: concurrent requests share model calls, failures reach every waiter."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from semdns.resolve.batcher import BatcherClosed, EmbeddingBatcher
+from semdns.resolve.encoder import Vectors
+
+
+class SlowModel:
+    """Records the batches it is given; each call takes ``delay_s`` (like a model run)."""
+
+    def __init__(self, delay_s: float = 0.02) -> None:
+        self.delay_s = delay_s
+        self.batches: list[int] = []
+        self.threads: set[str] = set()
+
+    def __call__(self, token_ids: Sequence[list[int]]) -> Vectors:
+        self.batches.append(len(token_ids))
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay_s)
+        return np.array([[float(sum(ids)), float(len(ids))] for ids in token_ids], dtype=np.float32)
+
+
+def test_concurrent_requests_share_batches_and_each_gets_its_own_vector() -> None:
+    model = SlowModel()
+    batcher = EmbeddingBatcher(model, max_batch=8)
+
+    async def main() -> list[Vectors]:
+        return await asyncio.gather(*(batcher.embed([i, i]) for i in range(20)))
+
+    vectors = asyncio.run(main())
+    batcher.close()
+    assert [v.tolist() for v in vectors] == [[2.0 * i, 2.0] for i in range(20)]
+    assert sum(model.batches) == 20
+    assert max(model.batches) <= 8
+    assert len(model.batches) < 20  # requests that queued while a batch ran went together
+    assert model.threads == {"semdns-embed"}  # one thread runs the model: no oversubscription
+    assert batcher.batches == len(model.batches) and batcher.embedded == 20
+
+
+def test_a_lone_request_is_not_delayed_without_a_wait_bound() -> None:
+    model = SlowModel(delay_s=0.0)
+    batcher = EmbeddingBatcher(model)
+
+    async def main() -> float:
+        started = time.perf_counter()
+        await batcher.embed([1])
+        return time.perf_counter() - started
+
+    asyncio.run(main())
+    assert model.batches == [1]
+    batcher.close()
+
+
+def test_a_wait_bound_gathers_requests_that_arrive_within_it() -> None:
+    model = SlowModel(delay_s=0.0)
+    batcher = EmbeddingBatcher(model, max_batch=4, max_wait_s=0.2)
+
+    async def main() -> None:
+        first = asyncio.ensure_future(batcher.embed([1]))
+        await asyncio.sleep(0.01)
+        await asyncio.gather(first, batcher.embed([2]), batcher.embed([3]), batcher.embed([4]))
+
+    asyncio.run(main())
+    batcher.close()
+    assert model.batches == [4]  # the full batch ran before the bound expired
+
+
+def test_a_failing_model_fails_every_waiter_and_the_worker_carries_on() -> None:
+    calls = {"n": 0}
+
+    def flaky(token_ids: Sequence[list[int]]) -> Vectors:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("model exploded")
+        return np.ones((len(token_ids), 2), dtype=np.float32)
+
+    batcher = EmbeddingBatcher(flaky)
+
+    async def main() -> Vectors:
+        with pytest.raises(RuntimeError, match="exploded"):
+            await batcher.embed([1])
+        return await batcher.embed([2])
+
+    assert asyncio.run(main()).tolist() == [1.0, 1.0]
+    batcher.close()
+
+
+def test_a_closed_batcher_refuses_new_work_and_releases_waiters() -> None:
+    model = SlowModel(delay_s=0.2)
+    batcher = EmbeddingBatcher(model, max_batch=1)
+
+    async def main() -> None:
+        running = asyncio.ensure_future(batcher.embed([1]))
+        queued = asyncio.ensure_future(batcher.embed([2]))
+        await asyncio.sleep(0.05)
+        batcher.close()
+        with pytest.raises(BatcherClosed):
+            await queued
+        await running  # the batch already running completes
+        with pytest.raises(BatcherClosed):
+            await batcher.embed([3])
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"max_batch": 0}, "max_batch"), ({"max_wait_s": -1}, "max_wait")]
+)
+def test_bad_settings_are_refused(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EmbeddingBatcher(SlowModel(), **kwargs)  # type: ignore[arg-type]

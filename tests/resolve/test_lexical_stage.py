@@ -1,0 +1,144 @@
+"""The lexical stage: the resolver's cheap first pass settles what it is sure of, and nothing else.
+
+Real parts throughout: the shipped zones and classifier, the packaged MiniLM, the token table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from semdns.names import Name
+from semdns.resolve import Resolver
+from semdns.resolve.encoder import MiniLMEncoder, Vectors
+from semdns.zone import load_default_tree
+from semdns.zone.schema import Policy
+from semdns.zone.tree import ZoneTree
+
+STUB = 'def running_median(values: list[float]) -> list[float]:\n    """Median of each prefix."""\n'
+WORD_PROBLEM = (
+    "A train leaves the station at 3 pm travelling at 60 miles per hour. A second train leaves one hour "
+    "later at 80 miles per hour on the same track. At what time does the second train catch up?"
+)
+
+
+def tree_with(**changes: object) -> ZoneTree:
+    """The shipped namespace with every node's policy changed as given."""
+    tree = load_default_tree()
+    nodes = {
+        name: replace(node, policy=Policy.model_validate({**node.policy.model_dump(), **changes}))
+        for name, node in tree.nodes.items()
+    }
+    return ZoneTree.build(nodes, tree.apex, tree.signing_keys)
+
+
+class CountingEncoder(MiniLMEncoder):
+    """The packaged encoder, counting what reaches the transformer and the tokenizer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transformer_rows = 0
+        self.tokenised: list[str] = []
+
+    def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        self.tokenised.extend(texts)
+        return super().token_ids_batch(texts)
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
+        self.transformer_rows += len(token_ids)
+        return super().encode_ids(token_ids)
+
+
+@pytest.fixture(scope="module")
+def counting() -> CountingEncoder:
+    return CountingEncoder()
+
+
+@pytest.fixture(scope="module")
+def resolver(counting: CountingEncoder) -> Iterator[Resolver]:
+    built = Resolver(load_default_tree(), counting, cache_size=0)
+    yield built
+    built.close()
+
+
+def test_a_python_stub_is_settled_without_the_transformer(
+    resolver: Resolver, counting: CountingEncoder
+) -> None:
+    before = counting.transformer_rows
+    decision = resolver.resolve(STUB, use_cache=False)
+    assert decision.names == (Name.parse("python.code."),)
+    assert decision.stage == "lexical"
+    assert [level.outcome for level in decision.trace[:2]] == ["lexical", "lexical"]
+    assert decision.embedding is None  # nothing computed for a stage that did not run
+    assert counting.transformer_rows == before
+
+
+def test_below_its_threshold_the_lexical_pass_hands_over_to_the_transformer(encoder: MiniLMEncoder) -> None:
+    strict = Resolver(tree_with(lexical_threshold=1.0), encoder, cache_size=0)
+    try:
+        decision = strict.resolve(STUB, use_cache=False)
+        assert decision.names == (Name.parse("python.code."),)
+        assert decision.trace[0].stages_tried[:2] == ("lexical", "classifier")
+        assert decision.stage == "classifier"
+        assert decision.embedding is not None
+    finally:
+        strict.close()
+
+
+def test_the_prompt_is_tokenised_once_for_both_passes(resolver: Resolver, counting: CountingEncoder) -> None:
+    query = "Compare the half-lives of carbon-14 and uranium-238 and explain what sets them."
+    counting.tokenised.clear()
+    before = counting.transformer_rows
+    # The full classifier runs only when the first pass is unsure: force it with a policy-free call.
+    state = resolver._state(query, None, allow_model=True, embedding=None)
+    resolver._lexical_features(state)
+    resolver._features(state)
+    assert counting.tokenised == [query]
+    assert counting.transformer_rows == before + 1
+
+
+def test_async_resolution_agrees_with_sync_and_batches_the_transformer(resolver: Resolver) -> None:
+    prompts = [
+        STUB,
+        WORD_PROBLEM,
+        "What is the capital of Australia?",
+        "Draft a mutual NDA clause limiting disclosure to employees with a need to know.",
+        "My knee swells after running, what could it be?",
+        "Explain covalent bonds to a twelve year old.",
+        "Write a limerick about a cat who codes.",
+        "Is a Roth IRA better than a traditional IRA for someone in a low bracket now?",
+    ] * 2
+    expected = [resolver.resolve(p, use_cache=False).names for p in prompts]
+    assert resolver.batcher is not None
+    batches_before = resolver.batcher.batches
+
+    async def main() -> list[tuple[Name, ...]]:
+        decisions = await asyncio.gather(*(resolver.aresolve(p, use_cache=False) for p in prompts))
+        return [d.names for d in decisions]
+
+    assert asyncio.run(main()) == expected
+    # The prompts that needed the transformer were embedded in fewer calls than prompts.
+    assert resolver.batcher.batches - batches_before <= len(prompts)
+
+
+def test_context_is_read_by_both_passes(resolver: Resolver) -> None:
+    decision = resolver.resolve(
+        "and what about the second one?", "Two contracts: an NDA and a lease.", use_cache=False
+    )
+    assert decision.trace[0].stages_tried[0] in ("keyword", "lexical")
+
+
+def test_without_the_stage_listed_nothing_changes(encoder: MiniLMEncoder) -> None:
+    plain = Resolver(tree_with(stages=["classifier", "keyword", "embedding"]), encoder, cache_size=0)
+    try:
+        assert plain.static is None
+        decision = plain.resolve(STUB, use_cache=False)
+        assert decision.stage != "lexical"
+        assert decision.embedding is not None
+        assert np.isclose(np.linalg.norm(decision.embedding), 1.0)
+    finally:
+        plain.close()
