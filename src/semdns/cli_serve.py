@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
+
+    from semdns.gateway import Runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -50,6 +56,12 @@ def register(app: typer.Typer) -> None:
         ),
         no_response_cache: bool = typer.Option(
             False, "--no-response-cache", help="Turn the response cache off."
+        ),
+        watch: bool = typer.Option(
+            False,
+            "--watch",
+            help="Reload when a zone file or the tenants file changes (debounced); SIGHUP and "
+            "POST /admin/reload reload in any case.",
         ),
     ) -> None:
         """Serve the OpenAI-compatible API: send model "auto" (or a name such as contracts.legal)."""
@@ -112,20 +124,39 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             resolver.close()
             raise typer.Exit(2) from None
+        from semdns.delegation.authority import Authority
+        from semdns.gateway.live import Live
         from semdns.gateway.recursion import Recursion
+        from semdns.gateway.reload import Reloader
 
-        # auto follows delegations to the final name, on the protocol server's follower (one cache).
-        runtime.recursion = Recursion(
-            tree, authority.follower, server=authority.server, encoder=resolver.encoder
+        def protocol_routes(rt: Runtime) -> list[Route]:
+            # Each generation (a hot reload builds a new one) answers the protocol over its own tree and
+            # resolver; the follower (peer client, referral and answer caches) is shared by all.
+            auth = authority
+            if rt is not runtime:
+                assert isinstance(rt.resolver, Resolver)
+                auth = Authority.build(rt.tree, rt.resolver, authority.follower, f"http://{host}:{port}")
+            # auto follows delegations to the final name, on the protocol server's follower (one cache).
+            rt.recursion = Recursion(rt.tree, auth.follower, server=auth.server, encoder=resolver.encoder)
+            return ProtocolRoutes(auth).routes()
+
+        live = Live(runtime, protocol_routes)
+        reloader = Reloader(
+            live, lambda new_tree: Resolver(new_tree, encoder=resolver.encoder), zone_paths=zone, watch=watch
         )
         typer.echo(
             f"semdns: resolver protocol for {tree.apex} at http://{host}:{port}/semdns/v1/query"
             + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),
             err=True,
         )
+        typer.echo(
+            "semdns: reload with kill -HUP, POST /admin/reload"
+            + (" or by editing the files (watched)" if watch else ""),
+            err=True,
+        )
         try:
             uvicorn.run(
-                create_app(runtime, extra_routes=ProtocolRoutes(authority).routes()),
+                create_app(live, reloader=reloader),
                 host=host,
                 port=port,
                 log_level=log_level.lower(),

@@ -214,6 +214,10 @@ class ResponseCache:
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
+    def use_specs(self, spec_for: Callable[[str], CacheSpec]) -> None:
+        """Read names' cache settings from a reloaded tree from now on (the entries stay)."""
+        self._spec_for = spec_for
+
     async def start(self) -> None:
         """Rebuild the index from the shared state and follow its event stream."""
         if self.judge is not None:

@@ -15,6 +15,7 @@ The request path calls these in order (CoreDNS-style: each step may answer or pa
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -74,6 +75,19 @@ class Edge:
             if cache
             else None
         )
+
+    def successor(self, tree: ZoneTree, tenants: Tenants | None) -> Edge:
+        """The edge of a reloaded tree and tenants file: new names, keys and limits, over the same
+        shared state, response cache and embedding thread (entries and counters survive a reload).
+        Raises :class:`TenantsFileError` when a tenant's subtree is not in ``tree``."""
+        if tenants is not None:
+            _check_subtrees(tenants, tree)
+        new = copy.copy(self)
+        new.tree = tree
+        new.gate = Gatekeeper(tenants, self.state)
+        if self.cache is not None:
+            self.cache.use_specs(new._spec_for)
+        return new
 
     def _spec_for(self, name: str) -> CacheSpec:
         try:

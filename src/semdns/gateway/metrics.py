@@ -29,11 +29,11 @@ class _CacheStatsCollector(Collector):
     """Exposes the resolver cache's ``stats()`` dict (numbers only) at scrape time."""
 
     def __init__(self, stats: Callable[[], Mapping[str, Any]]) -> None:
-        self._stats = stats
+        self.stats = stats
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            stats = self._stats()
+            stats = self.stats()
         except Exception:  # the resolver's cache must never break a scrape
             return
         family = GaugeMetricFamily(
@@ -44,6 +44,22 @@ class _CacheStatsCollector(Collector):
         for key, value in stats.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 family.add_metric([str(key)], float(value))
+        yield family
+
+
+class _ZoneSerialCollector(Collector):
+    """``semdns_zone_serial``: each zone's serial in service, read from the live tree at scrape time."""
+
+    def __init__(self, serials: Callable[[], Mapping[Name, int]]) -> None:
+        self.serials = serials
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "semdns_zone_serial", "The serial of each zone in service (0: the zone file gives none)",
+            labels=["zone"],
+        )  # fmt: skip
+        for origin, serial in sorted(self.serials().items()):
+            family.add_metric([str(origin)], float(serial))
         yield family
 
 
@@ -85,9 +101,24 @@ class GatewayMetrics:
         self.decision_cache = Counter(
             "semdns_decision_cache", "Routing decisions by decision-cache status", ["status"], registry=r
         )
+        self._cache_collector: _CacheStatsCollector | None = None
+        self._zones_collector: _ZoneSerialCollector | None = None
 
     def watch_cache(self, stats: Callable[[], Mapping[str, Any]]) -> None:
-        self.registry.register(_CacheStatsCollector(stats))
+        """Export the resolver cache's counters (a reload's new resolver replaces the old one's)."""
+        if self._cache_collector is None:
+            self._cache_collector = _CacheStatsCollector(stats)
+            self.registry.register(self._cache_collector)
+        else:
+            self._cache_collector.stats = stats
+
+    def watch_zones(self, serials: Callable[[], Mapping[Name, int]]) -> None:
+        """Export the serials of the zones in service (a reload's tree replaces the old one's)."""
+        if self._zones_collector is None:
+            self._zones_collector = _ZoneSerialCollector(serials)
+            self.registry.register(self._zones_collector)
+        else:
+            self._zones_collector.serials = serials
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +31,7 @@ from semdns.zone.tree import ZoneNode, ZoneTree
 
 if TYPE_CHECKING:
     from semdns.gateway.recursion import Recursion
+    from semdns.tenancy import Tenants
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ class Runtime:
     edge: Edge | None = None
     recursion: Recursion | None = None
     """Follows delegations for ``auto`` (set by ``semdns serve``, which owns the follower)."""
+    replica_records: dict[tuple[Name, str], tuple[object, Replica]] = field(default_factory=dict)
+    """(name, label) → (the record and breaker spec it was built from, the replica): what a reload
+    compares to keep unchanged replicas."""
 
     @classmethod
     def build(
@@ -66,19 +71,28 @@ class Runtime:
         settings: GatewaySettings | None = None,
         *,
         rng: random.Random | None = None,
+        previous: Runtime | None = None,
     ) -> Runtime:
-        """Pools for every name that has engines; nothing is started until :meth:`start`."""
+        """Pools for every name that has engines; nothing is started until :meth:`start`.
+
+        With ``previous`` (a hot reload, :mod:`semdns.gateway.reload`) the new runtime is built aside
+        from the one in service and shares its long-lived parts; start it with :meth:`start_after`."""
         settings = settings or GatewaySettings()
-        metrics = GatewayMetrics()
-        client = SharedHTTP(max_connections=1024)
-        hosts: dict[str | None, LocalModelHost] = {}
+        # A reload's runtime shares the previous one's metrics, HTTP client, local models and edge
+        # state, and keeps every replica whose record did not change (health and breaker included).
+        metrics = previous.metrics if previous is not None else GatewayMetrics()
+        client = previous.client if previous is not None else SharedHTTP(max_connections=1024)
+        hosts = dict(previous.local_hosts) if previous is not None else {}
+        kept = previous.replica_records if previous is not None else {}
+        records: dict[tuple[Name, str], tuple[object, Replica]] = {}
         pools: dict[Name, Pool] = {}
         for node in tree:
             if node.engines:
-                pools[node.name] = _build_pool(node, client, hosts, settings, metrics, rng)
+                pools[node.name] = _build_pool(node, client, hosts, settings, metrics, rng, kept, records)
         resolver_cache = getattr(resolver, "cache", None)
         if resolver_cache is not None and callable(getattr(resolver_cache, "stats", None)):
             metrics.watch_cache(resolver_cache.stats)
+        metrics.watch_zones(lambda: tree.serials)
         dispatcher = Dispatcher(
             tree,
             pools,
@@ -92,8 +106,14 @@ class Runtime:
                 pools.values(),
                 on_change=lambda r, ok: metrics.health_changed(r.name, r.label, ok),
             )
-        edge = _build_edge(tree, resolver, settings, metrics)
-        return cls(tree, resolver, settings, metrics, client, pools, dispatcher, hosts, prober, edge=edge)
+        if previous is not None and previous.edge is not None:
+            edge = previous.edge.successor(tree, _load_tenants(settings))
+        else:
+            edge = _build_edge(tree, resolver, settings, metrics)
+        return cls(
+            tree, resolver, settings, metrics, client, pools, dispatcher, hosts, prober, edge=edge,
+            replica_records=records,
+        )  # fmt: skip
 
     async def start(self) -> None:
         """Warm the local model (when asked), start probes, then report ready."""
@@ -108,6 +128,18 @@ class Runtime:
         if self.edge is not None:
             await self.edge.start()
         self.ready = True
+
+    async def start_after(self) -> None:
+        """Start a reloaded runtime: its probes only (the model, edge state and client it shares with
+        the previous runtime are already running)."""
+        if self.prober is not None:
+            self.prober.start()
+        self.ready = True
+
+    async def retire(self) -> None:
+        """Stop what a replaced runtime owns alone (its probes); shared parts stay with its successor."""
+        if self.prober is not None:
+            await self.prober.stop()
 
     async def aclose(self) -> None:
         self.ready = False
@@ -129,9 +161,8 @@ def _build_edge(
 ) -> Edge:
     """Tenants, shared state and the response cache (TenantsFileError / ValueError on bad config)."""
     from semdns.state import open_state
-    from semdns.tenancy import load_tenants
 
-    tenants = load_tenants(settings.tenants_file) if settings.tenants_file else None
+    tenants = _load_tenants(settings)
     state = open_state(settings.redis_url or None)
     return Edge(
         tree,
@@ -144,6 +175,12 @@ def _build_edge(
     )
 
 
+def _load_tenants(settings: GatewaySettings) -> Tenants | None:
+    from semdns.tenancy import load_tenants
+
+    return load_tenants(settings.tenants_file) if settings.tenants_file else None
+
+
 def _build_pool(
     node: ZoneNode,
     client: SharedHTTP,
@@ -151,6 +188,8 @@ def _build_pool(
     settings: GatewaySettings,
     metrics: GatewayMetrics,
     rng: random.Random | None,
+    kept: Mapping[tuple[Name, str], tuple[object, Replica]],
+    records: dict[tuple[Name, str], tuple[object, Replica]],
 ) -> Pool:
     replicas: list[Replica] = []
     seen: dict[str, int] = {}
@@ -165,6 +204,12 @@ def _build_pool(
         seen[base] = count + 1
         # Two identical records are two replicas (e.g. to give one server two slots): keep labels distinct.
         label = f"{base}#{count + 1}" if count else base
+        spec = (record, node.gateway.breaker)
+        previous = kept.get((node.name, label))
+        if previous is not None and previous[0] == spec:
+            replicas.append(previous[1])
+            records[(node.name, label)] = previous
+            continue
         if record.kind == "openai":
             assert record.url is not None and record.model is not None
             engine = OpenAIHTTPEngine(
@@ -189,5 +234,7 @@ def _build_pool(
         breaker = CircuitBreaker(node.gateway.breaker, on_change=on_change)
         metrics.breaker_changed(node.name, label, BreakerState.CLOSED)
         metrics.health_changed(node.name, label, True)
-        replicas.append(Replica(node.name, engine, record.weight, breaker, record.timeout_s))
+        replica = Replica(node.name, engine, record.weight, breaker, record.timeout_s)
+        records[(node.name, label)] = (spec, replica)
+        replicas.append(replica)
     return Pool(node.name, replicas, node.gateway, rng=rng)
