@@ -183,6 +183,7 @@ class Reloader:
             if digest == self._digest and not force:
                 outcome = self._outcome(trigger, ok=True, changed=False, started=started)
                 self.metrics.attempts.labels(trigger, "unchanged").inc()
+                log.info("reload (%s): no file changed, generation %d stays", trigger, outcome.generation)
                 return outcome
             errors: list[str] = []
             resolver: ResolverLike | None = None
