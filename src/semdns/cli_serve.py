@@ -134,8 +134,9 @@ def register(app: typer.Typer) -> None:
             # resolver; the follower (peer client, referral and answer caches) is shared by all.
             auth = authority
             if rt is not runtime:
-                assert isinstance(rt.resolver, Resolver)
-                auth = Authority.build(rt.tree, rt.resolver, authority.follower, f"http://{host}:{port}")
+                own = getattr(rt.resolver, "inner", rt.resolver)  # tracing may wrap it
+                assert isinstance(own, Resolver)
+                auth = Authority.build(rt.tree, own, authority.follower, f"http://{host}:{port}")
             # auto follows delegations to the final name, on the protocol server's follower (one cache).
             rt.recursion = Recursion(rt.tree, auth.follower, server=auth.server, encoder=resolver.encoder)
             return ProtocolRoutes(auth).routes()

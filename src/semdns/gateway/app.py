@@ -44,8 +44,8 @@ def create_app(
     live = runtime if isinstance(runtime, Live) else Live(runtime)
     on = live.endpoint
     routes = [
-        Route("/v1/chat/completions", on(lambda g: g.api.chat_completions), methods=["POST"]),
-        Route("/v1/completions", on(lambda g: g.api.completions), methods=["POST"]),
+        Route("/v1/chat/completions", on(lambda g: g.api.chat_completions, traced=True), methods=["POST"]),
+        Route("/v1/completions", on(lambda g: g.api.completions, traced=True), methods=["POST"]),
         Route("/v1/models", on(lambda g: g.admin.models), methods=["GET"]),
         Route("/healthz", on(lambda g: g.admin.healthz), methods=["GET"]),
         Route("/readyz", on(lambda g: g.admin.readyz), methods=["GET"]),

@@ -52,13 +52,17 @@ class Live:
         old, self.current = self.current, generation
         return old
 
-    def endpoint(self, pick: Callable[[Generation], Endpoint]) -> Endpoint:
-        """A route endpoint that runs the request on the generation current when it arrived."""
+    def endpoint(self, pick: Callable[[Generation], Endpoint], *, traced: bool = False) -> Endpoint:
+        """A route endpoint that runs the request on the generation current when it arrived
+        (``traced``: inside a request span, when tracing is on)."""
 
         async def call(request: Request) -> Response:
             generation = self.current
             generation.inflight += 1
             try:
+                tracing = generation.runtime.tracing
+                if traced and tracing is not None:
+                    return await tracing.serve(request, pick(generation))
                 return await pick(generation)(request)
             finally:
                 generation.inflight -= 1

@@ -245,8 +245,8 @@ class Reloader:
         deadline = time.monotonic() + self.drain_s
         while old.inflight > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        resolver = old.runtime.resolver
-        if resolver is not self.runtime.resolver and resolver in self._built:
+        resolver = _unwrapped(old.runtime.resolver)
+        if resolver is not _unwrapped(self.runtime.resolver) and resolver in self._built:
             self._built.remove(resolver)
             _close(resolver)
 
@@ -334,6 +334,12 @@ class Reloader:
 def serials(tree: ZoneTree) -> dict[str, int]:
     """Zone origin → serial in service, as text keys (for JSON)."""
     return {str(origin): serial for origin, serial in sorted(tree.serials.items())}
+
+
+def _unwrapped(resolver: ResolverLike) -> ResolverLike:
+    """The resolver itself, when tracing wraps it."""
+    inner: ResolverLike = getattr(resolver, "inner", resolver)
+    return inner
 
 
 def _close(resolver: ResolverLike) -> None:

@@ -6,14 +6,16 @@ No globals: the ASGI app, the dispatcher, the health prober and the metrics all 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from semdns.dispatch import Dispatcher
+from semdns.dispatch import Dispatcher, DispatchObserver
 from semdns.engines.breaker import BreakerState, CircuitBreaker
 from semdns.engines.budget import RetryBudget
 from semdns.engines.health import HealthProber
@@ -31,6 +33,7 @@ from semdns.zone.tree import ZoneNode, ZoneTree
 
 if TYPE_CHECKING:
     from semdns.gateway.recursion import Recursion
+    from semdns.gateway.tracing import Tracing
     from semdns.tenancy import Tenants
 
 log = logging.getLogger(__name__)
@@ -59,6 +62,8 @@ class Runtime:
     edge: Edge | None = None
     recursion: Recursion | None = None
     """Follows delegations for ``auto`` (set by ``semdns serve``, which owns the follower)."""
+    tracing: Tracing | None = None
+    """OpenTelemetry (:mod:`.tracing`): None unless an OTLP endpoint is configured."""
     replica_records: dict[tuple[Name, str], tuple[object, Replica]] = field(default_factory=dict)
     """(name, label) → (the record and breaker spec it was built from, the replica): what a reload
     compares to keep unchanged replicas."""
@@ -93,13 +98,26 @@ class Runtime:
         if resolver_cache is not None and callable(getattr(resolver_cache, "stats", None)):
             metrics.watch_cache(resolver_cache.stats)
         metrics.watch_zones(lambda: tree.serials)
-        dispatcher = Dispatcher(
+        # Tracing (only when an OTLP endpoint is configured) wraps the steps; off, nothing is built.
+        tracing = previous.tracing if previous is not None else _tracing_from_env()
+        observer: DispatchObserver = metrics
+        make_dispatcher: Callable[..., Dispatcher] = Dispatcher
+        if tracing is not None:
+            from semdns.gateway.tracing import TracedDispatcher, TracedObserver, TracedResolver
+
+            client.trace_configs = client.trace_configs or tracing.trace_configs()
+            resolver = TracedResolver(getattr(resolver, "inner", resolver), tracing.tracer)
+            observer = TracedObserver(metrics, tracing.tracer)
+            make_dispatcher = functools.partial(TracedDispatcher, tracer=tracing.tracer)
+        dispatcher = make_dispatcher(
             tree,
             pools,
             budget=RetryBudget(settings.retry_budget_ratio, settings.retry_budget_min_per_s),
-            observer=metrics,
+            observer=observer,
             delegations=delegation_pools(tree, client, metrics, rng),
         )
+        if tracing is not None:
+            tracing.instrument([*pools.values(), *dispatcher.delegations.values()])
         prober = None
         if settings.probes:
             prober = HealthProber(
@@ -110,9 +128,11 @@ class Runtime:
             edge = previous.edge.successor(tree, _load_tenants(settings))
         else:
             edge = _build_edge(tree, resolver, settings, metrics)
+        if tracing is not None:
+            edge.tracer = tracing.tracer
         return cls(
             tree, resolver, settings, metrics, client, pools, dispatcher, hosts, prober, edge=edge,
-            replica_records=records,
+            replica_records=records, tracing=tracing,
         )  # fmt: skip
 
     async def start(self) -> None:
@@ -127,6 +147,8 @@ class Runtime:
             self.prober.start()
         if self.edge is not None:
             await self.edge.start()
+        if self.tracing is not None and self.recursion is not None:
+            self.recursion.follower.peers.trace_configs = self.tracing.trace_configs()
         self.ready = True
 
     async def start_after(self) -> None:
@@ -154,6 +176,9 @@ class Runtime:
             # The follower's peer client holds an aiohttp session on this loop: close it here, or the
             # process warns about an unclosed session on exit.
             await self.recursion.follower.peers.aclose()
+        if self.tracing is not None:
+            # Exports what is still queued: off the loop, which may serve the receiver (tests).
+            await asyncio.to_thread(self.tracing.shutdown)
 
 
 def _build_edge(
@@ -173,6 +198,16 @@ def _build_edge(
         shadow=settings.cache_shadow,
         registry=metrics.registry,
     )
+
+
+def _tracing_from_env() -> Tracing | None:
+    """OpenTelemetry only when an OTLP endpoint is set (not even imported otherwise)."""
+    variables = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not any(os.environ.get(v, "").strip() for v in variables):
+        return None
+    from semdns.gateway.tracing import Tracing
+
+    return Tracing.from_env()
 
 
 def _load_tenants(settings: GatewaySettings) -> Tenants | None:
