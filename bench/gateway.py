@@ -114,7 +114,11 @@ def _merge(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _processes(workdir: Path) -> Iterator[tuple[int, int, int]]:
+def _processes(
+    workdir: Path, *, serve_args: tuple[str, ...] = (), env_extra: dict[str, str] | None = None
+) -> Iterator[tuple[int, int, int]]:
+    """The fake backend and ``semdns serve`` (with ``serve_args``, and ``env_extra`` in its
+    environment: bench/tracing.py and bench/workers.py reuse this)."""
     backend_port, gateway_port = _free_port(), _free_port()
     zone = workdir / "bench-zone.yaml"
     engine = f'[{{kind: openai, url: "http://127.0.0.1:{backend_port}/v1", model: fake}}]'
@@ -139,9 +143,9 @@ def _processes(workdir: Path) -> Iterator[tuple[int, int, int]]:
     gateway = subprocess.Popen(
         [
             sys.executable, "-m", "semdns.cli", "serve", "--zone", str(zone), "--port", str(gateway_port),
-            "--no-probes", "--lazy-local", "--log-level", "warning",
+            "--no-probes", "--lazy-local", "--log-level", "warning", *serve_args,
         ],
-        env=env,
+        env={**env, **(env_extra or {})},
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
