@@ -57,6 +57,12 @@ def register(app: typer.Typer) -> None:
         no_response_cache: bool = typer.Option(
             False, "--no-response-cache", help="Turn the response cache off."
         ),
+        workers: str = typer.Option(
+            "1",
+            "--workers",
+            help="Processes serving the port (SO_REUSEPORT), or 'auto' for one per CPU; share limits, "
+            "quotas and the response cache with --redis.",
+        ),
         watch: bool = typer.Option(
             False,
             "--watch",
@@ -73,6 +79,18 @@ def register(app: typer.Typer) -> None:
         from semdns.zone import load_default_tree, load_zone_files
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from semdns.gateway import workers as group
+
+        identity = group.WorkerIdentity.from_env()
+        try:
+            count = group.parse_workers(workers)
+            if count > 1 and identity is None:  # the supervisor: the workers do the rest
+                import sys
+
+                raise typer.Exit(group.supervise(sys.argv, count, host, port))
+        except (ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         try:
             tree = load_zone_files(zone) if zone else load_default_tree()
         except ZoneError as exc:
@@ -150,14 +168,22 @@ def register(app: typer.Typer) -> None:
             + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),
             err=True,
         )
+        overrides: list[Route] = []
+        if identity is not None:
+            reloader.after_admin = identity.notify_siblings
+            overrides = group.GroupMetrics(live, identity).routes()
+            if settings.tenants_file and not settings.redis_url:
+                logging.getLogger("semdns.serve").warning(
+                    "worker %d: without --redis, rate limits and quotas are per worker", identity.index
+                )
         typer.echo(
             "semdns: reload with kill -HUP, POST /admin/reload"
             + (" or by editing the files (watched)" if watch else ""),
             err=True,
         )
         try:
-            uvicorn.run(
-                create_app(live, reloader=reloader),
+            config = uvicorn.Config(
+                create_app(live, reloader=reloader, overrides=overrides),
                 host=host,
                 port=port,
                 log_level=log_level.lower(),
@@ -166,5 +192,10 @@ def register(app: typer.Typer) -> None:
                 http="auto",
                 timeout_graceful_shutdown=5,
             )
+            sockets = group.listeners(identity, host, port) if identity is not None else None
+            server = uvicorn.Server(config)
+            server.run(sockets=sockets)
+            if not server.started:
+                raise typer.Exit(3)  # as uvicorn.run: the server could not start (logged by uvicorn)
         finally:
             resolver.close()

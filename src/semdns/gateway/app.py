@@ -35,15 +35,18 @@ def create_app(
     manage_runtime: bool = True,
     extra_routes: Sequence[Route] = (),
     reloader: Reloader | None = None,
+    overrides: Sequence[Route] = (),
 ) -> Starlette:
     """The gateway app over ``runtime``; with ``manage_runtime`` its lifespan starts and closes it.
     ``extra_routes`` are mounted beside the API. A :class:`Live` (hot reload) may be given instead of
     a runtime: every route then runs on the generation in service when the request arrived, its
     per-generation extra routes included, and ``reloader`` adds SIGHUP, the file watch and
-    ``/admin/reload``."""
+    ``/admin/reload``. ``overrides`` come before the built-in routes and win on the same path
+    (``--workers``: ``/metrics`` of the whole group)."""
     live = runtime if isinstance(runtime, Live) else Live(runtime)
     on = live.endpoint
     routes = [
+        *overrides,
         Route("/v1/chat/completions", on(lambda g: g.api.chat_completions, traced=True), methods=["POST"]),
         Route("/v1/completions", on(lambda g: g.api.completions, traced=True), methods=["POST"]),
         Route("/v1/models", on(lambda g: g.admin.models), methods=["GET"]),

@@ -128,6 +128,8 @@ class Reloader:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._built: list[ResolverLike] = []
         self._signal = False
+        self.after_admin: Callable[[], None] | None = None
+        """Called after ``POST /admin/reload`` swapped a generation (``--workers``: reload the others)."""
 
     @property
     def runtime(self) -> Runtime:
@@ -320,6 +322,8 @@ class Reloader:
         except SemdnsError as exc:
             return error_response(exc)
         outcome = await self.reload("admin", force=force in ("1", "true"))
+        if outcome.changed and self.after_admin is not None:
+            self.after_admin()
         if outcome.ok:
             return Response(orjson.dumps(outcome.to_json()), media_type=JSON)
         message = "reload refused, the configuration in service is unchanged:\n" + "\n".join(outcome.errors)
