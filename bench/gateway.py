@@ -115,10 +115,14 @@ def _merge(runs: list[dict[str, float]]) -> dict[str, float]:
 
 @contextlib.contextmanager
 def _processes(
-    workdir: Path, *, serve_args: tuple[str, ...] = (), env_extra: dict[str, str] | None = None
+    workdir: Path,
+    *,
+    serve_args: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
+    pids: dict[str, int] | None = None,
 ) -> Iterator[tuple[int, int, int]]:
     """The fake backend and ``semdns serve`` (with ``serve_args``, and ``env_extra`` in its
-    environment: bench/tracing.py and bench/workers.py reuse this)."""
+    environment; ``pids`` receives both pids: bench/tracing.py and bench/workers.py reuse this)."""
     backend_port, gateway_port = _free_port(), _free_port()
     zone = workdir / "bench-zone.yaml"
     engine = f'[{{kind: openai, url: "http://127.0.0.1:{backend_port}/v1", model: fake}}]'
@@ -148,6 +152,8 @@ def _processes(
         env={**env, **(env_extra or {})},
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    if pids is not None:
+        pids.update(backend=backend.pid, gateway=gateway.pid)
     try:
         _wait_ready(backend_port, "/v1/models")
         _wait_ready(gateway_port, "/readyz")
