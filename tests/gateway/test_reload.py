@@ -157,6 +157,7 @@ async def test_broken_edit_keeps_the_old_tree_and_reports_every_error(tmp_path: 
             assert status["generation"] == 1 and status["last"]["errors"] == errors
             metrics = (await gw.client.get("/metrics")).text
             assert f"semdns_reload_errors {float(len(errors))}" in metrics
+            assert 'semdns_zone_serial{zone="."} 7.0' in metrics
             assert 'semdns_reload_total{outcome="failed",trigger="admin"} 1.0' in metrics
             # the file fixed: the next reload takes it and clears the error count
             zone.write_text(zone_text(8, be["a"], be["b"]), encoding="utf-8")

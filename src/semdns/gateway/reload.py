@@ -210,6 +210,7 @@ class Reloader:
             assert resolver is not None
             await generation.runtime.start_after()
             old = self.live.swap(generation)
+            generation.runtime.expose()
             self._built.append(resolver)
             self._digest = digest
             self._spawn(self._retire(old))

@@ -94,10 +94,6 @@ class Runtime:
         for node in tree:
             if node.engines:
                 pools[node.name] = _build_pool(node, client, hosts, settings, metrics, rng, kept, records)
-        resolver_cache = getattr(resolver, "cache", None)
-        if resolver_cache is not None and callable(getattr(resolver_cache, "stats", None)):
-            metrics.watch_cache(resolver_cache.stats)
-        metrics.watch_zones(lambda: tree.serials)
         # Tracing (only when an OTLP endpoint is configured) wraps the steps; off, nothing is built.
         tracing = previous.tracing if previous is not None else _tracing_from_env()
         observer: DispatchObserver = metrics
@@ -130,10 +126,23 @@ class Runtime:
             edge = _build_edge(tree, resolver, settings, metrics)
         if tracing is not None:
             edge.tracer = tracing.tracer
-        return cls(
+        runtime = cls(
             tree, resolver, settings, metrics, client, pools, dispatcher, hosts, prober, edge=edge,
             replica_records=records, tracing=tracing,
         )  # fmt: skip
+        if previous is None:
+            runtime.expose()
+        return runtime
+
+    def expose(self) -> None:
+        """Point the scrape-time metrics (zone serials, the resolver cache's counters) at this
+        runtime: at build, or when a reload puts it in service (not before: a refused reload must
+        not show the serials of a tree that never served)."""
+        resolver_cache = getattr(self.resolver, "cache", None)
+        if resolver_cache is not None and callable(getattr(resolver_cache, "stats", None)):
+            self.metrics.watch_cache(resolver_cache.stats)
+        tree = self.tree
+        self.metrics.watch_zones(lambda: tree.serials)
 
     async def start(self) -> None:
         """Warm the local model (when asked), start probes, then report ready."""
