@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from semdns.engines.breaker import BreakerState
 from semdns.gateway import GatewaySettings, Runtime, create_app
@@ -128,6 +129,14 @@ async def test_zone_edit_under_load_changes_answers_with_no_failed_request(tmp_p
             metrics = (await gw.client.get("/metrics")).text
             assert 'semdns_zone_serial{zone="."} 2.0' in metrics
             assert "semdns_reload_generation 2.0" in metrics
+            # the replaced replica's state series is gone, the new one's is there
+            states = {
+                (sample.labels["name"], sample.labels["replica"]): sample.value
+                for family in text_string_to_metric_families(metrics)
+                if family.name == "semdns_breaker_state"
+                for sample in family.samples
+            }
+            assert states == {(".", f"{be['a'].url}#a"): 2.0, ("legal.", f"{be['b'].url}#b"): 0.0}
             assert 'semdns_reload_total{outcome="ok",trigger="admin"} 1.0' in metrics
             # nothing changed on disk: no rebuild
             again = (await gw.client.post("/admin/reload")).json()

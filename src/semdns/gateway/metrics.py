@@ -9,6 +9,7 @@ probe; routing decisions by cache status, plus the resolver cache's own counters
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -141,3 +142,9 @@ class GatewayMetrics:
 
     def health_changed(self, name: Name, replica: str, healthy: bool) -> None:
         self.replica_healthy.labels(str(name), replica).set(1 if healthy else 0)
+
+    def forget_replica(self, name: Name, replica: str) -> None:
+        """A reload removed the replica: drop its state series (its counters stay, as history)."""
+        for gauge in (self.breaker_state, self.replica_healthy):
+            with contextlib.suppress(KeyError):
+                gauge.remove(str(name), replica)

@@ -211,6 +211,9 @@ class Reloader:
             await generation.runtime.start_after()
             old = self.live.swap(generation)
             generation.runtime.expose()
+            gone = old.runtime.replica_records.keys() - generation.runtime.replica_records.keys()
+            for name, label in gone:
+                generation.runtime.metrics.forget_replica(name, label)
             self._built.append(resolver)
             self._digest = digest
             self._spawn(self._retire(old))
