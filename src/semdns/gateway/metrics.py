@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from semdns.engines.breaker import BreakerState
 from semdns.names import Name
+from semdns.promlabels import CachedLabels
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -70,24 +71,26 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(
+        self.requests = CachedLabels(Counter(
             "semdns_requests", "Requests by served name, deciding stage and HTTP status",
             ["name", "stage", "status"], registry=r,
-        )  # fmt: skip
-        self.resolution_seconds = Histogram(
+        ))  # fmt: skip
+        self.resolution_seconds = CachedLabels(Histogram(
             "semdns_resolution_seconds", "Time to resolve a request to a name, by deciding stage",
             ["stage"], buckets=_RESOLUTION_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.engine_seconds = Histogram(
+        ))  # fmt: skip
+        self.engine_seconds = CachedLabels(Histogram(
             "semdns_engine_seconds", "Engine attempt latency (to the answer, or to the end of a stream)",
             ["name", "replica", "outcome"], buckets=_ENGINE_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.retries = Counter(
+        ))  # fmt: skip
+        self.retries = CachedLabels(Counter(
             "semdns_retries", "Retries on another replica, by whether the retry budget allowed them",
             ["name", "allowed"], registry=r,
-        )  # fmt: skip
-        self.fallbacks = Counter(
-            "semdns_fallbacks", "Fallbacks from a name to its parent", ["source", "target"], registry=r
+        ))  # fmt: skip
+        self.fallbacks = CachedLabels(
+            Counter(
+                "semdns_fallbacks", "Fallbacks from a name to its parent", ["source", "target"], registry=r
+            )
         )
         self.breaker_state = Gauge(
             "semdns_breaker_state", "Circuit breaker state per replica: 0 closed, 1 half-open, 2 open",
@@ -99,8 +102,10 @@ class GatewayMetrics:
             ["name", "replica"],
             registry=r,
         )
-        self.decision_cache = Counter(
-            "semdns_decision_cache", "Routing decisions by decision-cache status", ["status"], registry=r
+        self.decision_cache = CachedLabels(
+            Counter(
+                "semdns_decision_cache", "Routing decisions by decision-cache status", ["status"], registry=r
+            )
         )
         self._cache_collector: _CacheStatsCollector | None = None
         self._zones_collector: _ZoneSerialCollector | None = None
