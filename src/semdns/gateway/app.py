@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from semdns.errors import SemdnsError
-from semdns.gateway.live import Live
+from semdns.gateway.live import Endpoint, Live
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_body, error_response
 
@@ -45,10 +46,13 @@ def create_app(
     (``--workers``: ``/metrics`` of the whole group)."""
     live = runtime if isinstance(runtime, Live) else Live(runtime)
     on = live.endpoint
+    api = {
+        "/v1/chat/completions": on(lambda g: g.api.chat_completions, traced=True),
+        "/v1/completions": on(lambda g: g.api.completions, traced=True),
+    }
     routes = [
         *overrides,
-        Route("/v1/chat/completions", on(lambda g: g.api.chat_completions, traced=True), methods=["POST"]),
-        Route("/v1/completions", on(lambda g: g.api.completions, traced=True), methods=["POST"]),
+        *(Route(path, endpoint, methods=["POST"]) for path, endpoint in api.items()),
         Route("/v1/models", on(lambda g: g.admin.models), methods=["GET"]),
         Route("/healthz", on(lambda g: g.admin.healthz), methods=["GET"]),
         Route("/readyz", on(lambda g: g.admin.readyz), methods=["GET"]),
@@ -94,11 +98,37 @@ def create_app(
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return error_response(SemdnsError("internal error in the gateway (logged)"))
 
-    return Starlette(
+    overridden = {r.path for r in overrides}
+    return GatewayApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: crash},
+        fast={("POST", p): e for p, e in api.items() if p not in overridden},
     )
+
+
+class GatewayApp(Starlette):
+    """Starlette, with the two API routes taken straight to their endpoints.
+
+    ``POST /v1/chat/completions`` and ``POST /v1/completions`` skip Starlette's router and its two
+    middleware layers (server errors, exceptions): their endpoints answer every error themselves
+    (OpenAI-style bodies), so those layers only cost time on the path every request takes. Every other
+    request, the lifespan included, goes through Starlette as usual.
+    """
+
+    def __init__(self, *args: Any, fast: Mapping[tuple[str, str], Endpoint], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast = dict(fast)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            endpoint = self.fast.get((scope["method"], scope["path"]))
+            if endpoint is not None:
+                scope["app"] = self
+                response = await endpoint(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _dumps(value: object) -> bytes:
