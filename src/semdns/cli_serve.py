@@ -1,9 +1,10 @@
 """``semdns serve``: the OpenAI-compatible gateway on uvicorn.
 
 Builds the zone tree, the resolver and the runtime once, then serves one process on one event loop
-(uvloop and httptools when installed: the fastest loop and HTTP parser uvicorn offers). Scale out by
-running several processes behind a TCP load balancer; the gateway holds no shared state that would
-need coordination beyond per-process breakers and caches.
+(uvloop and httptools when installed: the fastest loop and HTTP parser uvicorn offers). The zone files
+and the tenants file reload without a restart (SIGHUP, ``POST /admin/reload``, ``--watch``:
+:mod:`semdns.gateway.reload`); ``--workers N`` runs N such processes on the port
+(:mod:`semdns.gateway.workers`), sharing limits, quotas and the response cache through ``--redis``.
 """
 
 from __future__ import annotations
