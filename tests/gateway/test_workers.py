@@ -91,7 +91,18 @@ async def test_two_workers_one_port_one_scrape(tmp_path: Path) -> None:
                     if served == {"0", "1"}:
                         break
                 assert served == {"0", "1"}
-                # SIGHUP to the supervisor reloads every worker
+                # SIGHUP to the supervisor reloads every worker (each rebuilds its real resolver) while
+                # a bounded load runs: no request fails
+                statuses: list[int] = []
+                done = asyncio.Event()
+
+                async def load() -> None:
+                    for _ in range(2000):
+                        if done.is_set():
+                            return
+                        statuses.append((await client.post("/v1/chat/completions", content=body)).status_code)
+
+                loops = [asyncio.create_task(load()) for _ in range(3)]
                 zone.write_text(zone_text(2, be["a"], be["b"]), encoding="utf-8")
                 proc.send_signal(signal.SIGHUP)
                 serials: dict[tuple[tuple[str, str], ...], float] = {}
@@ -100,6 +111,9 @@ async def test_two_workers_one_port_one_scrape(tmp_path: Path) -> None:
                     if len(serials) == 2 and set(serials.values()) == {2.0}:
                         break
                     await asyncio.sleep(0.5)
+                done.set()
+                await asyncio.gather(*loops)
+                assert statuses and set(statuses) == {200}, f"{len(statuses)} requests: {set(statuses)}"
                 assert serials == {
                     (("worker", "0"), ("zone", ".")): 2.0,
                     (("worker", "1"), ("zone", ".")): 2.0,
