@@ -172,6 +172,7 @@ def register(app: typer.Typer) -> None:
         overrides: list[Route] = []
         if identity is not None:
             reloader.after_admin = identity.notify_siblings
+            group.follow_supervisor(identity)
             overrides = group.GroupMetrics(live, identity).routes()
             if settings.tenants_file and not settings.redis_url:
                 logging.getLogger("semdns.serve").warning(

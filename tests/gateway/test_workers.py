@@ -127,6 +127,45 @@ async def test_two_workers_one_port_one_scrape(tmp_path: Path) -> None:
         assert code == 0
 
 
+async def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    async with backends("a") as be:
+        zone = tmp_path / "zone.yaml"
+        zone.write_text(zone_text(1, be["a"], be["a"]), encoding="utf-8")
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "HF_HUB_OFFLINE": "1"}
+        command = [
+            sys.executable, "-m", "semdns.cli", "serve", "--zone", str(zone), "--port", str(port),
+            "--workers", "2", "--no-probes", "--lazy-local", "--log-level", "warning",
+        ]  # fmt: skip
+        proc = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        children: list[int] = []
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False) as client:
+                for _ in range(240):
+                    try:
+                        up = samples((await client.get("/metrics")).text, "semdns_workers_up")
+                    except httpx.TransportError:
+                        up = {}
+                    if len(up) == 2 and all(v == 1.0 for v in up.values()):
+                        break
+                    await asyncio.sleep(0.5)
+            children = [
+                int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            ]
+            assert len(children) == 2
+        finally:
+            proc.kill()  # SIGKILL: the supervisor cannot stop its workers itself
+            await asyncio.to_thread(proc.wait, 10)
+        for _ in range(100):
+            if not any(Path(f"/proc/{pid}").exists() for pid in children):
+                break
+            await asyncio.sleep(0.2)
+        alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+        for pid in alive:  # do not leave a server behind if the test fails
+            os.kill(pid, signal.SIGKILL)
+        assert not alive, "workers outlived their supervisor"
+
+
 def test_bad_workers_values() -> None:
     runner = CliRunner()
     for value in ("0", "-1", "many"):

@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -233,6 +234,20 @@ def listeners(identity: WorkerIdentity, host: str, port: int) -> list[socket.soc
     for sock in (shared, private):
         sock.set_inheritable(True)
     return [shared, private]
+
+
+def follow_supervisor(identity: WorkerIdentity, *, interval_s: float = 1.0) -> threading.Thread:
+    """Stop this worker gracefully (SIGTERM to itself) if its supervisor disappears — killed with
+    SIGKILL, say — so that no orphan keeps serving the port. A daemon thread: it needs no event loop."""
+
+    def watch() -> None:
+        while os.getppid() == identity.supervisor:
+            time.sleep(interval_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="semdns-follow-supervisor", daemon=True)
+    thread.start()
+    return thread
 
 
 class _Families(Collector):
