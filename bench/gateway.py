@@ -8,9 +8,11 @@ concurrency level alternates direct and gateway rounds, so drift on a shared mac
 Prints JSON: per concurrency (1, 8, 32), p50/p99 latency and throughput of both, the latency the
 gateway adds (p50/p99, ms) and throughput as a ratio to direct in the same run. The gateway requests
 name their target explicitly (``model: bench``) to measure the gateway itself; an extra c=1 row with
-``model: auto`` adds resolution (a repeated query: a decision-cache hit).
+``model: auto`` adds resolution (a repeated query: a decision-cache hit). Streamed rows (c=1 and 32 by
+default) give the time to the first token (the first chunk carrying an SSE event) direct and through
+the gateway, and streams per second.
 
-    python bench/gateway.py [--requests 3000] [--rounds 2] [--concurrency 1 8 32]
+    python bench/gateway.py [--requests 3000] [--rounds 2] [--concurrency 1 8 32] [--stream-concurrency 1 32]
 """
 
 from __future__ import annotations
@@ -73,6 +75,59 @@ async def _one_connection(
             await writer.wait_closed()
 
 
+async def _one_stream_connection(
+    port: int, payload: bytes, count: int, first: list[float], start: asyncio.Event
+) -> None:
+    """Like :func:`_one_connection` for SSE answers (chunked): records the time to the first chunk
+    that carries an event (the first token), then reads the stream to its end."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    await start.wait()
+    try:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            writer.write(payload)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if int(head[9:12]) != 200 or b"chunked" not in head.lower():
+                raise RuntimeError(f"not a chunked 200 stream: {head[:200]!r}")
+            seen = False
+            while True:
+                size = int((await reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16)
+                chunk = await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                if not seen and b"data:" in chunk:
+                    first.append(time.perf_counter() - t0)
+                    seen = True
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def _load_streams(port: int, payload: bytes, concurrency: int, total: int) -> dict[str, float]:
+    """Time to first token under load: p50/p99 in ms, streams per second."""
+    first: list[float] = []
+    start = asyncio.Event()
+    per = max(1, total // concurrency)
+    tasks = [
+        asyncio.create_task(_one_stream_connection(port, payload, per, first, start))
+        for _ in range(concurrency)
+    ]
+    await asyncio.sleep(0.05)
+    t0 = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    first.sort()
+    return {
+        "requests": len(first),
+        "p50_ms": first[len(first) // 2] * 1e3,
+        "p99_ms": first[min(len(first) - 1, int(len(first) * 0.99))] * 1e3,
+        "rps": len(first) / elapsed,
+    }
+
+
 async def _load(port: int, payload: bytes, concurrency: int, total: int) -> dict[str, float]:
     latencies: list[float] = []
     start = asyncio.Event()
@@ -114,7 +169,15 @@ def _merge(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _processes(workdir: Path) -> Iterator[tuple[int, int, int]]:
+def _processes(
+    workdir: Path,
+    *,
+    serve_args: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
+    pids: dict[str, int] | None = None,
+) -> Iterator[tuple[int, int, int]]:
+    """The fake backend and ``semdns serve`` (with ``serve_args``, and ``env_extra`` in its
+    environment; ``pids`` receives both pids: bench/tracing.py and bench/workers.py reuse this)."""
     backend_port, gateway_port = _free_port(), _free_port()
     zone = workdir / "bench-zone.yaml"
     engine = f'[{{kind: openai, url: "http://127.0.0.1:{backend_port}/v1", model: fake}}]'
@@ -139,11 +202,13 @@ def _processes(workdir: Path) -> Iterator[tuple[int, int, int]]:
     gateway = subprocess.Popen(
         [
             sys.executable, "-m", "semdns.cli", "serve", "--zone", str(zone), "--port", str(gateway_port),
-            "--no-probes", "--lazy-local", "--log-level", "warning",
+            "--no-probes", "--lazy-local", "--log-level", "warning", *serve_args,
         ],
-        env=env,
+        env={**env, **(env_extra or {})},
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    if pids is not None:
+        pids.update(backend=backend.pid, gateway=gateway.pid)
     try:
         _wait_ready(backend_port, "/v1/models")
         _wait_ready(gateway_port, "/readyz")
@@ -209,6 +274,33 @@ async def _bench(
                 "throughput_ratio": round(v["rps"] / d["rps"], 3),
             }
         )
+    streams = []
+    for c in args.stream_concurrency:
+        direct_s = _request(
+            backend_port,
+            "/v1/chat/completions",
+            json.dumps({"model": "fake", "stream": True, "messages": [message]}).encode(),
+        )
+        via_s = _request(
+            gateway_port,
+            "/v1/chat/completions",
+            json.dumps({"model": "bench", "stream": True, "messages": [message]}).encode(),
+        )
+        total = max(args.requests // 3, 50 * c)
+        sd, sv = [], []
+        for _ in range(args.rounds):
+            sd.append(await _load_streams(backend_port, direct_s, c, total))
+            sv.append(await _load_streams(gateway_port, via_s, c, total))
+        d, v = _merge(sd), _merge(sv)
+        streams.append(
+            {
+                "concurrency": c,
+                "direct_first_token": d,
+                "semdns_first_token": v,
+                "added_first_token_p50_ms": round(v["p50_ms"] - d["p50_ms"], 4),
+                "streams_per_s_ratio": round(v["rps"] / d["rps"], 3),
+            }
+        )
     runs_auto = [await _load(gateway_port, auto, 1, args.requests) for _ in range(args.rounds)]
     a = _merge(runs_auto)
     d1 = rows[0]["direct"] if rows and rows[0]["concurrency"] == 1 else None
@@ -227,6 +319,7 @@ async def _bench(
         "requests_per_round": args.requests,
         "rounds": args.rounds,
         "results": rows,
+        "streams": streams,
         "auto": auto_row,
         "goal_added_p50_ms_at_c1": GOAL_ADDED_P50_MS,
         "goal_met": bool(c1 and float(c1["added_p50_ms"]) <= GOAL_ADDED_P50_MS),  # type: ignore[arg-type]
@@ -242,6 +335,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument(
+        "--stream-concurrency", type=int, nargs="*", default=[1, 32], help="streamed rows (first token)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, _processes(Path(tmp)) as (backend_port, gateway_port, pid):
         try:

@@ -1,17 +1,24 @@
 """``semdns serve``: the OpenAI-compatible gateway on uvicorn.
 
 Builds the zone tree, the resolver and the runtime once, then serves one process on one event loop
-(uvloop and httptools when installed: the fastest loop and HTTP parser uvicorn offers). Scale out by
-running several processes behind a TCP load balancer; the gateway holds no shared state that would
-need coordination beyond per-process breakers and caches.
+(uvloop and httptools when installed: the fastest loop and HTTP parser uvicorn offers). The zone files
+and the tenants file reload without a restart (SIGHUP, ``POST /admin/reload``, ``--watch``:
+:mod:`semdns.gateway.reload`); ``--workers N`` runs N such processes on the port
+(:mod:`semdns.gateway.workers`), sharing limits, quotas and the response cache through ``--redis``.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from starlette.routing import Route
+
+    from semdns.gateway import Runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +58,18 @@ def register(app: typer.Typer) -> None:
         no_response_cache: bool = typer.Option(
             False, "--no-response-cache", help="Turn the response cache off."
         ),
+        workers: str = typer.Option(
+            "1",
+            "--workers",
+            help="Processes serving the port (SO_REUSEPORT), or 'auto' for one per CPU; share limits, "
+            "quotas and the response cache with --redis.",
+        ),
+        watch: bool = typer.Option(
+            False,
+            "--watch",
+            help="Reload when a zone file or the tenants file changes (debounced); SIGHUP and "
+            "POST /admin/reload reload in any case.",
+        ),
     ) -> None:
         """Serve the OpenAI-compatible API: send model "auto" (or a name such as contracts.legal)."""
         import uvicorn
@@ -61,6 +80,18 @@ def register(app: typer.Typer) -> None:
         from semdns.zone import load_default_tree, load_zone_files
 
         logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from semdns.gateway import workers as group
+
+        identity = group.WorkerIdentity.from_env()
+        try:
+            count = group.parse_workers(workers)
+            if count > 1 and identity is None:  # the supervisor: the workers do the rest
+                import sys
+
+                raise typer.Exit(group.supervise(sys.argv, count, host, port))
+        except (ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         try:
             tree = load_zone_files(zone) if zone else load_default_tree()
         except ZoneError as exc:
@@ -112,20 +143,49 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: {exc}", err=True)
             resolver.close()
             raise typer.Exit(2) from None
+        from semdns.delegation.authority import Authority
+        from semdns.gateway.live import Live
         from semdns.gateway.recursion import Recursion
+        from semdns.gateway.reload import Reloader
 
-        # auto follows delegations to the final name, on the protocol server's follower (one cache).
-        runtime.recursion = Recursion(
-            tree, authority.follower, server=authority.server, encoder=resolver.encoder
+        def protocol_routes(rt: Runtime) -> list[Route]:
+            # Each generation (a hot reload builds a new one) answers the protocol over its own tree and
+            # resolver; the follower (peer client, referral and answer caches) is shared by all.
+            auth = authority
+            if rt is not runtime:
+                own = getattr(rt.resolver, "inner", rt.resolver)  # tracing may wrap it
+                assert isinstance(own, Resolver)
+                auth = Authority.build(rt.tree, own, authority.follower, f"http://{host}:{port}")
+            # auto follows delegations to the final name, on the protocol server's follower (one cache).
+            rt.recursion = Recursion(rt.tree, auth.follower, server=auth.server, encoder=resolver.encoder)
+            return ProtocolRoutes(auth).routes()
+
+        live = Live(runtime, protocol_routes)
+        reloader = Reloader(
+            live, lambda new_tree: Resolver(new_tree, encoder=resolver.encoder), zone_paths=zone, watch=watch
         )
         typer.echo(
             f"semdns: resolver protocol for {tree.apex} at http://{host}:{port}/semdns/v1/query"
             + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),
             err=True,
         )
+        overrides: list[Route] = []
+        if identity is not None:
+            reloader.after_admin = identity.notify_siblings
+            group.follow_supervisor(identity)
+            overrides = group.GroupMetrics(live, identity).routes()
+            if settings.tenants_file and not settings.redis_url:
+                logging.getLogger("semdns.serve").warning(
+                    "worker %d: without --redis, rate limits and quotas are per worker", identity.index
+                )
+        typer.echo(
+            "semdns: reload with kill -HUP, POST /admin/reload"
+            + (" or by editing the files (watched)" if watch else ""),
+            err=True,
+        )
         try:
-            uvicorn.run(
-                create_app(runtime, extra_routes=ProtocolRoutes(authority).routes()),
+            config = uvicorn.Config(
+                create_app(live, reloader=reloader, overrides=overrides),
                 host=host,
                 port=port,
                 log_level=log_level.lower(),
@@ -134,5 +194,10 @@ def register(app: typer.Typer) -> None:
                 http="auto",
                 timeout_graceful_shutdown=5,
             )
+            sockets = group.listeners(identity, host, port) if identity is not None else None
+            server = uvicorn.Server(config)
+            server.run(sockets=sockets)
+            if not server.started:
+                raise typer.Exit(3)  # as uvicorn.run: the server could not start (logged by uvicorn)
         finally:
             resolver.close()

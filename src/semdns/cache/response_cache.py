@@ -45,6 +45,7 @@ from semdns.cache.index import IndexedEntry, IndexSet
 from semdns.cache.judge import Judge, shipped_judge
 from semdns.cache.request import CacheKeys, ClientControl, cache_keys, is_deterministic
 from semdns.cache.verifier import verify
+from semdns.promlabels import CachedLabels
 from semdns.state.base import State
 from semdns.zone.schema import CacheSpec
 
@@ -148,13 +149,15 @@ class _Metrics(Collector):
 
     def __init__(self, cache: ResponseCache, registry: CollectorRegistry) -> None:
         self.cache = cache
-        self.outcomes = PromCounter(
-            "semdns_response_cache",
-            "Response-cache outcomes by name: hit, semantic-hit, miss, stale, bypass, store, "
-            "verifier-reject, judge-reject, shadow-hit, shadow-false-hit, shadow-judge-caught, "
-            "shadow-judge-missed",
-            ["name", "outcome"],
-            registry=registry,
+        self.outcomes = CachedLabels(
+            PromCounter(
+                "semdns_response_cache",
+                "Response-cache outcomes by name: hit, semantic-hit, miss, stale, bypass, store, "
+                "verifier-reject, judge-reject, shadow-hit, shadow-false-hit, shadow-judge-caught, "
+                "shadow-judge-missed",
+                ["name", "outcome"],
+                registry=registry,
+            )
         )
         registry.register(self)
 
@@ -213,6 +216,10 @@ class ResponseCache:
         self.rebuilds = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
+
+    def use_specs(self, spec_for: Callable[[str], CacheSpec]) -> None:
+        """Read names' cache settings from a reloaded tree from now on (the entries stay)."""
+        self._spec_for = spec_for
 
     async def start(self) -> None:
         """Rebuild the index from the shared state and follow its event stream."""

@@ -56,6 +56,8 @@ class PeerClient:
         self._session: aiohttp.ClientSession | None = None
         self.form: ContentType = form
         self.sent = 0
+        self.trace_configs: list[aiohttp.TraceConfig] | None = None
+        """aiohttp request hooks (the gateway's tracing sets them to carry ``traceparent`` on)."""
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -71,7 +73,9 @@ class PeerClient:
             return response.status_code, response.headers.get("content-type", ""), response.content
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300), trust_env=False
+                connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300),
+                trust_env=False,
+                trace_configs=self.trace_configs,
             )
         async with self._session.post(
             url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)

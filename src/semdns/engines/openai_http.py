@@ -35,6 +35,8 @@ class SharedHTTP:
     def __init__(self, *, max_connections: int = 1024) -> None:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self.trace_configs: list[aiohttp.TraceConfig] | None = None
+        """aiohttp request hooks (the gateway's tracing sets them before the first request)."""
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -48,6 +50,7 @@ class SharedHTTP:
                 timeout=aiohttp.ClientTimeout(total=None),
                 trust_env=False,
                 auto_decompress=True,
+                trace_configs=self.trace_configs,
             )
         return self._session
 

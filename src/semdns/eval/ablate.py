@@ -56,7 +56,7 @@ def without_stage(tree: ZoneTree, stage: Stage) -> ZoneTree:
         stages = tuple(s for s in node.policy.stages if s != stage)
         policy = Policy.model_validate({**node.policy.model_dump(), "stages": stages})
         nodes[name] = replace(node, policy=policy)
-    return ZoneTree.build(nodes, tree.apex, tree.signing_keys)
+    return ZoneTree.build(nodes, tree.apex, tree.signing_keys, tree.serials)
 
 
 class MemoEncoder:

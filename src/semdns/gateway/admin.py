@@ -51,6 +51,7 @@ class AdminRoutes:
             "status": "ready" if ready else "not_ready",
             "started": runtime.ready,
             "names_down": down,
+            "zones": {str(origin): serial for origin, serial in sorted(runtime.tree.serials.items())},
         }
         if runtime.edge is not None:
             # Shared state down is degraded, not unready: the gateway keeps answering from local state.

@@ -15,10 +15,11 @@ The request path calls these in order (CoreDNS-style: each step may answer or pa
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -34,6 +35,9 @@ from semdns.state import State
 from semdns.tenancy import Admission, Gatekeeper, Tenants
 from semdns.zone.schema import CacheSpec
 from semdns.zone.tree import ZoneTree
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,8 @@ class Edge:
         self.tree = tree
         self.state = state
         self.gate = Gatekeeper(tenants, state)
+        self.tracer: Tracer | None = None
+        """Set when tracing is on: the cache lookup becomes a ``semdns.cache.lookup`` span."""
         self._encoder = encoder
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semdns-cache-embed")
         embed = self._embed if encoder is not None else None
@@ -74,6 +80,19 @@ class Edge:
             if cache
             else None
         )
+
+    def successor(self, tree: ZoneTree, tenants: Tenants | None) -> Edge:
+        """The edge of a reloaded tree and tenants file: new names, keys and limits, over the same
+        shared state, response cache and embedding thread (entries and counters survive a reload).
+        Raises :class:`TenantsFileError` when a tenant's subtree is not in ``tree``."""
+        if tenants is not None:
+            _check_subtrees(tenants, tree)
+        new = copy.copy(self)
+        new.tree = tree
+        new.gate = Gatekeeper(tenants, self.state)
+        if self.cache is not None:
+            self.cache.use_specs(new._spec_for)
+        return new
 
     def _spec_for(self, name: str) -> CacheSpec:
         try:
@@ -132,7 +151,14 @@ class Edge:
             control=client_control(headers.get("cache-control"), headers.get("x-semdns-cache")),
             embedding=embedding,
         )
-        return await self.cache.lookup(request)
+        if self.tracer is None:
+            return await self.cache.lookup(request)
+        with self.tracer.start_as_current_span("semdns.cache.lookup") as span:
+            found = await self.cache.lookup(request)
+            span.set_attributes({"semdns.name": str(name), "semdns.cache.status": found.status})
+            if found.similarity is not None:
+                span.set_attribute("semdns.cache.similarity", round(found.similarity, 4))
+            return found
 
     def replay(
         self, lookup: CacheLookup, stream: bool, headers: Mapping[str, str], semdns: dict[str, Any]

@@ -9,6 +9,7 @@ probe; routing decisions by cache status, plus the resolver cache's own counters
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from semdns.engines.breaker import BreakerState
 from semdns.names import Name
+from semdns.promlabels import CachedLabels
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -29,11 +31,11 @@ class _CacheStatsCollector(Collector):
     """Exposes the resolver cache's ``stats()`` dict (numbers only) at scrape time."""
 
     def __init__(self, stats: Callable[[], Mapping[str, Any]]) -> None:
-        self._stats = stats
+        self.stats = stats
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
-            stats = self._stats()
+            stats = self.stats()
         except Exception:  # the resolver's cache must never break a scrape
             return
         family = GaugeMetricFamily(
@@ -47,30 +49,48 @@ class _CacheStatsCollector(Collector):
         yield family
 
 
+class _ZoneSerialCollector(Collector):
+    """``semdns_zone_serial``: each zone's serial in service, read from the live tree at scrape time."""
+
+    def __init__(self, serials: Callable[[], Mapping[Name, int]]) -> None:
+        self.serials = serials
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "semdns_zone_serial", "The serial of each zone in service (0: the zone file gives none)",
+            labels=["zone"],
+        )  # fmt: skip
+        for origin, serial in sorted(self.serials().items()):
+            family.add_metric([str(origin)], float(serial))
+        yield family
+
+
 class GatewayMetrics:
     """All gateway metrics; also the dispatcher's :class:`~semdns.dispatch.DispatchObserver`."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(
+        self.requests = CachedLabels(Counter(
             "semdns_requests", "Requests by served name, deciding stage and HTTP status",
             ["name", "stage", "status"], registry=r,
-        )  # fmt: skip
-        self.resolution_seconds = Histogram(
+        ))  # fmt: skip
+        self.resolution_seconds = CachedLabels(Histogram(
             "semdns_resolution_seconds", "Time to resolve a request to a name, by deciding stage",
             ["stage"], buckets=_RESOLUTION_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.engine_seconds = Histogram(
+        ))  # fmt: skip
+        self.engine_seconds = CachedLabels(Histogram(
             "semdns_engine_seconds", "Engine attempt latency (to the answer, or to the end of a stream)",
             ["name", "replica", "outcome"], buckets=_ENGINE_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.retries = Counter(
+        ))  # fmt: skip
+        self.retries = CachedLabels(Counter(
             "semdns_retries", "Retries on another replica, by whether the retry budget allowed them",
             ["name", "allowed"], registry=r,
-        )  # fmt: skip
-        self.fallbacks = Counter(
-            "semdns_fallbacks", "Fallbacks from a name to its parent", ["source", "target"], registry=r
+        ))  # fmt: skip
+        self.fallbacks = CachedLabels(
+            Counter(
+                "semdns_fallbacks", "Fallbacks from a name to its parent", ["source", "target"], registry=r
+            )
         )
         self.breaker_state = Gauge(
             "semdns_breaker_state", "Circuit breaker state per replica: 0 closed, 1 half-open, 2 open",
@@ -82,12 +102,29 @@ class GatewayMetrics:
             ["name", "replica"],
             registry=r,
         )
-        self.decision_cache = Counter(
-            "semdns_decision_cache", "Routing decisions by decision-cache status", ["status"], registry=r
+        self.decision_cache = CachedLabels(
+            Counter(
+                "semdns_decision_cache", "Routing decisions by decision-cache status", ["status"], registry=r
+            )
         )
+        self._cache_collector: _CacheStatsCollector | None = None
+        self._zones_collector: _ZoneSerialCollector | None = None
 
     def watch_cache(self, stats: Callable[[], Mapping[str, Any]]) -> None:
-        self.registry.register(_CacheStatsCollector(stats))
+        """Export the resolver cache's counters (a reload's new resolver replaces the old one's)."""
+        if self._cache_collector is None:
+            self._cache_collector = _CacheStatsCollector(stats)
+            self.registry.register(self._cache_collector)
+        else:
+            self._cache_collector.stats = stats
+
+    def watch_zones(self, serials: Callable[[], Mapping[Name, int]]) -> None:
+        """Export the serials of the zones in service (a reload's tree replaces the old one's)."""
+        if self._zones_collector is None:
+            self._zones_collector = _ZoneSerialCollector(serials)
+            self.registry.register(self._zones_collector)
+        else:
+            self._zones_collector.serials = serials
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -110,3 +147,9 @@ class GatewayMetrics:
 
     def health_changed(self, name: Name, replica: str, healthy: bool) -> None:
         self.replica_healthy.labels(str(name), replica).set(1 if healthy else 0)
+
+    def forget_replica(self, name: Name, replica: str) -> None:
+        """A reload removed the replica: drop its state series (its counters stay, as history)."""
+        for gauge in (self.breaker_state, self.replica_healthy):
+            with contextlib.suppress(KeyError):
+                gauge.remove(str(name), replica)

@@ -6,6 +6,7 @@ there is nothing to brute-force, and the gateway hashes the presented key on eve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from semdns.errors import TenantsFileError
 from semdns.tenancy.config import TENANT_NAME_RE, parse_tenants
+from semdns.tenancy.edit import Unsupported, add_key
 
 KEY_PREFIX = "sk-semdns-"
 
@@ -32,24 +34,30 @@ def hash_key(key: str) -> str:
 def add_tenant_key(path: Path, name: str, **settings: Any) -> str:
     """Add a new key for tenant ``name`` (created when missing, with ``settings``) and return the key.
 
-    The file is validated before and after, then replaced atomically. Comments are not preserved
-    (PyYAML rewrites the file).
+    The file is validated before and after, then replaced atomically. An existing file is edited in
+    place (:mod:`semdns.tenancy.edit`): its comments and layout are kept; only a layout the editor
+    does not handle (a tenant written as a flow mapping) is rewritten whole.
     """
     if not TENANT_NAME_RE.match(name):
         raise TenantsFileError(f"tenant name {name!r} must be lower-case letters, digits, '-' or '_'")
     data: dict[str, Any] = {"tenants": {}}
+    text: str | None = None
     if path.exists():
         text = path.read_text(encoding="utf-8")
         parse_tenants(text, str(path))  # refuse to edit a file that is already invalid
         data = yaml.safe_load(text)
-    tenants = data.setdefault("tenants", {})
-    entry = tenants.setdefault(name, {})
-    for field, value in settings.items():
-        if value is not None:
-            entry[field] = list(value) if isinstance(value, tuple) else value
+    given = {k: v for k, v in settings.items() if v is not None}
     key = generate_key()
-    entry.setdefault("keys", []).append(hash_key(key))
-    out = yaml.safe_dump(data, sort_keys=False)
+    out: str | None = None
+    if text is not None:
+        with contextlib.suppress(Unsupported):
+            out = add_key(text, name, hash_key(key), given)
+    if out is None:
+        entry = data.setdefault("tenants", {}).setdefault(name, {})
+        for field, value in given.items():
+            entry[field] = list(value) if isinstance(value, tuple) else value
+        entry.setdefault("keys", []).append(hash_key(key))
+        out = yaml.safe_dump(data, sort_keys=False)
     parse_tenants(out, str(path))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(out, encoding="utf-8")

@@ -223,4 +223,5 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
             keys[Name.parse(pf.zone.origin)] = str(key_path)
     if issues:
         return issues, None
-    return [], ZoneTree.build(nodes, apex, keys)
+    serials = {Name.parse(pf.zone.origin): pf.zone.serial or 0 for pf in files}
+    return [], ZoneTree.build(nodes, apex, keys, serials)

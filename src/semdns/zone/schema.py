@@ -287,6 +287,10 @@ class ZoneFile(_Strict):
 
     origin: str
     ttl: Seconds = 3600
+    # The zone's version, like an SOA record's serial (e.g. 2026113001): ``/readyz`` and the
+    # ``semdns_zone_serial`` metric show the serial in service, so an operator can tell that a reload
+    # took. Optional; a zone without one reports 0.
+    serial: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
     cache: CacheSpec | None = None
     policy: PolicyOverride | None = None
     # The zone's Ed25519 private key (PEM, from `semdns key gen`), relative to the zone file: a resolver

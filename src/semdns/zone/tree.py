@@ -55,10 +55,16 @@ class ZoneTree:
     _aliases: Mapping[tuple[tuple[str, str], ...], Name] = field(repr=False)
     # Zone origin → path of its signing key (zone files' ``signing_key``, made absolute).
     signing_keys: Mapping[Name, str] = field(default_factory=dict, repr=False)
+    # Zone origin → the zone file's ``serial`` (0 when the file gives none), for ``/readyz`` and metrics.
+    serials: Mapping[Name, int] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
-        cls, nodes: Mapping[Name, ZoneNode], apex: Name, signing_keys: Mapping[Name, str] | None = None
+        cls,
+        nodes: Mapping[Name, ZoneNode],
+        apex: Name,
+        signing_keys: Mapping[Name, str] | None = None,
+        serials: Mapping[Name, int] | None = None,
     ) -> ZoneTree:
         """Index ``nodes`` (already validated by the loader) into a tree."""
         children: dict[Name, list[Name]] = {name: [] for name in nodes}
@@ -76,6 +82,7 @@ class ZoneTree:
             _children={k: tuple(sorted(v)) for k, v in children.items()},
             _aliases=aliases,
             signing_keys=dict(signing_keys or {}),
+            serials=dict(serials or {}),
         )
 
     def __contains__(self, name: object) -> bool:
