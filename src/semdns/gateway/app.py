@@ -2,7 +2,8 @@
 
 Starlette for routing only: no middleware is added (each one would cost every request), request
 handling lives in :mod:`.openai_api` and :mod:`.admin`, and the runtime is started and stopped by the
-app's lifespan. Unknown paths and wrong methods get OpenAI-style JSON errors too.
+app's lifespan. Unknown paths and wrong methods get OpenAI-style JSON errors too. The app faces the
+network through :func:`~semdns.gateway.guard.protect` (protected mode; a no-op unless it is on).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from semdns.errors import SemdnsError
 from semdns.gateway.admin import AdminRoutes
+from semdns.gateway.guard import Exposure, protect
 from semdns.gateway.openai_api import OpenAIRoutes
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_body, error_response
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 
 def create_app(
     runtime: Runtime, *, manage_runtime: bool = True, extra_routes: Sequence[Route] = ()
-) -> Starlette:
+) -> ASGIApp:
     """The gateway app over ``runtime``; with ``manage_runtime`` its lifespan starts and closes it.
     ``extra_routes`` are mounted beside the API (``semdns serve`` adds the resolver protocol's)."""
     api = OpenAIRoutes(runtime)
@@ -71,11 +74,12 @@ def create_app(
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return error_response(SemdnsError("internal error in the gateway (logged)"))
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: crash},
     )
+    return protect(app, Exposure.of(runtime.settings))
 
 
 def _dumps(value: object) -> bytes:
