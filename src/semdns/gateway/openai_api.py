@@ -32,6 +32,7 @@ from semdns.errors import (
 )
 from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
 from semdns.gateway.parse import ParsedRequest, parse_request
+from semdns.gateway.privacy_gate import shield, unmask
 from semdns.gateway.recursion import Followed
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import (
@@ -59,10 +60,10 @@ class OpenAIRoutes:
         self._explicit: dict[str, RoutingDecision] = {}
 
     async def chat_completions(self, request: Request) -> Response:
-        return await self._handle(request, "chat")
+        return unmask(await self._handle(request, "chat"), request)
 
     async def completions(self, request: Request) -> Response:
-        return await self._handle(request, "completion")
+        return unmask(await self._handle(request, "completion"), request)
 
     async def _handle(self, request: Request, endpoint: Endpoint) -> Response:
         metrics = self.runtime.metrics
@@ -73,7 +74,10 @@ class OpenAIRoutes:
             edge = self.runtime.edge
             # Auth and rate limits before any work is spent on the request.
             admission = await edge.admit(request.headers) if edge is not None else None
+            tree = self.runtime.tree
+            shield(tree, parsed, (tree.apex,), request)  # privacy: the apex's policy, before resolution
             decision = await self._address(parsed)
+            shield(tree, parsed, decision.names, request)  # before a peer resolver sees the query
             followed = await self._follow(parsed, decision)
             if followed is not None:
                 decision = followed.decision
@@ -82,6 +86,8 @@ class OpenAIRoutes:
             extra: dict[str, str] = {}
             if edge is not None and admission is not None:
                 name = edge.permit(admission, decision.name)
+            shield(tree, parsed, (name, *decision.names), request)  # before the cache and the engine
+            if edge is not None and admission is not None:
                 extra.update(admission.headers)
                 lookup = await edge.lookup(
                     admission, endpoint, parsed.body, parsed.query, name, decision, request.headers
