@@ -286,6 +286,14 @@ class AdminRequired(Forbidden):
     code = "admin_required"
 
 
+class RequestTimeout(InvalidRequest):
+    """The request body did not arrive within the gateway's ``body_timeout_s`` (a slow or stalled
+    client, as in a slowloris attack): 408, and the connection's slot is freed."""
+
+    http_status = 408
+    code = "request_timeout"
+
+
 class PersonalDataRefused(InvalidRequest):
     """The name's privacy policy is ``refuse`` and the prompt holds personal data (the message names the
     kinds found, never the values)."""

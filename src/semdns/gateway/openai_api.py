@@ -8,6 +8,7 @@ can cause becomes an OpenAI-style error body; nothing escapes as a crash.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from semdns.errors import (
     Forbidden,
     InvalidRequest,
     NoEngineAvailable,
+    RequestTimeout,
     RequestTooLarge,
     ResolutionError,
     SemdnsError,
@@ -69,7 +71,8 @@ class OpenAIRoutes:
         metrics = self.runtime.metrics
         decision: RoutingDecision | None = None
         try:
-            raw = await _read_body(request, self.runtime.settings.max_body_bytes)
+            settings = self.runtime.settings
+            raw = await _read_body(request, settings.max_body_bytes, settings.body_timeout_s)
             parsed = parse_request(raw, endpoint, request.headers.get("x-session-id"))
             edge = self.runtime.edge
             # Auth and rate limits before any work is spent on the request.
@@ -377,8 +380,9 @@ def _with_semdns(event: bytes, field: dict[str, object], *, replace: bool = Fals
     return event
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
+async def _read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit``, and with 408 when
+    it has not all arrived after ``timeout_s`` (a client that trickles its body holds no slot for long)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -389,9 +393,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise RequestTooLarge(f"the request body has {size} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise RequestTooLarge(f"the request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise RequestTooLarge(f"the request body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
     return b"".join(chunks)

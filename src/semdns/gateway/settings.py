@@ -50,6 +50,8 @@ class GatewaySettings:
     ``/readyz``)."""
     admin_key: str = field(default="", repr=False)
     """The operator's key for the ``/admin`` routes (``SEMDNS_ADMIN_KEY``), in any mode."""
+    body_timeout_s: float = 30.0
+    """Longest wait for a request body, from the end of its headers (408 after it)."""
     admin_resolve_per_min: int = 120
     """Calls of ``/admin/resolve`` each admin credential may make per minute (it runs the encoder)."""
 
