@@ -125,3 +125,15 @@ async def test_resolve_checks_the_credential_before_the_query(tmp_path: Path) ->
         assert anonymous.status_code == 401  # not 400: an anonymous caller learns nothing
         admin = await gw.client.get("/admin/resolve", headers={"authorization": f"Bearer {ADMIN_KEY}"})
         assert admin.status_code == 400 and admin.json()["error"]["param"] == "q"
+
+
+async def test_is_admin_for_other_routes(tmp_path: Path) -> None:
+    from semdns.gateway.guard import AdminGuard
+
+    async with running(tmp_path, "tenants+key") as (gw, keys):
+        guard = AdminGuard(gw.runtime)
+        assert guard.is_admin({"authorization": f"Bearer {ADMIN_KEY}"})
+        assert guard.is_admin({"authorization": f"Bearer {keys['admin-tenant']}"})
+        assert not guard.is_admin({"authorization": f"Bearer {keys['tenant']}"})
+        assert not guard.is_admin({"authorization": "Basic abc"})
+        assert not guard.is_admin({})

@@ -189,6 +189,15 @@ class AdminGuard:
             raise Unauthorized("the /admin routes need 'Authorization: Bearer <admin key>'")
         raise Unauthorized("this is not the admin key (SEMDNS_ADMIN_KEY)")
 
+    def is_admin(self, headers: Mapping[str, str]) -> bool:
+        """Whether the request carries an admin credential (for a route that hides rather than refuses,
+        such as the console's login redirect); :meth:`principal` says why not."""
+        try:
+            self.principal(headers)
+        except (Unauthorized, AdminRequired):
+            return False
+        return True
+
     async def spend(self, principal: Principal, route: str, per_min: int) -> dict[str, str]:
         """One call of an expensive admin route: the per-credential bucket, then the tenant's own
         request limits; :class:`RateLimited` when either is spent. Returns the ``x-ratelimit-*``
