@@ -172,3 +172,35 @@ def test_names_and_dns_never_become_headers(client: httpx.Client, name: str) -> 
     body = orjson.dumps({"model": name, "messages": [{"role": "user", "content": "hi"}]})
     check(client.post("/v1/chat/completions", content=body))
     check(client.get("/admin/resolve", params={"q": name}))
+
+
+def test_memory_stays_bounded_under_hostile_traffic(live: LiveGateway, client: httpx.Client) -> None:
+    """Hundreds of distinct hostile requests (new names, keys, sessions, bodies each time) leave the
+    gateway's Python heap about where it was: nothing keyed by client input grows without bound."""
+    import random
+    import tracemalloc
+
+    rng = random.Random(17)
+
+    def burst(n: int) -> None:
+        for i in range(n):
+            body = {
+                "model": rng.choice(["auto", "legal", f"n{i}.nowhere", "CN=x" * 3]),
+                "messages": [{"role": "user", "content": f"contract {i} " + "x" * rng.randrange(2000)}],
+                "temperature": 0,
+                "user": f"session-{i}",
+            }
+            headers = {"authorization": f"Bearer key-{i}", "x-session-id": f"s{i}"}
+            check(client.post("/v1/chat/completions", content=_dumps(body), headers=headers))
+
+    tracemalloc.start()
+    try:
+        burst(150)  # warm-up: pools, first cache entries, lazy imports
+        before = tracemalloc.get_traced_memory()[0]
+        burst(450)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    # Each cached answer (one per key, 450 keys) is a few kB; 450 of them must not cost 16 MB.
+    print(f"heap growth over 450 hostile requests: {(after - before) / 1e6:.2f} MB")
+    assert after - before < 16 * 1024 * 1024, (before, after)
