@@ -127,6 +127,30 @@ def test_apply_policy_covers_every_text_a_model_reads() -> None:
     assert masked["messages"][1]["content"][0]["text"] == "card [CARD_1]"
     assert masked["messages"][2:] == body["messages"][2:]
     assert body["messages"][0]["content"] == "agent for a@b.io"  # the original is untouched
+    calls = {
+        "messages": [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "1",
+                        "type": "function",
+                        "function": {"name": "mail", "arguments": '{"to": "a@b.io"}'},
+                    },
+                    "junk",
+                    {"id": "2", "function": "junk"},
+                ],
+                "function_call": {"name": "mail", "arguments": '{"to": "a@b.io"}'},
+            }
+        ]
+    }
+    masked_calls, m3 = apply_policy(PrivacySpec(action="mask"), calls, "chat")
+    assert m3 is not None
+    message = masked_calls["messages"][0]
+    assert message["tool_calls"][0]["function"]["arguments"] == '{"to": "[EMAIL_1]"}'
+    assert message["tool_calls"][1:] == ["junk", {"id": "2", "function": "junk"}]
+    assert message["function_call"]["arguments"] == '{"to": "[EMAIL_1]"}'
     prompts, m2 = apply_policy(PrivacySpec(action="mask"), {"prompt": ["x 10.1.2.3", 7]}, "completion")
     assert m2 is not None and prompts["prompt"] == ["x [IP_1]", 7]
     with pytest.raises(PersonalDataRefused, match=r"card \(1\)"):

@@ -171,17 +171,35 @@ def _map_texts(body: dict[str, Any], endpoint: str, fn: Any) -> dict[str, Any]:
 
 
 def _map_message(message: Any, fn: Any) -> Any:
+    """The message with ``fn`` applied to its content (a string or text parts) and to the arguments of
+    its tool calls (an assistant's earlier calls carry what the user said, e.g. an e-mail address)."""
     if not isinstance(message, dict):
         return message
+    out = dict(message)
     content = message.get("content")
     if isinstance(content, str):
-        return {**message, "content": fn(content)}
-    if isinstance(content, list):
-        parts = [
+        out["content"] = fn(content)
+    elif isinstance(content, list):
+        out["content"] = [
             {**part, "text": fn(part["text"])}
             if isinstance(part, dict) and isinstance(part.get("text"), str)
             else part
             for part in content
         ]
-        return {**message, "content": parts}
-    return message
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        out["tool_calls"] = [_map_call(call, fn) for call in calls]
+    if isinstance(message.get("function_call"), dict):
+        out["function_call"] = _map_function(message["function_call"], fn)
+    return out
+
+
+def _map_call(call: Any, fn: Any) -> Any:
+    if isinstance(call, dict) and isinstance(call.get("function"), dict):
+        return {**call, "function": _map_function(call["function"], fn)}
+    return call
+
+
+def _map_function(function: dict[str, Any], fn: Any) -> dict[str, Any]:
+    arguments = function.get("arguments")
+    return {**function, "arguments": fn(arguments)} if isinstance(arguments, str) else function
