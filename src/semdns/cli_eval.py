@@ -1,4 +1,4 @@
-"""``semdns eval routing | ablate``: score routers on labelled JSONL query sets.
+"""``semdns eval routing | ablate | privacy``: score routers on labelled JSONL query sets.
 
 ``routing`` runs one router (semdns by default, or a baseline) and reports hierarchy-aware rates with
 bootstrap intervals, calibration and latency per stage (a rich table, ``--json`` for one JSON object,
@@ -236,4 +236,7 @@ def register(app: typer.Typer) -> None:
             return
         print_ablation(_console(), result)
 
+    from semdns.cli_privacy import register_eval_privacy
+
+    register_eval_privacy(eval_app)
     app.add_typer(eval_app, name="eval")

@@ -70,6 +70,12 @@ def register(app: typer.Typer) -> None:
             help="Reload when a zone file or the tenants file changes (debounced); SIGHUP and "
             "POST /admin/reload reload in any case.",
         ),
+        insecure_open: bool = typer.Option(
+            False,
+            "--insecure-open",
+            help="Without --tenants, serve clients from any address (default: protected mode, "
+            "loopback clients only, when --host is not loopback). SEMDNS_INSECURE_OPEN.",
+        ),
     ) -> None:
         """Serve the OpenAI-compatible API: send model "auto" (or a name such as contracts.legal)."""
         import uvicorn
@@ -107,6 +113,8 @@ def register(app: typer.Typer) -> None:
                 redis_url=redis,
                 cache_shadow=True if cache_shadow else None,
                 response_cache=False if no_response_cache else None,
+                host=host,
+                insecure_open=True if insecure_open else None,
             )
             if settings.tenants_file:  # fail before the resolver is built, not after
                 from semdns.tenancy import load_tenants

@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
         requests_per_min: int = typer.Option(None, help="Requests per minute (token bucket)."),
         tokens_per_min: int = typer.Option(None, help="Tokens per minute (token bucket)."),
         daily_tokens: int = typer.Option(None, help="Daily token quota."),
-        admin: bool = typer.Option(False, "--admin", help="May call the cache admin routes."),
+        admin: bool = typer.Option(
+            False, "--admin", help="May call the /admin routes (cache stats and purge, resolve)."
+        ),
     ) -> None:
         """Create a key for NAME (creating the tenant if needed); the key is printed once, never stored."""
         from semdns.errors import TenantsFileError

@@ -268,3 +268,34 @@ class RateLimited(SemdnsError):
     def __init__(self, message: str, *, headers: dict[str, str]) -> None:
         self.headers = headers
         super().__init__(message)
+
+
+# -- exposure and privacy (semdns.gateway.guard, semdns.privacy) ------------------------------------
+
+
+class ProtectedMode(SemdnsError):
+    """The gateway listens beyond loopback with no tenants file, and the client is not on this machine."""
+
+    http_status = 403
+    code = "protected_mode"
+
+
+class AdminRequired(Forbidden):
+    """An ``/admin`` route called with a credential that is valid but not an admin's."""
+
+    code = "admin_required"
+
+
+class RequestTimeout(InvalidRequest):
+    """The request body did not arrive within the gateway's ``body_timeout_s`` (a slow or stalled
+    client, as in a slowloris attack): 408, and the connection's slot is freed."""
+
+    http_status = 408
+    code = "request_timeout"
+
+
+class PersonalDataRefused(InvalidRequest):
+    """The name's privacy policy is ``refuse`` and the prompt holds personal data (the message names the
+    kinds found, never the values)."""
+
+    code = "personal_data_refused"

@@ -28,6 +28,10 @@ from semdns.tenancy import add_tenant_key
 pytestmark = pytest.mark.anyio
 
 
+ADMIN_KEY = "sk-semdns-operator-test"
+ADMIN = {"authorization": f"Bearer {ADMIN_KEY}"}
+
+
 @contextlib.asynccontextmanager
 async def setup(
     tmp_path: Path, *, tenants: Path | None = None, cache: dict[str, Any] | None = None
@@ -42,7 +46,10 @@ async def setup(
             nodes["code"]["cache"] = cache
         tree = make_tree(tmp_path, nodes)
         settings = GatewaySettings(
-            probes=False, warm_local=False, tenants_file=str(tenants) if tenants else ""
+            probes=False,
+            warm_local=False,
+            tenants_file=str(tenants) if tenants else "",
+            admin_key=ADMIN_KEY,
         )
         resolver = StubResolver([("python", "python.code."), ("code", "code.")])
         async with gateway(tree, resolver, settings) as gw:
@@ -193,13 +200,13 @@ async def test_readyz_admin_and_metrics(tmp_path: Path) -> None:
         await gw.chat("code m", temperature=0)
         ready = (await gw.client.get("/readyz")).json()
         assert ready["status"] == "ready" and ready["edge"]["state"]["backend"] == "memory"
-        stats = (await gw.client.get("/admin/cache/stats")).json()
+        stats = (await gw.client.get("/admin/cache/stats", headers=ADMIN)).json()
         assert stats["totals"]["hit"] == 1 and stats["by_name"]["code."]["miss"] == 1
         assert stats["totals"]["store"] == 1
         metrics = (await gw.client.get("/metrics")).text
         assert 'semdns_response_cache_total{name="code.",outcome="hit"} 1.0' in metrics
         assert "semdns_shared_state_up" in metrics
-        purged = (await gw.client.post("/admin/cache/purge", params={"name": "code"})).json()
+        purged = (await gw.client.post("/admin/cache/purge", params={"name": "code"}, headers=ADMIN)).json()
         assert purged["purged"] == 1
-        bad = await gw.client.post("/admin/cache/purge", params={"name": "nope.nowhere"})
+        bad = await gw.client.post("/admin/cache/purge", params={"name": "nope.nowhere"}, headers=ADMIN)
         assert bad.status_code == 404

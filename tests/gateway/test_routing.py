@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from gateway.helpers import StubResolver, backends, engine, gateway, make_tree, sse_events
+from semdns.gateway import GatewaySettings
 
 pytestmark = pytest.mark.anyio
 
@@ -206,17 +207,22 @@ async def test_models_lists_auto_and_every_name_with_engines(tmp_path: Path) -> 
 async def test_health_readiness_metrics_and_admin_resolve(tmp_path: Path) -> None:
     async with (
         backends("root", "legal", "contracts") as b,
-        gateway(_tree(tmp_path, b), StubResolver([("contract", "contracts.legal.")])) as gw,
+        gateway(
+            _tree(tmp_path, b),
+            StubResolver([("contract", "contracts.legal.")]),
+            GatewaySettings(probes=False, warm_local=False, admin_key="sk-operator"),
+        ) as gw,
     ):
+        admin = {"authorization": "Bearer sk-operator"}
         assert (await gw.client.get("/healthz")).json() == {"status": "ok"}
         ready = await gw.client.get("/readyz")
         assert ready.status_code == 200, ready.text
         await gw.chat("contract question")
         await gw.chat("hi", model="nope.nope")
-        dig = await gw.client.get("/admin/resolve", params={"q": "a contract"})
+        dig = await gw.client.get("/admin/resolve", params={"q": "a contract"}, headers=admin)
         assert dig.status_code == 200
         assert dig.json()["names"] == ["contracts.legal."]
-        missing = await gw.client.get("/admin/resolve")
+        missing = await gw.client.get("/admin/resolve", headers=admin)
         assert missing.status_code == 400
         metrics = (await gw.client.get("/metrics")).text
     assert 'semdns_requests_total{name="contracts.legal.",stage="keyword",status="200"} 1.0' in metrics

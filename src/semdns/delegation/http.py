@@ -9,6 +9,8 @@ requests with it). Bodies are read with a hard cap, so an oversized message cost
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,25 +20,39 @@ from semdns.errors import MessageTooLarge, ProtocolError, UnknownDictionary
 from semdns.protocol.codec import CONTENT_TYPES, content_type_of, decode
 from semdns.protocol.messages import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ContentType, Query
 
+BODY_TIMEOUT_S = 30.0
+"""Longest wait for a query's body: a peer that trickles it (slowloris) is answered 400 and let go."""
 
-async def _read_capped(request: Request, limit: int) -> bytes:
+
+async def _read_capped(request: Request, limit: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise MessageTooLarge(f"query of {declared} bytes exceeds the limit of {limit} bytes")
     body = bytearray()
-    async for piece in request.stream():
-        body.extend(piece)
-        if len(body) > limit:
-            raise MessageTooLarge(f"query exceeds the limit of {limit} bytes")
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for piece in request.stream():
+                body.extend(piece)
+                if len(body) > limit:
+                    raise MessageTooLarge(f"query exceeds the limit of {limit} bytes")
+    except TimeoutError:
+        raise ProtocolError(f"the query's body did not arrive within {timeout_s:g} s") from None
     return bytes(body)
 
 
 class ProtocolRoutes:
     """Request handlers over one :class:`Authority`."""
 
-    def __init__(self, authority: Authority, *, max_bytes: int = MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        authority: Authority,
+        *,
+        max_bytes: int = MAX_MESSAGE_BYTES,
+        body_timeout_s: float = BODY_TIMEOUT_S,
+    ) -> None:
         self.authority = authority
         self.max_bytes = max_bytes
+        self.body_timeout_s = body_timeout_s
 
     def routes(self) -> list[Route]:
         return [
@@ -51,7 +67,7 @@ class ProtocolRoutes:
         try:
             form = content_type_of(request.headers.get("content-type"))
             reply_form = content_type_of(request.headers.get("accept")) if _accepts(request) else form
-            body = await _read_capped(request, self.max_bytes)
+            body = await _read_capped(request, self.max_bytes, self.body_timeout_s)
             query = decode(body, Query, form, max_bytes=self.max_bytes)
         except ProtocolError as exc:
             self.authority.counts["malformed"] += 1

@@ -1,4 +1,7 @@
-"""Operational routes: ``/v1/models``, ``/healthz``, ``/readyz``, ``/metrics``, ``/admin/resolve``."""
+"""Operational routes: ``/v1/models``, ``/healthz``, ``/readyz``, ``/metrics``, ``/admin/resolve``.
+
+Every ``/admin`` route needs an admin credential in every mode (:class:`~semdns.gateway.guard.AdminGuard`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from semdns.errors import Forbidden, InvalidRequest, SemdnsError
+from semdns.errors import InvalidRequest, SemdnsError
+from semdns.gateway.guard import AdminGuard, Exposure
 from semdns.gateway.metrics import CONTENT_TYPE
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_response
@@ -17,6 +21,7 @@ class AdminRoutes:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.guard = AdminGuard(runtime)
 
     async def models(self, request: Request) -> Response:
         """``auto`` plus every name that has engines, in OpenAI's list shape (``id`` is the name)."""
@@ -53,6 +58,7 @@ class AdminRoutes:
             "names_down": down,
             "zones": {str(origin): serial for origin, serial in sorted(runtime.tree.serials.items())},
         }
+        body["exposure"] = Exposure.of(runtime.settings).health()
         if runtime.edge is not None:
             # Shared state down is degraded, not unready: the gateway keeps answering from local state.
             body["edge"] = runtime.edge.health()
@@ -95,23 +101,19 @@ class AdminRoutes:
         return Response(orjson.dumps({"purged": removed, "tenant": tenant, "name": name}), media_type=JSON)
 
     def _admin_only(self, request: Request) -> None:
-        """With a tenants file, the cache routes need the key of a tenant with ``admin: true``."""
-        edge = self.runtime.edge
-        if edge is None or edge.gate.open:
-            return
-        principal = edge.gate.authenticate(
-            request.headers.get("authorization"), request.headers.get("api-key")
-        )
-        if principal.tenant is None or not principal.tenant.admin:
-            raise Forbidden("the cache admin routes need the key of a tenant with admin: true")
+        """An admin credential (admin tenant or ``SEMDNS_ADMIN_KEY``), whatever the mode."""
+        self.guard.principal(request.headers)
 
     async def resolve(self, request: Request) -> Response:
-        """The ``semdns dig`` JSON for ``?q=``."""
+        """The ``semdns dig`` JSON for ``?q=`` (admin only, rate-limited: it runs the encoder)."""
         query = request.query_params.get("q", "").strip()
-        if not query:
-            return error_response(InvalidRequest("give the query to resolve as ?q=...", param="q"))
         try:
+            principal = self.guard.principal(request.headers)
+            limit = self.runtime.settings.admin_resolve_per_min
+            headers = await self.guard.spend(principal, "/admin/resolve", limit)
+            if not query:
+                raise InvalidRequest("give the query to resolve as ?q=...", param="q")
             decision = await self.runtime.resolver.aresolve(query)
         except SemdnsError as exc:
             return error_response(exc)
-        return Response(orjson.dumps(decision.to_json()), media_type=JSON)
+        return Response(orjson.dumps(decision.to_json()), headers=headers, media_type=JSON)

@@ -2,7 +2,8 @@
 
 Starlette for routing only: no middleware is added (each one would cost every request), request
 handling lives in :mod:`.openai_api` and :mod:`.admin`, and the runtime is started and stopped by the
-app's lifespan. Unknown paths and wrong methods get OpenAI-style JSON errors too.
+app's lifespan. Unknown paths and wrong methods get OpenAI-style JSON errors too. The app faces the
+network through :func:`~semdns.gateway.guard.protect` (protected mode; a no-op unless it is on).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semdns.errors import SemdnsError
+from semdns.gateway.guard import Exposure, protect
 from semdns.gateway.live import Endpoint, Live
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_body, error_response
@@ -37,7 +39,7 @@ def create_app(
     extra_routes: Sequence[Route] = (),
     reloader: Reloader | None = None,
     overrides: Sequence[Route] = (),
-) -> Starlette:
+) -> ASGIApp:
     """The gateway app over ``runtime``; with ``manage_runtime`` its lifespan starts and closes it.
     ``extra_routes`` are mounted beside the API. A :class:`Live` (hot reload) may be given instead of
     a runtime: every route then runs on the generation in service when the request arrived, its
@@ -99,12 +101,13 @@ def create_app(
         return error_response(SemdnsError("internal error in the gateway (logged)"))
 
     overridden = {r.path for r in overrides}
-    return GatewayApp(
+    app = GatewayApp(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: crash},
         fast={("POST", p): e for p, e in api.items() if p not in overridden},
     )
+    return protect(app, Exposure.of(live.current.runtime.settings))
 
 
 class GatewayApp(Starlette):

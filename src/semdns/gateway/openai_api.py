@@ -8,6 +8,7 @@ can cause becomes an OpenAI-style error body; nothing escapes as a crash.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from semdns.errors import (
     Forbidden,
     InvalidRequest,
     NoEngineAvailable,
+    RequestTimeout,
     RequestTooLarge,
     ResolutionError,
     SemdnsError,
@@ -32,6 +34,7 @@ from semdns.errors import (
 )
 from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
 from semdns.gateway.parse import ParsedRequest, parse_request
+from semdns.gateway.privacy_gate import shield, unmask
 from semdns.gateway.recursion import Followed
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import (
@@ -59,21 +62,25 @@ class OpenAIRoutes:
         self._explicit: dict[str, RoutingDecision] = {}
 
     async def chat_completions(self, request: Request) -> Response:
-        return await self._handle(request, "chat")
+        return unmask(await self._handle(request, "chat"), request)
 
     async def completions(self, request: Request) -> Response:
-        return await self._handle(request, "completion")
+        return unmask(await self._handle(request, "completion"), request)
 
     async def _handle(self, request: Request, endpoint: Endpoint) -> Response:
         metrics = self.runtime.metrics
         decision: RoutingDecision | None = None
         try:
-            raw = await _read_body(request, self.runtime.settings.max_body_bytes)
+            settings = self.runtime.settings
+            raw = await _read_body(request, settings.max_body_bytes, settings.body_timeout_s)
             parsed = parse_request(raw, endpoint, request.headers.get("x-session-id"))
             edge = self.runtime.edge
             # Auth and rate limits before any work is spent on the request.
             admission = await edge.admit(request.headers) if edge is not None else None
+            tree = self.runtime.tree
+            shield(tree, parsed, (tree.apex,), request)  # privacy: the apex's policy, before resolution
             decision = await self._address(parsed)
+            shield(tree, parsed, decision.names, request)  # before a peer resolver sees the query
             followed = await self._follow(parsed, decision)
             if followed is not None:
                 decision = followed.decision
@@ -82,6 +89,8 @@ class OpenAIRoutes:
             extra: dict[str, str] = {}
             if edge is not None and admission is not None:
                 name = edge.permit(admission, decision.name)
+            shield(tree, parsed, (name, *decision.names), request)  # before the cache and the engine
+            if edge is not None and admission is not None:
                 extra.update(admission.headers)
                 lookup = await edge.lookup(
                     admission, endpoint, parsed.body, parsed.query, name, decision, request.headers
@@ -371,8 +380,9 @@ def _with_semdns(event: bytes, field: dict[str, object], *, replace: bool = Fals
     return event
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit``."""
+async def _read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit``, and with 408 when
+    it has not all arrived after ``timeout_s`` (a client that trickles its body holds no slot for long)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -383,9 +393,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise RequestTooLarge(f"the request body has {size} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise RequestTooLarge(f"the request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise RequestTooLarge(f"the request body exceeds the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
     return b"".join(chunks)

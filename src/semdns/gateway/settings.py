@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,18 @@ class GatewaySettings:
     """The response cache (per-name settings in the zone files' ``cache:``)."""
     cache_shadow: bool = False
     """Shadow mode for every name: the cache decides, the engine answers anyway, both are counted."""
+    host: str = "127.0.0.1"
+    """The address the server listens on; beyond loopback without a tenants file the gateway is in
+    protected mode (:mod:`semdns.gateway.guard`)."""
+    insecure_open: bool = False
+    """Serve clients from any address with no tenants file (``--insecure-open``; warned at start and on
+    ``/readyz``)."""
+    admin_key: str = field(default="", repr=False)
+    """The operator's key for the ``/admin`` routes (``SEMDNS_ADMIN_KEY``), in any mode."""
+    body_timeout_s: float = 30.0
+    """Longest wait for a request body, from the end of its headers (408 after it)."""
+    admin_resolve_per_min: int = 120
+    """Calls of ``/admin/resolve`` each admin credential may make per minute (it runs the encoder)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewaySettings:

@@ -9,7 +9,7 @@ tenants:
     requests_per_min: 600         # token bucket; omit for no limit
     tokens_per_min: 200000        # token bucket on prompt + completion tokens
     daily_tokens: 5000000         # quota, reset 24 h after the first use of the day
-    admin: false                  # may call the /admin/cache routes
+    admin: false                  # may call the /admin routes
 ```
 Errors say ``file:line: tenants.acme.keys.0: what to change``, like zone files.
 """

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from semdns.errors import ZoneError, ZoneIssue
 from semdns.names import DistinguishedName, InvalidName, Name
+from semdns.privacy.policy import PrivacySpec
 from semdns.zone.schema import CacheSpec, NodeSpec, Policy, ZoneFile, absolute_name
 from semdns.zone.tree import SourceLocation, ZoneNode, ZoneTree
 from semdns.zone.yamlsource import LocatedDocument, YamlSourceError, load_located
@@ -127,6 +128,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
         origin = Name.parse(pf.zone.origin)
         zone_policy = pf.zone.policy.apply(Policy()) if pf.zone.policy else Policy()
         zone_cache = CacheSpec().merged(pf.zone.cache)
+        zone_privacy = PrivacySpec().merged(pf.zone.privacy)
         for key, spec in pf.zone.nodes.items():
             line = pf.doc.line_of(("nodes", key))
             where = f"nodes.{key}"
@@ -175,6 +177,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
                 system_prompt=spec.system_prompt,
                 gateway=spec.gateway,
                 cache=zone_cache.merged(spec.cache),
+                privacy=zone_privacy.merged(spec.privacy),
             )
             clash = dn_owner.get(dn.key())
             if clash is not None and not dn.is_empty:

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semdns.names import DistinguishedName, InvalidName, Name
+from semdns.privacy.policy import PrivacySpec
 
 Stage = Literal["keyword", "lexical", "embedding", "classifier"]
 STAGES: tuple[Stage, ...] = ("keyword", "embedding", "classifier")
@@ -250,6 +251,7 @@ class NodeSpec(_Strict):
     ttl: Seconds | None = None
     gateway: GatewayPolicy = GatewayPolicy()
     cache: CacheSpec | None = None
+    privacy: PrivacySpec | None = None
 
     @field_validator("dn")
     @classmethod
@@ -292,6 +294,7 @@ class ZoneFile(_Strict):
     # took. Optional; a zone without one reports 0.
     serial: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
     cache: CacheSpec | None = None
+    privacy: PrivacySpec | None = None
     policy: PolicyOverride | None = None
     # The zone's Ed25519 private key (PEM, from `semdns key gen`), relative to the zone file: a resolver
     # serving this zone signs its answers with it; the parent's delegation record holds the public half.
