@@ -51,6 +51,12 @@ def register(app: typer.Typer) -> None:
         no_response_cache: bool = typer.Option(
             False, "--no-response-cache", help="Turn the response cache off."
         ),
+        no_console: bool = typer.Option(False, "--no-console", help="Do not serve the web console at /ui."),
+        console_remote: bool = typer.Option(
+            False,
+            "--console-remote",
+            help="Without --tenants, let non-loopback callers open /ui (SEMDNS_CONSOLE_REMOTE).",
+        ),
     ) -> None:
         """Serve the OpenAI-compatible API: send model "auto" (or a name such as contracts.legal)."""
         import uvicorn
@@ -76,6 +82,8 @@ def register(app: typer.Typer) -> None:
                 redis_url=redis,
                 cache_shadow=True if cache_shadow else None,
                 response_cache=False if no_response_cache else None,
+                console=False if no_console else None,
+                console_remote=True if console_remote else None,
             )
             if settings.tenants_file:  # fail before the resolver is built, not after
                 from semdns.tenancy import load_tenants
@@ -123,6 +131,8 @@ def register(app: typer.Typer) -> None:
             + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),
             err=True,
         )
+        if settings.console:
+            typer.echo(f"semdns: console at http://{host}:{port}/ui/", err=True)
         try:
             uvicorn.run(
                 create_app(runtime, extra_routes=ProtocolRoutes(authority).routes()),

@@ -45,6 +45,10 @@ def create_app(
         Route("/admin/cache/purge", admin.cache_purge, methods=["POST"]),
         *extra_routes,
     ]
+    if runtime.settings.console:
+        from semdns.ui.routes import console_routes  # here, not above: semdns.ui imports the gateway
+
+        routes += console_routes(runtime, allow_remote=runtime.settings.console_remote)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

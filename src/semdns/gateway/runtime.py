@@ -26,6 +26,7 @@ from semdns.gateway.metrics import GatewayMetrics
 from semdns.gateway.settings import GatewaySettings
 from semdns.names import Name
 from semdns.resolve.decision import RoutingDecision
+from semdns.ui.feed import DecisionFeed
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class Runtime:
     edge: Edge | None = None
     recursion: Recursion | None = None
     """Follows delegations for ``auto`` (set by ``semdns serve``, which owns the follower)."""
+    feed: DecisionFeed = field(default_factory=DecisionFeed)
+    """Decisions as they are served, for the console's live view (free when nobody watches)."""
 
     @classmethod
     def build(

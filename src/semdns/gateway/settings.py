@@ -42,6 +42,10 @@ class GatewaySettings:
     """The response cache (per-name settings in the zone files' ``cache:``)."""
     cache_shadow: bool = False
     """Shadow mode for every name: the cache decides, the engine answers anyway, both are counted."""
+    console: bool = True
+    """The web console at ``/ui`` (admin key with tenants; loopback only without, unless remote)."""
+    console_remote: bool = False
+    """Without a tenants file, let non-loopback callers open the console (``--console-remote``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewaySettings:
