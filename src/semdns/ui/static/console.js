@@ -116,7 +116,7 @@ const Namespace = {
       this.data = await getJSON("namespace");
     } catch (err) {
       setState("ns-state", err.message + " — retrying every 5 s.", "error");
-      gatewayState(false, err.message);
+      gatewayState(false, "not answering");
       return;
     }
     gatewayState(this.data.ready, this.data.ready ? "" : "starting");
@@ -133,7 +133,8 @@ const Namespace = {
     const filter = $("ns-filter").value.trim().toLowerCase();
     const nodes = data.nodes;
     const down = data.names_down.length;
-    $("ns-summary").textContent = nodes.length + " names in " + data.zones.length + " zones" +
+    const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+    $("ns-summary").textContent = plural(nodes.length, "name") + " in " + plural(data.zones.length, "zone") +
       (down ? ", " + down + " with no replica available" : "") + (data.probes ? "" : " (health probes off)");
     if (!nodes.length) { setState("ns-state", "This gateway serves no names.", "empty"); return; }
     setState("ns-state", down ? down + " name(s) have no available replica: " + data.names_down.join(", ") : "",
@@ -184,7 +185,8 @@ const Namespace = {
           if (!r.healthy) problems.push("probe: down");
           if (r.breaker !== "closed") problems.push("breaker " + r.breaker);
           const kind = !r.healthy || r.breaker === "open" ? "bad" : r.breaker === "half-open" ? "warn" : "ok";
-          const text = r.label + " — " + (problems.length ? problems.join(", ") : "healthy") +
+          const fine = data.probes ? "healthy" : "up (not probed)";
+          const text = r.label + " — " + (problems.length ? problems.join(", ") : fine) +
             (r.outstanding ? ", " + r.outstanding + " in flight" : "");
           reps.append(el("span", { class: "badge replica " + kind, "data-healthy": String(r.ok), text }));
         }
@@ -369,14 +371,24 @@ const Live = {
       if (!s.some((v) => v > 0)) continue;
       const max = Math.max(...s, 0.001);
       const w = 180, h = 36;
-      const points = s.map((v, i) => ((i * w) / (CHART_POINTS - 1)).toFixed(1) + "," + (h - 2 - (v / max) * (h - 4)).toFixed(1)).join(" ");
+      // newest point at the right edge; the axis always spans the last 5 minutes
+      const x = (i) => ((CHART_POINTS - s.length + i) * w) / (CHART_POINTS - 1);
+      const y = (v) => h - 3 - (v / max) * (h - 6);
+      const points = s.map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
       const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
       svg.setAttribute("viewBox", "0 0 " + w + " " + h);
       svg.setAttribute("role", "img");
       svg.setAttribute("aria-label", name + ": " + s[s.length - 1].toFixed(1) + " requests per second now, peak " + max.toFixed(1));
       const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
       line.setAttribute("points", points);
-      svg.append(line);
+      const dot = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+      dot.setAttribute("cx", x(s.length - 1).toFixed(1));
+      dot.setAttribute("cy", y(s[s.length - 1]).toFixed(1));
+      dot.setAttribute("r", "2.5");
+      const base = document.createElementNS("http://www.w3.org/2000/svg", "line");
+      for (const [k, v] of [["x1", 0], ["x2", w], ["y1", h - 3], ["y2", h - 3]]) base.setAttribute(k, String(v));
+      base.setAttribute("class", "axis");
+      svg.append(base, line, dot);
       boxes.push(el("div", { class: "chart" },
         el("div", { class: "label" }, el("span", { class: "mono", text: name }), el("span", { text: s[s.length - 1].toFixed(1) + " /s" })), svg));
     }
@@ -413,7 +425,7 @@ const Caches = {
     if (!rc.enabled) {
       summary("response-cache", [["status", "off in this gateway"]]);
       summary("shadow", []);
-      body.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "muted", text: "The response cache is off." })));
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted", text: "The response cache is off." })));
     } else {
       summary("response-cache", [["entries", fmt.num(rc.entries)], ["lookups", fmt.num(rc.lookups)], ["hit rate", fmt.pct(rc.hit_rate)],
         ["exact tier", fmt.pct(rc.hit_rate_exact)], ["semantic tier", fmt.pct(rc.hit_rate_semantic)],
@@ -428,9 +440,9 @@ const Caches = {
         return el("tr", {}, el("td", { class: "mono", text: name }), el("td", { class: "num", text: fmt.num((rc.entries_by_name || {})[name] || 0) }),
           el("td", { class: "num", text: fmt.num(c.hit || 0) }), el("td", { class: "num", text: fmt.num(c["semantic-hit"] || 0) }),
           el("td", { class: "num", text: fmt.num(c.miss || 0) }), el("td", { class: "num", text: fmt.num(c.stale || 0) }),
-          el("td", { class: "num", text: fmt.pct(rate) }));
+          el("td", { class: "num", text: fmt.num(c.bypass || 0) }), el("td", { class: "num", text: fmt.pct(rate) }));
       });
-      body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, class: "muted", text: "No lookups yet." }))]));
+      body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, class: "muted", text: "No lookups yet." }))]));
     }
     const table = $("tenants");
     if (tenants.mode === "open") {
