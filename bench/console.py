@@ -37,8 +37,9 @@ CHROMIUM = os.environ.get("SEMDNS_CHROMIUM", "/usr/bin/chromium")
 
 # The watcher: a console viewer in its own process, counting decision events until told to stop.
 WATCHER = r"""
-import json, signal, sys, httpx
+import json, signal, sys, time, httpx
 count = 0
+first = last = None
 stop = False
 def done(*_):
     global stop
@@ -47,12 +48,16 @@ signal.signal(signal.SIGTERM, done)
 with httpx.Client(timeout=None, trust_env=False) as client:
     with client.stream("GET", sys.argv[1]) as response:
         print("connected", flush=True)
+        cpu0 = time.process_time()
         for line in response.iter_lines():
             if line == "event: decision":
                 count += 1
+                last = time.monotonic()
+                first = first or last
             if stop:
                 break
-print(json.dumps({"decisions": count}), flush=True)
+spread = (last or 0) - (first or 0)
+print(json.dumps({"decisions": count, "cpu_s": time.process_time() - cpu0, "spread_s": spread}), flush=True)
 """
 
 
@@ -108,7 +113,7 @@ async def _rounds(args: argparse.Namespace, gateway_port: int, gateway_pid: int)
         gateway_port, "/v1/chat/completions", json.dumps({"model": "bench", "messages": [message]}).encode()
     )
     await _load(gateway_port, payload, 4, 400)  # warm-up
-    quiet, watched, received = [], [], []
+    quiet, watched, received, spreads = [], [], [], []
     cpu = {"quiet": 0.0, "watched": 0.0, "watcher": 0.0}
     for _ in range(args.rounds):
         before = _cpu_seconds(gateway_pid)
@@ -122,14 +127,16 @@ async def _rounds(args: argparse.Namespace, gateway_port: int, gateway_pid: int)
         assert watcher.stdout is not None
         watcher.stdout.readline()  # "connected": subscribed before the clock starts
         await asyncio.sleep(0.3)
-        before, watcher_before = _cpu_seconds(gateway_pid), _cpu_seconds(watcher.pid)
+        before = _cpu_seconds(gateway_pid)
         watched.append(await _load(gateway_port, payload, args.concurrency, args.requests))
         cpu["watched"] += _cpu_seconds(gateway_pid) - before
-        cpu["watcher"] += _cpu_seconds(watcher.pid) - watcher_before
         await asyncio.sleep(0.5)  # the last events drain (the feed hands them over every 0.2 s)
         watcher.terminate()
         out, _ = watcher.communicate(timeout=30)
-        received.append(json.loads(out.strip().splitlines()[-1])["decisions"])
+        seen = json.loads(out.strip().splitlines()[-1])
+        received.append(seen["decisions"])
+        cpu["watcher"] += seen["cpu_s"]
+        spreads.append(round(seen["spread_s"], 2))
     with urllib.request.urlopen(f"http://127.0.0.1:{gateway_port}/ui/api/caches") as response:
         feed = json.loads(response.read())["feed"]
     q = statistics.median(r["rps"] for r in quiet)
@@ -151,6 +158,8 @@ async def _rounds(args: argparse.Namespace, gateway_port: int, gateway_pid: int)
         "gateway_cpu_us_per_request_one_viewer": round(cpu["watched"] / sum(served) * 1e6, 1),
         "viewer_process_cpu_us_per_request": round(cpu["watcher"] / sum(served) * 1e6, 1),
         "requests_watched": served,
+        "round_seconds_one_viewer": [round(r["requests"] / r["rps"], 2) for r in watched],
+        "first_to_last_event_seconds": spreads,
         "events_received": received,
         "feed": feed,
         "goal": "viewer throughput >= 95% of unwatched, and every request reaches the viewer at >= 500/s",
