@@ -223,3 +223,19 @@ async def test_page_and_assets(tmp_path: Path) -> None:
         for bad in ("/ui/static/nope.js", "/ui/static/index.html", "/ui/static/..%2Fapp.py"):
             _error(await gw.client.get(bad), 404)
         _error(await gw.client.post("/ui/api/namespace"), 405)
+
+
+async def test_the_feed_names_tenants_and_shows_refused_requests(tmp_path: Path) -> None:
+    async with console_gateway(tmp_path, tenants=True) as gw:
+        admin = {"authorization": f"Bearer {gw.keys['ops']}"}
+        _error(await gw.client.get("/ui/api/feed"), 401)  # the feed is behind the admin key too
+        async with gw.client.stream("GET", "/ui/api/feed", headers=admin) as feed:
+            lines = feed.aiter_lines()
+            await asyncio.wait_for(_read_events(lines, 1, "rates"), 10)
+            assert (await gw.chat("contract", key=gw.keys["acme"])).status_code == 200
+            assert (await gw.chat("contract")).status_code == 401
+            assert (await gw.chat("contract", key="sk-semdns-not-a-key")).status_code == 401
+            got = await asyncio.wait_for(_read_events(lines, 3, "decision"), 10)
+    assert [e["tenant"] for e in got] == ["acme", "unauthenticated", "unauthenticated"]
+    assert [e["status"] for e in got] == [200, 401, 401]
+    assert got[1]["name"] == "-" and got[1]["stage"] == "-" and got[1]["confidence"] is None
