@@ -44,7 +44,8 @@ class Console:
 async def console_gateway(
     tmp_path: Path, *, tenants: bool = False, settings: dict[str, Any] | None = None
 ) -> AsyncIterator[Console]:
-    """Names ``.`` and ``legal.`` on live fakes, ``medical.`` on a closed port; a keyword resolver."""
+    """Names ``.`` and ``legal.`` on live fakes, ``medical.`` on a closed port, ``ip.legal.`` delegated
+    (unsigned) to a resolver that is not there; a keyword resolver."""
     async with backends("general", "legal") as fakes:
         dead = {"kind": "openai", "url": f"http://127.0.0.1:{closed_port()}/v1", "model": "gone"}
         tree = make_tree(
@@ -57,6 +58,10 @@ async def console_gateway(
                     "engines": [engine(fakes["legal"])],
                 },
                 "medical": {"description": "health questions", "engines": [dead]},
+                "ip.legal": {
+                    "description": "patents and trademarks, served by another resolver",
+                    "delegation": {"servers": [f"http://127.0.0.1:{closed_port()}"], "ttl": 600},
+                },
             },
         )
         keys: dict[str, str] = {}

@@ -103,6 +103,7 @@ async def test_feed_health_and_limits(browser: Browser, tmp_path: Path) -> None:
             "data-healthy", "true"
         )
         await expect(page.locator("#ns-state")).to_contain_text("medical.")
+        await expect(page.locator('[data-name="ip.legal."] .deleg')).to_contain_text("unsigned")
         await _shot(page, "health")
 
         # the live feed: requests made now appear, with their tenant and fallback path
@@ -124,9 +125,10 @@ async def test_feed_health_and_limits(browser: Browser, tmp_path: Path) -> None:
         await expect(rows.first).to_have_attribute("data-name", ".")
         await page.uncheck("#live-degraded")
         for i in range(8):  # traffic over a few 2 s ticks, so the per-name rate charts have a shape
-            for _ in range(1 + i % 3):
-                await gw.chat("contract", key=gw.keys["acme"])
+            for _ in range(1 + i % 3):  # deterministic (temperature 0): the response cache answers repeats
+                await gw.chat("contract", key=gw.keys["acme"], temperature=0)
             await asyncio.sleep(0.6)
+        await expect(rows.first.locator("td").nth(5)).to_have_text("hit")
         assert await page.locator(".chart").count() == 2  # legal. and . (the fallback)
         assert await page.locator(".chart polyline").first.get_attribute("points")
         await _shot(page, "live")
@@ -136,8 +138,19 @@ async def test_feed_health_and_limits(browser: Browser, tmp_path: Path) -> None:
         acme = page.locator('#tenants tr[data-tenant="acme"]')
         await expect(acme).to_be_visible()
         await expect(acme.locator("td").nth(2)).to_contain_text("of 100")
-        await expect(page.locator("#response-cache")).to_contain_text("hit rate")
+        hits = page.locator('#cache-names tbody tr:has-text("legal.") td').nth(2)
+        assert int(await hits.inner_text()) >= 10
         await _shot(page, "caches", full_page=True)
+
+        # dig, and the same query sent through the gateway: the answer and its headers
+        await page.click("#tab-dig")
+        await page.fill("#dig-query", "a contract question")
+        await page.check("#dig-send")
+        await page.click("#dig-form button[type=submit]")
+        await expect(page.locator("#send-result")).to_be_visible()
+        await expect(page.locator("#send-summary")).to_contain_text("200")
+        await expect(page.locator('#send-headers tr:has-text("x-semdns-name") td')).to_have_text("legal.")
+        await expect(page.locator("#send-body")).not_to_be_empty()
 
         # a failing gateway is a clear state, never a blank page
         failing = await context.new_page()

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from semdns.gateway import GatewaySettings, Runtime, create_app
+from semdns.names import Name
 from semdns.ui.feed import DecisionFeed, FeedFull
 from ui.helpers import console_gateway
 
@@ -28,15 +29,22 @@ def _error(response: httpx.Response, status: int) -> dict[str, object]:
 async def test_namespace_lists_names_replicas_and_the_broken_one(tmp_path: Path) -> None:
     async with console_gateway(tmp_path) as gw:
         data = (await gw.client.get("/ui/api/namespace")).json()
+        assert data["zones"] == [{"origin": ".", "names": 4, "serial": None}]
+        # where the loaded tree records zone serials (ZoneTree.serials), they are shown
+        object.__setattr__(gw.runtime.tree, "serials", {Name.parse("."): 2026113001})
+        zones = (await gw.client.get("/ui/api/namespace")).json()["zones"]
+        assert zones == [{"origin": ".", "names": 4, "serial": 2026113001}]
     nodes = {n["name"]: n for n in data["nodes"]}
-    assert set(nodes) == {".", "legal.", "medical."}
+    assert set(nodes) == {".", "legal.", "medical.", "ip.legal."}
+    assert nodes["ip.legal."]["delegation"]["signed"] is False
+    assert nodes["ip.legal."]["delegation"]["ttl"] == 600
+    assert nodes["ip.legal."]["replicas"] == [] and nodes["legal."]["delegation"] is None
     assert nodes["legal."]["dn"] == "CN=Legal,O=Test"
     assert nodes["legal."]["parent"] == "."
     assert [r["ok"] for r in nodes["legal."]["replicas"]] == [True]
     broken = nodes["medical."]["replicas"][0]
     assert broken["healthy"] is False and broken["ok"] is False
     assert data["names_down"] == ["medical."]
-    assert data["zones"][0]["origin"] == "."
 
 
 async def test_dig_returns_the_decision_and_its_dig_text(tmp_path: Path) -> None:
@@ -114,8 +122,11 @@ async def test_the_feed_shows_requests_as_they_are_served_without_prompts(tmp_pa
             assert gw.runtime.feed.watching
             answered = await gw.chat(secret)
             await gw.chat("ask a doctor")
-            got = await asyncio.wait_for(_read_events(lines, 2, "decision"), 10)
-    ok, fell = got
+            streamed = await gw.chat("contract, streamed", stream=True)
+            assert streamed.status_code == 200
+            got = await asyncio.wait_for(_read_events(lines, 3, "decision"), 10)
+    ok, fell, stream = got
+    assert stream["stream"] is True and ok["stream"] is False and stream["name"] == "legal."
     assert ok["name"] == "legal." and ok["status"] == 200 and ok["stage"] == "keyword"
     assert ok["confidence"] == 0.9 and ok["decision_cache"] == "miss" and ok["tenant"] == "anon"
     assert ok["response_cache"] == answered.headers["x-semdns-response-cache"] and ok["degraded"] is False

@@ -144,6 +144,7 @@ const Namespace = {
     zones.tBodies[0].replaceChildren(...data.zones.map((z) => el("tr", {},
       el("td", { class: "mono", text: z.origin }), el("td", { class: "num", text: z.names }),
       el("td", { class: "mono", text: z.serial === null || z.serial === undefined ? "not recorded" : z.serial }))));
+    const serials = new Map(data.zones.map((z) => [z.origin, z.serial]));
     const byParent = new Map();
     for (const node of nodes) {
       const key = node.parent || "";
@@ -176,7 +177,10 @@ const Namespace = {
         head.append(toggle);
       }
       head.append(el("span", { class: "name", text: node.name }), el("span", { class: "dn", text: node.dn }));
-      if (node.parent && node.zone === node.name) head.append(el("span", { class: "badge", text: "zone " + node.zone }));
+      if (node.zone === node.name) {
+        const serial = serials.get(node.zone);
+        head.append(el("span", { class: "badge", text: "zone apex" + (serial === null || serial === undefined ? "" : " · serial " + serial) }));
+      }
       item.append(head, el("div", { class: "desc", text: node.description || "(no description)" }));
       if (node.replicas.length) {
         const reps = el("div", { class: "replicas", "aria-label": "Replicas of " + node.name });
@@ -427,7 +431,7 @@ const Caches = {
       summary("shadow", []);
       body.replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted", text: "The response cache is off." })));
     } else {
-      summary("response-cache", [["entries", fmt.num(rc.entries)], ["lookups", fmt.num(rc.lookups)], ["hit rate", fmt.pct(rc.hit_rate)],
+      summary("response-cache", [["semantic index entries", fmt.num(rc.entries)], ["lookups", fmt.num(rc.lookups)], ["hit rate", fmt.pct(rc.hit_rate)],
         ["exact tier", fmt.pct(rc.hit_rate_exact)], ["semantic tier", fmt.pct(rc.hit_rate_semantic)],
         ["judge rejects", fmt.num(rc.judge_rejects)], ["shared state", rc.state ? rc.state.backend + (rc.state.reachable === false ? " (unreachable)" : "") : "–"]]);
       summary("shadow", [["would have hit", fmt.num(rc.shadow.would_hit)], ["agreed with the engine", fmt.num(rc.shadow.agree)],
