@@ -70,6 +70,18 @@ async def test_default_namespace_renders_and_dig_resolves(browser: Browser, enco
             assert 0 < len(hits) < len(tree)
             await page.fill("#ns-filter", "")
 
+            # keyboard: a subtree collapses from its toggle, which keeps the focus
+            toggle = tree_view.locator('[data-name="legal."] > .head > .toggle')
+            await toggle.focus()
+            await page.keyboard.press("Enter")
+            await expect(tree_view.locator('[data-name="contracts.legal."]')).to_be_hidden()
+            await expect(tree_view.locator('[data-name="legal."] > .head > .toggle')).to_be_focused()
+            await expect(tree_view.locator('[data-name="legal."] > .head > .toggle')).to_have_attribute(
+                "aria-expanded", "false"
+            )
+            await page.keyboard.press("Enter")
+            await expect(tree_view.locator('[data-name="contracts.legal."]')).to_be_visible()
+
             # keyboard: the tabs move with the arrow keys
             await page.focus("#tab-namespace")
             await page.keyboard.press("ArrowRight")

@@ -164,12 +164,11 @@ const Namespace = {
       if (filter && !visible.has(node.name)) return null;
       const kids = (byParent.get(node.name) || []).map(build).filter(Boolean);
       const expanded = filter ? true : !this.collapsed.has(node.name);
-      const item = el("li", { class: "node", role: "treeitem", "aria-expanded": kids.length ? String(expanded) : null,
-        "data-name": node.name });
+      const item = el("li", { class: "node" + (expanded ? "" : " collapsed"), "data-name": node.name });
       const head = el("div", { class: "head" });
       if (kids.length) {
-        const toggle = el("button", { class: "toggle", type: "button", "aria-label": (expanded ? "Collapse " : "Expand ") + node.name,
-          text: expanded ? "▾" : "▸" });
+        const toggle = el("button", { class: "toggle", type: "button", "aria-expanded": String(expanded),
+          "aria-label": "Names under " + node.name, text: expanded ? "▾" : "▸" });
         toggle.addEventListener("click", () => {
           if (this.collapsed.has(node.name)) this.collapsed.delete(node.name); else this.collapsed.add(node.name);
           this.render();
@@ -204,12 +203,20 @@ const Namespace = {
           el("span", { class: "badge " + (d.signed ? "ok" : "warn"), text: d.signed ? "signed (key pinned)" : "unsigned" }),
           " ttl " + d.ttl + " s"));
       }
-      if (kids.length) item.append(el("ul", { role: "group" }, kids));
+      if (kids.length) item.append(el("ul", {}, kids));
       return item;
     };
     const roots = byParent.get("") || [];
     const tree = roots.map(build).filter(Boolean);
+    // a refresh must not take the keyboard focus away from the toggle it was on
+    const active = document.activeElement;
+    const focused = active && active.classList.contains("toggle") ? active.closest("li.node").dataset.name : null;
     $("ns-tree").replaceChildren(...tree);
+    if (focused) {
+      const again = [...$("ns-tree").querySelectorAll("li.node")].find((li) => li.dataset.name === focused);
+      const toggle = again && again.querySelector(":scope > .head > .toggle");
+      if (toggle) toggle.focus();
+    }
     if (filter && !tree.length) setState("ns-state", "No name matches “" + filter + "”.", "empty");
   },
 };
