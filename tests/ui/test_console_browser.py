@@ -116,6 +116,8 @@ async def test_feed_health_and_limits(browser: Browser, tmp_path: Path) -> None:
         )
         await expect(page.locator("#ns-state")).to_contain_text("medical.")
         await expect(page.locator('[data-name="ip.legal."] .deleg')).to_contain_text("unsigned")
+        zone = page.locator('#ns-zones [data-zone="."]')
+        await expect(zone).to_have_text(". · 4 names · serial not recorded")
         await _shot(page, "health")
 
         # the live feed: requests made now appear, with their tenant and fallback path

@@ -139,11 +139,10 @@ const Namespace = {
     if (!nodes.length) { setState("ns-state", "This gateway serves no names.", "empty"); return; }
     setState("ns-state", down ? down + " name(s) have no available replica: " + data.names_down.join(", ") : "",
       down ? "error" : "");
-    const zones = $("ns-zones");
-    zones.hidden = false;
-    zones.tBodies[0].replaceChildren(...data.zones.map((z) => el("tr", {},
-      el("td", { class: "mono", text: z.origin }), el("td", { class: "num", text: z.names }),
-      el("td", { class: "mono", text: z.serial === null || z.serial === undefined ? "not recorded" : z.serial }))));
+    $("ns-zones-box").hidden = false;
+    $("ns-zones").replaceChildren(...data.zones.map((z) => el("li", { "data-zone": z.origin },
+      el("span", { class: "mono", text: z.origin }), " · " + plural(z.names, "name") + " · serial ",
+      el("span", { class: "mono", text: z.serial === null || z.serial === undefined ? "not recorded" : z.serial }))));
     const serials = new Map(data.zones.map((z) => [z.origin, z.serial]));
     const byParent = new Map();
     for (const node of nodes) {
