@@ -24,6 +24,7 @@ from ui.helpers import console_gateway
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 VIEWPORT = {"width": 1280, "height": 800}  # a laptop screen
+expect.set_options(timeout=15_000)  # a busy CI machine: waits end as soon as the page is right
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ async def test_feed_health_and_limits(browser: Browser, tmp_path: Path) -> None:
                 await gw.chat("contract", key=gw.keys["acme"], temperature=0)
             await asyncio.sleep(0.6)
         await expect(rows.first.locator("td").nth(5)).to_have_text("hit")
-        assert await page.locator(".chart").count() == 2  # legal. and . (the fallback)
+        await expect(page.locator(".chart")).to_have_count(2)  # legal. and . (the fallback)
         assert await page.locator(".chart polyline").first.get_attribute("points")
         await _shot(page, "live")
 
