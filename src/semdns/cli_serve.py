@@ -76,6 +76,12 @@ def register(app: typer.Typer) -> None:
             help="Without --tenants, serve clients from any address (default: protected mode, "
             "loopback clients only, when --host is not loopback). SEMDNS_INSECURE_OPEN.",
         ),
+        no_console: bool = typer.Option(False, "--no-console", help="Do not serve the web console at /ui."),
+        console_remote: bool = typer.Option(
+            False,
+            "--console-remote",
+            help="Without --tenants, let non-loopback callers open /ui (SEMDNS_CONSOLE_REMOTE).",
+        ),
     ) -> None:
         """Serve the OpenAI-compatible API: send model "auto" (or a name such as contracts.legal)."""
         import uvicorn
@@ -115,6 +121,8 @@ def register(app: typer.Typer) -> None:
                 response_cache=False if no_response_cache else None,
                 host=host,
                 insecure_open=True if insecure_open else None,
+                console=False if no_console else None,
+                console_remote=True if console_remote else None,
             )
             if settings.tenants_file:  # fail before the resolver is built, not after
                 from semdns.tenancy import load_tenants
@@ -191,6 +199,8 @@ def register(app: typer.Typer) -> None:
             + (" or by editing the files (watched)" if watch else ""),
             err=True,
         )
+        if settings.console:
+            typer.echo(f"semdns: console at http://{host}:{port}/ui/", err=True)
         try:
             config = uvicorn.Config(
                 create_app(live, reloader=reloader, overrides=overrides),

@@ -70,6 +70,11 @@ def create_app(
     ]
     if reloader is not None:
         routes += reloader.routes()
+    settings = live.current.runtime.settings
+    if settings.console:
+        from semdns.ui.routes import console_routes  # here, not above: semdns.ui imports the gateway
+
+        routes += console_routes(lambda: live.current.runtime, allow_remote=settings.console_remote)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

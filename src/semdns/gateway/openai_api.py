@@ -48,6 +48,7 @@ from semdns.gateway.wire import (
 from semdns.names import InvalidName, Name
 from semdns.resolve.decision import Answer, LevelTrace, RoutingDecision
 from semdns.tenancy import Admission
+from semdns.ui.feed import decision_event
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,21 @@ class OpenAIRoutes:
         self._explicit: dict[str, RoutingDecision] = {}
 
     async def chat_completions(self, request: Request) -> Response:
-        return unmask(await self._handle(request, "chat"), request)
+        return await self._observed(request, "chat")
 
     async def completions(self, request: Request) -> Response:
-        return unmask(await self._handle(request, "completion"), request)
+        return await self._observed(request, "completion")
+
+    async def _observed(self, request: Request, endpoint: Endpoint) -> Response:
+        """:meth:`_handle`, and the finished response offered to the console's live feed, only
+        when someone watches it (one attribute test otherwise)."""
+        feed = self.runtime.feed
+        if not feed.watching:
+            return unmask(await self._handle(request, endpoint), request)
+        started = time.perf_counter()
+        response = unmask(await self._handle(request, endpoint), request)
+        feed.publish(decision_event(self.runtime, request, response, started, endpoint))
+        return response
 
     async def _handle(self, request: Request, endpoint: Endpoint) -> Response:
         metrics = self.runtime.metrics

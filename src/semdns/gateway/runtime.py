@@ -29,6 +29,7 @@ from semdns.gateway.metrics import GatewayMetrics
 from semdns.gateway.settings import GatewaySettings
 from semdns.names import Name
 from semdns.resolve.decision import RoutingDecision
+from semdns.ui.feed import DecisionFeed
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class Runtime:
     replica_records: dict[tuple[Name, str], tuple[object, Replica]] = field(default_factory=dict)
     """(name, label) → (the record and breaker spec it was built from, the replica): what a reload
     compares to keep unchanged replicas."""
+    feed: DecisionFeed = field(default_factory=DecisionFeed)
+    """Decisions as they are served, for the console's live view (free when nobody watches)."""
 
     @classmethod
     def build(
@@ -130,6 +133,8 @@ class Runtime:
             tree, resolver, settings, metrics, client, pools, dispatcher, hosts, prober, edge=edge,
             replica_records=records, tracing=tracing,
         )  # fmt: skip
+        if previous is not None:
+            runtime.feed = previous.feed  # the console's watchers follow the reload
         if previous is None:
             runtime.expose()
         return runtime

@@ -54,6 +54,10 @@ class GatewaySettings:
     """Longest wait for a request body, from the end of its headers (408 after it)."""
     admin_resolve_per_min: int = 120
     """Calls of ``/admin/resolve`` each admin credential may make per minute (it runs the encoder)."""
+    console: bool = True
+    """The web console at ``/ui`` (admin key with tenants; loopback only without, unless remote)."""
+    console_remote: bool = False
+    """Without a tenants file, let non-loopback callers open the console (``--console-remote``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewaySettings:
