@@ -31,6 +31,7 @@ from semdns.errors import (
     UnknownName,
 )
 from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
+from semdns.gateway.params import single_name_only, usage_event, wants_usage
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.recursion import Followed
 from semdns.gateway.runtime import Runtime
@@ -92,7 +93,7 @@ class OpenAIRoutes:
                     extra.update(lookup.headers())
             if decision.is_multi:
                 targets = self._targets(decision, admission)
-                if len(targets) > 1:
+                if len(targets) > 1 and single_name_only(parsed.body, endpoint) is None:
                     return await self._fan_out(parsed, decision, targets, admission, lookup, extra)
                 name = targets[0][0]
             if parsed.stream:
@@ -183,6 +184,8 @@ class OpenAIRoutes:
         self.runtime.metrics.requests.labels(str(decision.name), decision.stage, "200").inc()
         if parsed.stream:
             events = sse_events(result.response, parsed.endpoint, field)
+            if wants_usage(parsed.body):
+                events.insert(-1, usage_event(result.response, parsed.endpoint))
             payload: bytes | list[bytes] = events
             response: Response = Response(
                 b"".join(events), headers={**headers, **_SSE_HEADERS}, media_type="text/event-stream"
