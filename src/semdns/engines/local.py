@@ -136,10 +136,14 @@ class LocalModelHost:
         *,
         grammar: str | None = None,
         logprobs: bool = False,
+        fresh: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
         """llama.cpp's stream chunks for one request, then ``{_CONTEXT_TOKENS: n}`` (prompt + generated
         tokens); ``timeout_s`` bounds the wait for each chunk. ``grammar`` (GBNF) constrains the
-        output; ``logprobs`` runs the request on the instance that keeps every position's logits."""
+        output; ``logprobs`` runs the request on the instance that keeps every position's logits;
+        ``fresh`` evaluates the whole prompt again instead of reusing the cached prefix (a prefix
+        evaluated in other batches gives slightly different logits, and a seeded request must give
+        the same answer every time)."""
         if self.pending >= self.max_queue:
             raise EngineOverloaded(f"local engine: {self.pending} requests queued (limit {self.max_queue})")
         loop = asyncio.get_running_loop()
@@ -157,6 +161,8 @@ class LocalModelHost:
                 return
             try:
                 llm = self._load(logprobs)
+                if fresh:
+                    llm.reset()
                 args = _checked(llm, kwargs)
                 if grammar is not None:
                     from llama_cpp.llama_grammar import LlamaGrammar
@@ -250,7 +256,12 @@ class LocalEngine:
         seed = job.seed + index if job.seed is not None else random.getrandbits(31)
         kwargs = {**job.kwargs, "seed": seed}
         async for chunk in self.host.generate(
-            job.endpoint, kwargs, timeout_s, grammar=job.grammar, logprobs=job.logprobs
+            job.endpoint,
+            kwargs,
+            timeout_s,
+            grammar=job.grammar,
+            logprobs=job.logprobs,
+            fresh=job.seed is not None,
         ):
             yield chunk
 
