@@ -19,7 +19,9 @@ from starlette.routing import Route
 
 from semdns.errors import SemdnsError
 from semdns.gateway.admin import AdminRoutes
+from semdns.gateway.embeddings_api import EmbeddingRoutes
 from semdns.gateway.openai_api import OpenAIRoutes
+from semdns.gateway.responses_api import ResponsesRoute
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_body, error_response
 
@@ -36,6 +38,8 @@ def create_app(
     routes = [
         Route("/v1/chat/completions", api.chat_completions, methods=["POST"]),
         Route("/v1/completions", api.completions, methods=["POST"]),
+        Route("/v1/embeddings", EmbeddingRoutes(runtime).embeddings, methods=["POST"]),
+        Route("/v1/responses", ResponsesRoute(api.chat_completions).responses, methods=["POST"]),
         Route("/v1/models", admin.models, methods=["GET"]),
         Route("/healthz", admin.healthz, methods=["GET"]),
         Route("/readyz", admin.readyz, methods=["GET"]),
