@@ -223,3 +223,15 @@ async def test_echo_prepends_the_prompt(client: openai.AsyncOpenAI) -> None:
     completion = await client.completions.create(model=".", prompt="Roses are", echo=True, max_tokens=2)
     assert completion.choices[0].text.startswith("Roses are")
     assert len(completion.choices[0].text) > len("Roses are")
+
+
+async def test_a_streamed_response_from_the_local_engine(client: openai.AsyncOpenAI) -> None:
+    stream = await client.responses.create(model=".", input="Say hello.", max_output_tokens=3, stream=True)
+    events = [event async for event in stream]
+    assert events[0].type == "response.created"
+    assert events[-1].type == "response.incomplete"  # max_output_tokens ran out
+    final = events[-1].response  # type: ignore[union-attr]
+    assert final.incomplete_details is not None and final.incomplete_details.reason == "max_output_tokens"
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text and final.output_text == text
+    assert final.usage is not None and 0 < final.usage.output_tokens <= 3
