@@ -271,3 +271,35 @@ async def test_error_shapes_map_to_the_clients_exception_classes(stack: Stack) -
             await stack.client.completions.create(model=".", prompt="x")
     finally:
         stack.fakes["root"].fake.behaviour.fail_status = None
+
+
+async def test_refusals_without_any_model_loaded(tmp_path: Path) -> None:
+    """The local engine decides what it refuses before the model is loaded: a local-only tree answers
+    400 naming the parameter; a tree whose pass-through fallback is down answers 502 listing the
+    refusal and the failure (some engine could have honoured the request)."""
+    async with backends("root") as fakes:
+        (tmp_path / "local").mkdir()
+        only_local = make_tree(tmp_path / "local", {"@": {"engines": [{"kind": "local"}]}})
+        async with gateway(only_local) as gw:
+            client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+            with pytest.raises(openai.BadRequestError) as caught:
+                await client.chat.completions.create(model=".", messages=USER, verbosity="high")
+            assert caught.value.param == "verbosity" and caught.value.code == "unsupported_parameter"
+            bad_schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}}
+            with pytest.raises(openai.BadRequestError) as caught:
+                await client.chat.completions.create(model=".", messages=USER, response_format=bad_schema)
+            assert caught.value.param == "response_format.json_schema.schema"
+            await client.close()
+        fakes["root"].fake.behaviour.fail_status = 500
+        mixed = make_tree(
+            tmp_path,
+            {"@": {"engines": [engine(fakes["root"])]}, "loc": {"engines": [{"kind": "local"}]}},
+        )
+        async with gateway(mixed) as gw:
+            client = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0)
+            with pytest.raises(openai.InternalServerError) as failed:
+                await client.chat.completions.create(model="loc", messages=USER, verbosity="high")
+            await client.close()
+    assert failed.value.status_code == 502
+    assert "'verbosity' is not supported by the local engine" in failed.value.message
+    assert "HTTP 500" in failed.value.message

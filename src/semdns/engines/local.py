@@ -231,11 +231,18 @@ class LocalEngine:
         return self._label
 
     def unsupported(self, endpoint: Endpoint, body: dict[str, Any]) -> UnsupportedParameter | None:
-        """The 400 this engine would answer ``body`` with (dispatch skips it then), else None."""
-        return refuse(endpoint, body, self.served_name, self._label)
+        """The 400 this engine would answer ``body`` with (dispatch skips it then), else None: a
+        parameter llama.cpp cannot honour, or a JSON Schema it cannot turn into a grammar."""
+        refusal = refuse(endpoint, body, self.served_name, self._label)
+        if refusal is None:
+            try:
+                build_job(endpoint, body, self.max_tokens, self.served_name, self._label)
+            except UnsupportedParameter as exc:
+                return exc
+        return refusal
 
     def _job(self, call: EngineCall) -> LocalJob:
-        refusal = self.unsupported(call.endpoint, call.body)
+        refusal = refuse(call.endpoint, call.body, self.served_name, self._label)
         if refusal is not None:
             raise refusal
         body = call.body
