@@ -53,7 +53,7 @@ async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[open
         probes=False, warm_local=True, local_max_tokens=48, local_threads=2, local_n_ctx=1024
     )
     async with gateway(tree, settings=settings) as gw:
-        api = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=120)
+        api = openai.AsyncOpenAI(base_url=f"{gw.url}/v1", api_key="unused", max_retries=0, timeout=300)
         yield api
         await api.close()
 
@@ -138,7 +138,7 @@ async def test_a_tool_call_comes_back_as_a_tool_call(client: openai.AsyncOpenAI)
             max_tokens=32,
         )
 
-    sync = openai.OpenAI(base_url=str(client.base_url), api_key="unused", max_retries=0, timeout=120)
+    sync = openai.OpenAI(base_url=str(client.base_url), api_key="unused", max_retries=0, timeout=300)
     try:
         completion = await asyncio.to_thread(call, sync)
     finally:
