@@ -304,3 +304,42 @@ async def test_refusals_without_any_model_loaded(tmp_path: Path) -> None:
     assert failed.value.status_code == 502
     assert "'verbosity' is not supported by the local engine" in failed.value.message
     assert "HTTP 500" in failed.value.message
+
+
+async def test_response_cache_replays_keep_tool_calls_logprobs_and_the_asked_usage(stack: Stack) -> None:
+    """A cached answer replayed in the other form (JSON <-> stream) keeps its tool calls and logprobs,
+    and a replayed stream carries a usage chunk exactly when this client asked for it."""
+    cache = stack.gw.runtime.edge.cache  # type: ignore[union-attr]
+    assert cache is not None
+    ask = {"model": "b", "messages": [{"role": "user", "content": "cached tool"}], "temperature": 0}
+    first = await stack.client.chat.completions.create(**ask, tools=[WEATHER], logprobs=True)
+    await cache.drain()
+    before = stack.fakes["b"].fake.requests
+    stream = await stack.client.chat.completions.create(
+        **ask, tools=[WEATHER], logprobs=True, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = [c async for c in stream]
+    assert stack.fakes["b"].fake.requests == before  # served from the cache
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or ())]
+    assert first.choices[0].message.tool_calls is not None
+    assert [tc.function.name for tc in calls if tc.function] == ["get_weather"]
+    assert [c for c in chunks if c.choices and c.choices[0].logprobs is not None]
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens == 4
+
+    plain = {"model": "b", "messages": [{"role": "user", "content": "cached stream"}], "temperature": 0}
+    stream = await stack.client.chat.completions.create(
+        **plain, tools=[WEATHER], stream=True, stream_options={"include_usage": True}
+    )
+    [c async for c in stream]
+    await cache.drain()
+    before = stack.fakes["b"].fake.requests
+    replayed = await stack.client.chat.completions.create(**plain, tools=[WEATHER], stream=True)
+    again = [c async for c in replayed]
+    assert stack.fakes["b"].fake.requests == before
+    assert all(c.usage is None for c in again) and all(c.choices for c in again)
+    as_json = await stack.client.chat.completions.create(**plain, tools=[WEATHER])
+    assert stack.fakes["b"].fake.requests == before
+    assert as_json.choices[0].message.tool_calls is not None
+    assert as_json.choices[0].message.tool_calls[0].function.name == "get_weather"
+    assert as_json.choices[0].finish_reason == "tool_calls"

@@ -31,7 +31,7 @@ from semdns.errors import (
     UnknownName,
 )
 from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
-from semdns.gateway.params import single_name_only, usage_event, wants_usage
+from semdns.gateway.params import fit_usage, single_name_only, usage_event, wants_usage
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.recursion import Followed
 from semdns.gateway.runtime import Runtime
@@ -293,7 +293,12 @@ class OpenAIRoutes:
             field["similarity"] = round(lookup.similarity, 4)
         headers = {**decision_headers(decision, None), "x-semdns-name": str(name), **extra}
         self.runtime.metrics.requests.labels(str(name), decision.stage, "200").inc()
-        return edge.replay(lookup, parsed.stream, headers, field)
+        response = edge.replay(lookup, parsed.stream, headers, field)
+        if isinstance(response, StreamingResponse):
+            answer = orjson.loads(lookup.body())
+            want = wants_usage(parsed.body)
+            response.body_iterator = fit_usage(response.body_iterator, answer, want, parsed.endpoint)
+        return response
 
     async def _stream(
         self,

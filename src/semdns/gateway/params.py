@@ -16,7 +16,7 @@ and writes the usage event a stream ends with when the client asked for it (:fun
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -326,3 +326,24 @@ def usage_event(response: Mapping[str, Any], endpoint: Endpoint) -> bytes:
         "usage": response.get("usage"),
     }
     return b"data: " + orjson.dumps(event) + b"\n\n"
+
+
+async def fit_usage(
+    events: AsyncIterable[Any], answer: Mapping[str, Any], want: bool, endpoint: Endpoint
+) -> AsyncIterator[bytes]:
+    """A replayed stream (from the response cache) with usage as *this* client asked: the stored
+    stream may have been asked for by a client that wanted usage, or not, or stored as JSON. Usage is
+    taken off every event, and a usage event (that of the cached ``answer``) is put before ``[DONE]``
+    when ``include_usage`` was asked."""
+    async for raw in events:
+        event = raw if isinstance(raw, bytes) else str(raw).encode()
+        if event.startswith(b"data: [DONE]"):
+            if want and answer.get("usage"):
+                yield usage_event(answer, endpoint)
+        elif b'"usage"' in event and event.startswith(b"data: {"):
+            value = orjson.loads(event[6:])
+            value.pop("usage", None)
+            if not value.get("choices") and "semdns" not in value:
+                continue
+            event = b"data: " + orjson.dumps(value) + b"\n\n"
+        yield event
