@@ -235,3 +235,23 @@ async def test_a_streamed_response_from_the_local_engine(client: openai.AsyncOpe
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text and final.output_text == text
     assert final.usage is not None and 0 < final.usage.output_tokens <= 3
+
+
+async def test_auto_tool_choice_gives_a_call_or_text_never_a_broken_mix(client: openai.AsyncOpenAI) -> None:
+    """With ``auto`` the grammar lets the model choose at its first token: a well-formed call (arguments
+    that parse) with ``finish_reason: "tool_calls"``, or text that does not open a JSON object."""
+    completion = await client.chat.completions.create(
+        model=".",
+        messages=[{"role": "user", "content": "What is the weather in Rome?"}],
+        tools=[WEATHER],
+        max_tokens=32,
+        seed=5,
+    )
+    choice = completion.choices[0]
+    if choice.message.tool_calls:
+        assert choice.finish_reason == "tool_calls" and choice.message.content is None
+        assert choice.message.tool_calls[0].function.name == "get_weather"
+        assert isinstance(json.loads(choice.message.tool_calls[0].function.arguments), dict)
+    else:
+        content = choice.message.content or ""
+        assert (content and not content.lstrip().startswith("{")) or choice.finish_reason == "length"
