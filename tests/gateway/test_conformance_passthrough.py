@@ -207,6 +207,8 @@ async def test_cross_domain_tool_calls_come_from_one_name_and_text_is_aggregated
         model="auto", messages=[{"role": "user", "content": "both please"}], tools=[WEATHER]
     )
     assert raw.headers["x-semdns-name"] == "a."
+    assert raw.headers["x-semdns-names"] == "a.,b."
+    assert raw.headers["x-semdns-single-name"] == "tools"
     assert stack.fakes["b"].fake.requests == before_b
     assert raw.parse().choices[0].message.tool_calls is not None
 

@@ -93,8 +93,12 @@ class OpenAIRoutes:
                     extra.update(lookup.headers())
             if decision.is_multi:
                 targets = self._targets(decision, admission)
-                if len(targets) > 1 and single_name_only(parsed.body, endpoint) is None:
+                single = single_name_only(parsed.body, endpoint) if len(targets) > 1 else None
+                if len(targets) > 1 and single is None:
                     return await self._fan_out(parsed, decision, targets, admission, lookup, extra)
+                if single is not None:
+                    # Tools, JSON, n, logprobs: no merge exists, the most confident name answers whole.
+                    extra["x-semdns-single-name"] = single
                 name = targets[0][0]
             if parsed.stream:
                 return await self._stream(parsed, decision, name, admission, lookup, extra, followed)
