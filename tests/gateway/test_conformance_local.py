@@ -194,13 +194,32 @@ async def test_a_text_stream_with_n_and_include_usage(client: openai.AsyncOpenAI
         ({"functions": [{"name": "f"}]}, "functions"),
         ({"tools": [{"type": "custom", "custom": {"name": "x"}}]}, "tools[0]"),
         ({"extra_body": {"guided_json": {}}}, "guided_json"),
+        ({"extra_body": {"moderation": {"model": "x"}}}, "moderation"),
+        ({"function_call": "none"}, "function_call"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": "x"}},
+                            {"type": "text", "text": "What is this?"},
+                        ],
+                    }
+                ]
+            },
+            "messages[0].content[0]",
+        ),
+        ({"tools": [WEATHER], "response_format": {"type": "json_object"}}, "response_format"),
     ],
 )
 async def test_what_llama_cpp_cannot_do_is_a_400_naming_parameter_name_and_engine(
     client: openai.AsyncOpenAI, kwargs: dict[str, Any], param: str
 ) -> None:
+    arguments = {"model": ".", "messages": HI, "max_tokens": 2, **kwargs}
     with pytest.raises(openai.BadRequestError) as caught:
-        await client.chat.completions.create(model=".", messages=HI, max_tokens=2, **kwargs)
+        await client.chat.completions.create(**arguments)
     error = caught.value
     assert error.param == param
     assert error.code == "unsupported_parameter"
@@ -214,6 +233,9 @@ async def test_completions_refusals(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         await client.completions.create(model=".", prompt="x", best_of=3, max_tokens=2)
     assert caught.value.param == "best_of"
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.completions.create(model=".", prompt="x", echo=True, logprobs=1, max_tokens=2)
+    assert caught.value.param == "echo"
     with pytest.raises(openai.BadRequestError) as caught:
         await client.chat.completions.create(model=".", messages=HI, logit_bias={"99999999": 1}, max_tokens=2)
     assert caught.value.param == "logit_bias"
@@ -255,3 +277,43 @@ async def test_auto_tool_choice_gives_a_call_or_text_never_a_broken_mix(client: 
     else:
         content = choice.message.content or ""
         assert (content and not content.lstrip().startswith("{")) or choice.finish_reason == "length"
+
+
+async def test_accepted_and_extension_parameters_still_answer(client: openai.AsyncOpenAI) -> None:
+    """Parameters that ask nothing of the model are accepted, llama.cpp's sampling extensions and the
+    penalties are honoured, and ``max_completion_tokens`` bounds the answer."""
+    completion = await client.chat.completions.create(
+        model=".",
+        messages=HI,
+        max_completion_tokens=2,
+        user="u-1",
+        safety_identifier="s-1",
+        metadata={"team": "qa"},
+        prompt_cache_key="k",
+        store=False,
+        service_tier="auto",
+        modalities=["text"],
+        parallel_tool_calls=False,
+        response_format={"type": "text"},
+        frequency_penalty=0.5,
+        presence_penalty=0.5,
+        tools=[WEATHER],
+        tool_choice="none",
+        extra_body={"top_k": 20, "min_p": 0.05, "repeat_penalty": 1.1, "typical_p": 1.0},
+    )
+    choice = completion.choices[0]
+    assert choice.message.content and choice.message.tool_calls is None
+    assert completion.usage is not None and completion.usage.completion_tokens <= 2
+
+
+async def test_logit_bias_is_honoured(client: openai.AsyncOpenAI) -> None:
+    from llama_cpp import Llama
+
+    from semdns.engines.local import default_model_path
+
+    vocab = Llama(model_path=default_model_path(), vocab_only=True, verbose=False)
+    (paris,) = vocab.tokenize(b" Paris", add_bos=False, special=False)
+    completion = await client.completions.create(
+        model=".", prompt="My favourite word is", max_tokens=3, temperature=0, logit_bias={str(paris): 100}
+    )
+    assert completion.choices[0].text == " Paris Paris Paris"
