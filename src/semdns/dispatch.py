@@ -27,7 +27,13 @@ from typing import Any, Protocol, TypeVar
 from semdns.engines.budget import RetryBudget
 from semdns.engines.pool import Pool, Replica
 from semdns.engines.protocol import Endpoint, EngineCall
-from semdns.errors import DeadlineExceeded, EngineError, EngineTimeout, NoEngineAvailable
+from semdns.errors import (
+    DeadlineExceeded,
+    EngineError,
+    EngineTimeout,
+    NoEngineAvailable,
+    UnsupportedParameter,
+)
 from semdns.names import Name
 from semdns.zone.tree import ZoneTree
 
@@ -170,8 +176,11 @@ class Dispatcher:
             sent = {**body, "model": str(current)} if forwarding else body
             tried: list[Replica] = []
             last_error: EngineError | None = None
+            # Replicas that cannot honour a parameter of the request are skipped, never used with it
+            # dropped (and never charged to their circuit breaker).
+            refusing = _refusing(pool, endpoint, sent, current, failures)
             while True:
-                replica = pool.select(sent, session, tried)
+                replica = pool.select(sent, session, [*tried, *refusing] if refusing else tried)
                 if replica is None:
                     break
                 if tried:
@@ -208,7 +217,7 @@ class Dispatcher:
                     self.observer.attempt(current, replica.label, "ok", time.perf_counter() - started)
                 via = replica.label if forwarding else None
                 return result, Served(current, replica.label, tuple(hops), attempts, via)
-            reason = _reason(last_error) if tried else "unavailable"
+            reason = _reason(last_error) if tried else ("unsupported" if refusing else "unavailable")
             hops.append(Hop(current, reason))
             following = self._next(current, point)
             if following is not None:
@@ -264,6 +273,21 @@ async def _aclose(events: AsyncIterator[bytes]) -> None:
         await close()
 
 
+def _refusing(
+    pool: Pool, endpoint: Endpoint, body: dict[str, Any], name: Name, failures: list[_Failure]
+) -> list[Replica]:
+    """The replicas of ``pool`` whose engine says it cannot honour ``body`` (``Engine.unsupported``,
+    optional: engines that pass every parameter through do not define it); each refusal is recorded."""
+    refusing: list[Replica] = []
+    for replica in pool.replicas:
+        check = getattr(replica.engine, "unsupported", None)
+        refusal = check(endpoint, body) if check is not None else None
+        if refusal is not None:
+            refusing.append(replica)
+            failures.append(_Failure(name, replica.label, refusal))
+    return refusing
+
+
 def _reason(error: EngineError | None) -> str:
     if error is None:
         return "unavailable"
@@ -281,7 +305,13 @@ def _deadline_error(name: Name, deadline_s: float, failures: list[_Failure]) -> 
     return DeadlineExceeded(f"no engine answered {name} within the {deadline_s:.3g} s deadline{tail}")
 
 
-def _exhausted(name: Name, hops: list[Hop], failures: list[_Failure]) -> NoEngineAvailable:
+def _exhausted(
+    name: Name, hops: list[Hop], failures: list[_Failure]
+) -> NoEngineAvailable | UnsupportedParameter:
+    refusals = [f.error for f in failures if isinstance(f.error, UnsupportedParameter)]
+    if refusals and len(refusals) == len(failures):
+        # Nothing on the path could honour the request: the client's 400 names the parameter.
+        return refusals[0]
     path = " -> ".join(f"{h.name} ({h.reason})" for h in hops)
     detail = f"; attempts: {_describe(failures)}" if failures else ""
     error = NoEngineAvailable(f"no engine could answer {name}: tried {path}{detail}")

@@ -130,6 +130,23 @@ class EngineRejected(EngineError):
         self.http_status = status
 
 
+class UnsupportedParameter(EngineRejected):
+    """An engine cannot honour a request parameter (the local engine and ``logit_bias``, say): a 400
+    naming the parameter, the name and the engine, never the parameter silently dropped.
+
+    Dispatch asks each replica before trying it (``Engine.unsupported``) and skips one that would
+    refuse, so a fallback engine is never used with a parameter dropped; when no engine on the path
+    can honour the request this error reaches the client.
+    """
+
+    code = "unsupported_parameter"
+
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__(message, status=400)
+        self.param = param
+        self.kind = "unsupported"
+
+
 class NoEngineAvailable(SemdnsError):
     """Every replica of the name and of every ancestor up to the root failed or is circuit-open.
 

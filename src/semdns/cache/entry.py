@@ -135,32 +135,39 @@ def assemble(events: list[bytes], endpoint: str) -> bytes:
     first = chunks[0] if chunks else {}
     texts: dict[int, list[str]] = {}
     finish: dict[int, Any] = {}
+    calls: dict[int, dict[int, dict[str, Any]]] = {}
+    logprobs: dict[int, Any] = {}
     usage = None
     for chunk in chunks:
         if chunk.get("usage"):
             usage = chunk["usage"]
         for choice in chunk.get("choices") or []:
             index = int(choice.get("index", 0))
-            piece = (choice.get("delta") or {}).get("content") if endpoint == "chat" else choice.get("text")
+            delta = choice.get("delta") or {}
+            piece = delta.get("content") if endpoint == "chat" else choice.get("text")
             if piece:
                 texts.setdefault(index, []).append(piece)
             else:
                 texts.setdefault(index, [])
             if choice.get("finish_reason") is not None:
                 finish[index] = choice["finish_reason"]
+            for call in delta.get("tool_calls") or ():
+                _merge_call(calls.setdefault(index, {}), call)
+            if choice.get("logprobs"):
+                logprobs[index] = _merge_logprobs(logprobs.get(index), choice["logprobs"])
     choices: list[dict[str, Any]] = []
     for index in sorted(texts):
         text = "".join(texts[index])
         if endpoint == "chat":
-            choices.append(
-                {
-                    "index": index,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish.get(index),
-                }
-            )
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if calls.get(index):
+                message["tool_calls"] = [calls[index][i] for i in sorted(calls[index])]
+                message["content"] = text or None
+            choices.append({"index": index, "message": message, "finish_reason": finish.get(index)})
         else:
             choices.append({"index": index, "text": text, "finish_reason": finish.get(index)})
+        if index in logprobs:
+            choices[-1]["logprobs"] = logprobs[index]
     body: dict[str, Any] = {
         "id": first.get("id", "semdns-cache"),
         "object": "chat.completion" if endpoint == "chat" else "text_completion",
@@ -171,6 +178,33 @@ def assemble(events: list[bytes], endpoint: str) -> bytes:
     if usage is not None:
         body["usage"] = usage
     return orjson.dumps(body)
+
+
+def _merge_call(calls: dict[int, dict[str, Any]], delta: Any) -> None:
+    """One streamed tool-call delta into the call it continues (arguments arrive in pieces)."""
+    if not isinstance(delta, dict):
+        return
+    call = calls.setdefault(int(delta.get("index", 0)), {"type": "function", "function": {}})
+    for key in ("id", "type"):
+        if delta.get(key):
+            call[key] = delta[key]
+    function = delta.get("function") or {}
+    if function.get("name"):
+        call["function"]["name"] = function["name"]
+    if function.get("arguments"):
+        call["function"]["arguments"] = call["function"].get("arguments", "") + function["arguments"]
+
+
+def _merge_logprobs(merged: Any, piece: Any) -> Any:
+    """Logprobs of consecutive chunks, concatenated (chat's ``content`` list, or the legacy lists)."""
+    if not isinstance(piece, dict):
+        return merged
+    if merged is None:
+        return {k: list(v) if isinstance(v, list) else v for k, v in piece.items()}
+    for key, value in piece.items():
+        if isinstance(value, list):
+            merged[key] = (merged.get(key) or []) + value
+    return merged
 
 
 def synthesize(body: bytes, endpoint: str) -> list[bytes]:
@@ -192,11 +226,18 @@ def synthesize(body: bytes, endpoint: str) -> list[bytes]:
                 "index": index,
                 "delta": {"role": "assistant", "content": message.get("content") or ""},
             }
+            if message.get("tool_calls"):
+                content["delta"]["content"] = message.get("content")
+                content["delta"]["tool_calls"] = [
+                    {"index": i, **call} for i, call in enumerate(message["tool_calls"])
+                ]
             content["finish_reason"] = None
             finals.append({"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")})
         else:
             content = {"index": index, "text": choice.get("text") or "", "finish_reason": None}
             finals.append({"index": index, "text": "", "finish_reason": choice.get("finish_reason")})
+        if choice.get("logprobs"):
+            content["logprobs"] = choice["logprobs"]
         events.append(_event({**base, "object": _chunk_object(endpoint), "choices": [content]}))
     last: dict[str, Any] = {**base, "object": _chunk_object(endpoint), "choices": finals}
     if value.get("usage"):

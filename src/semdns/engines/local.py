@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import random
 import threading
 import time
 import uuid
@@ -28,15 +29,16 @@ from typing import Any
 
 import orjson
 
+from semdns.engines.local_params import LocalJob, build_job, refuse
+from semdns.engines.local_structured import history_text, parse_call
 from semdns.engines.protocol import Endpoint, EngineCall
-from semdns.errors import EngineError, EngineOverloaded, EngineTimeout
+from semdns.errors import EngineError, EngineOverloaded, EngineTimeout, UnsupportedParameter
 
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The chat template knows system, user and assistant; other OpenAI roles map onto them.
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 # Key of the last item generate() yields: the context's token count, not an OpenAI chunk.
 _CONTEXT_TOKENS = "__semdns_context_tokens__"
-_SAMPLING_KEYS = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty")
 
 
 def default_model_path() -> str:
@@ -70,9 +72,30 @@ class LocalModelHost:
         self.pending = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semdns-local")
         self._llm: Any = None
+        self._scoring: Any = None
         self._load_lock = threading.Lock()
 
-    def _load(self) -> Any:
+    def _load(self, logprobs: bool = False) -> Any:
+        """The model; with ``logprobs``, a second instance built with ``logits_all`` (llama.cpp keeps
+        every position's logits only then, which costs n_ctx x vocabulary floats, so only requests
+        that ask for logprobs pay for it; the weights are memory-mapped once)."""
+        llm = self._load_plain()
+        if not logprobs:
+            return llm
+        with self._load_lock:
+            if self._scoring is None:
+                from llama_cpp import Llama
+
+                self._scoring = Llama(
+                    model_path=llm.model_path,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.threads,
+                    logits_all=True,
+                    verbose=False,
+                )
+            return self._scoring
+
+    def _load_plain(self) -> Any:
         with self._load_lock:
             if self._llm is None:
                 try:
@@ -106,10 +129,21 @@ class LocalModelHost:
         return importlib.util.find_spec("llama_cpp") is not None and os.path.exists(path)
 
     async def generate(
-        self, endpoint: Endpoint, kwargs: dict[str, Any], timeout_s: float
+        self,
+        endpoint: Endpoint,
+        kwargs: dict[str, Any],
+        timeout_s: float,
+        *,
+        grammar: str | None = None,
+        logprobs: bool = False,
+        fresh: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
         """llama.cpp's stream chunks for one request, then ``{_CONTEXT_TOKENS: n}`` (prompt + generated
-        tokens); ``timeout_s`` bounds the wait for each chunk."""
+        tokens); ``timeout_s`` bounds the wait for each chunk. ``grammar`` (GBNF) constrains the
+        output; ``logprobs`` runs the request on the instance that keeps every position's logits;
+        ``fresh`` evaluates the whole prompt again instead of reusing the cached prefix (a prefix
+        evaluated in other batches gives slightly different logits, and a seeded request must give
+        the same answer every time)."""
         if self.pending >= self.max_queue:
             raise EngineOverloaded(f"local engine: {self.pending} requests queued (limit {self.max_queue})")
         loop = asyncio.get_running_loop()
@@ -126,11 +160,18 @@ class LocalModelHost:
             if cancel.is_set():
                 return
             try:
-                llm = self._load()
+                llm = self._load(logprobs)
+                if fresh:
+                    llm.reset()
+                args = _checked(llm, kwargs)
+                if grammar is not None:
+                    from llama_cpp.llama_grammar import LlamaGrammar
+
+                    args["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
                 if endpoint == "chat":
-                    chunks = llm.create_chat_completion(stream=True, **kwargs)
+                    chunks = llm.create_chat_completion(stream=True, **args)
                 else:
-                    chunks = llm.create_completion(stream=True, **kwargs)
+                    chunks = llm.create_completion(stream=True, **args)
                 for chunk in chunks:
                     if cancel.is_set():
                         break
@@ -169,7 +210,13 @@ class LocalModelHost:
 
 
 class LocalEngine:
-    """A name's view of a :class:`LocalModelHost`: the same model with the name's system prompt."""
+    """A name's view of a :class:`LocalModelHost`: the same model with the name's system prompt.
+
+    Every OpenAI parameter is honoured through llama.cpp or refused by name (:mod:`.local_params`):
+    ``n`` choices are generated one after another (seed, seed+1, … when a seed is given); JSON mode,
+    JSON schema and tool calls are grammar-constrained (:mod:`.local_structured`); a stream asked
+    for ``stream_options.include_usage`` ends with a usage event.
+    """
 
     def __init__(
         self, host: LocalModelHost, served_name: str, *, max_tokens: int = 256, label: str | None = None
@@ -183,57 +230,70 @@ class LocalEngine:
     def label(self) -> str:
         return self._label
 
-    def _kwargs(self, call: EngineCall) -> dict[str, Any]:
+    def unsupported(self, endpoint: Endpoint, body: dict[str, Any]) -> UnsupportedParameter | None:
+        """The 400 this engine would answer ``body`` with (dispatch skips it then), else None: a
+        parameter llama.cpp cannot honour, or a JSON Schema it cannot turn into a grammar."""
+        refusal = refuse(endpoint, body, self.served_name, self._label)
+        if refusal is None:
+            try:
+                build_job(endpoint, body, self.max_tokens, self.served_name, self._label)
+            except UnsupportedParameter as exc:
+                return exc
+        return refusal
+
+    def _job(self, call: EngineCall) -> LocalJob:
+        refusal = refuse(call.endpoint, call.body, self.served_name, self._label)
+        if refusal is not None:
+            raise refusal
         body = call.body
-        requested = body.get("max_completion_tokens") or body.get("max_tokens") or self.max_tokens
-        kwargs: dict[str, Any] = {"max_tokens": min(int(requested), self.max_tokens)}
-        for key in _SAMPLING_KEYS:
-            if body.get(key) is not None:
-                kwargs[key] = body[key]
+        job = build_job(call.endpoint, body, self.max_tokens, self.served_name, self._label)
         if call.endpoint == "chat":
-            kwargs["messages"] = _with_system_prompt(body["messages"], call.system_prompt)
+            system = call.system_prompt
+            if job.tools is not None:
+                system = f"{system}\n\n{job.tools.instructions}" if system else job.tools.instructions
+            job.kwargs["messages"] = _with_system_prompt(body["messages"], system)
         else:
             prompt = body["prompt"]
-            kwargs["prompt"] = prompt if isinstance(prompt, str) else "".join(prompt)
-        return kwargs
+            job.kwargs["prompt"] = prompt if isinstance(prompt, str) else "".join(prompt)
+        return job
+
+    async def _choice(self, job: LocalJob, index: int, timeout_s: float) -> AsyncIterator[dict[str, Any]]:
+        """llama.cpp's chunks for choice ``index`` (its seed is the request's plus ``index``; without
+        one, a fresh random seed, so that choices differ as OpenAI's do)."""
+        seed = job.seed + index if job.seed is not None else random.getrandbits(31)
+        kwargs = {**job.kwargs, "seed": seed}
+        async for chunk in self.host.generate(
+            job.endpoint,
+            kwargs,
+            timeout_s,
+            grammar=job.grammar,
+            logprobs=job.logprobs,
+            fresh=job.seed is not None,
+        ):
+            yield chunk
+
+    async def _collect(self, job: LocalJob, index: int, timeout_s: float) -> _Choice:
+        choice = _Choice(job.endpoint)
+        if job.echo:
+            choice.text.append(job.echo)
+        async for chunk in self._choice(job, index, timeout_s):
+            choice.add(chunk)
+        if job.tools is not None:
+            choice.resolve_tool_call(required=not job.tools.optional)
+        return choice
 
     async def complete(self, call: EngineCall) -> dict[str, Any]:
-        text: list[str] = []
-        finish: str | None = None
-        count = 0
-        context_tokens = 0
-        async for chunk in self.host.generate(call.endpoint, self._kwargs(call), call.timeout_s):
-            if _CONTEXT_TOKENS in chunk:
-                context_tokens = int(chunk[_CONTEXT_TOKENS])
-                continue
-            choice = chunk["choices"][0]
-            piece = choice.get("delta", {}).get("content") if call.endpoint == "chat" else choice.get("text")
-            if piece:
-                text.append(piece)
-                count += 1
-            finish = choice.get("finish_reason") or finish
-        content = "".join(text)
+        job = self._job(call)
+        choices = [await self._collect(job, i, call.timeout_s) for i in range(job.n)]
         created = int(time.time())
-        prompt_tokens = max(0, context_tokens - count)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": count,
-            "total_tokens": prompt_tokens + count,
-        }
+        usage = _usage(choices)
         if call.endpoint == "chat":
             return {
                 "id": f"chatcmpl-{uuid.uuid4().hex}",
                 "object": "chat.completion",
                 "created": created,
                 "model": self.served_name,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "logprobs": None,
-                        "finish_reason": finish or "stop",
-                    }
-                ],
+                "choices": [c.chat_choice(i) for i, c in enumerate(choices)],
                 "usage": usage,
             }
         return {
@@ -241,18 +301,45 @@ class LocalEngine:
             "object": "text_completion",
             "created": created,
             "model": self.served_name,
-            "choices": [{"index": 0, "text": content, "logprobs": None, "finish_reason": finish or "stop"}],
+            "choices": [c.text_choice(i) for i, c in enumerate(choices)],
             "usage": usage,
         }
 
     async def stream(self, call: EngineCall) -> AsyncIterator[bytes]:
-        ident = f"chatcmpl-{uuid.uuid4().hex}" if call.endpoint == "chat" else f"cmpl-{uuid.uuid4().hex}"
-        async for chunk in self.host.generate(call.endpoint, self._kwargs(call), call.timeout_s):
-            if _CONTEXT_TOKENS in chunk:
+        job = self._job(call)
+        chat = call.endpoint == "chat"
+        ident = f"chatcmpl-{uuid.uuid4().hex}" if chat else f"cmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
+        kind = "chat.completion.chunk" if chat else "text_completion"
+        done: list[_Choice] = []
+        for index in range(job.n):
+            if job.tools is not None:
+                # A tool call is known only once its JSON is complete: the choice streams in one go.
+                choice = await self._collect(job, index, call.timeout_s)
+                for part in choice.chat_deltas(index):
+                    event = {"id": ident, "object": kind, "created": created, "model": self.served_name}
+                    yield _event({**event, "choices": [part]})
+                done.append(choice)
                 continue
-            chunk["id"] = ident
-            chunk["model"] = self.served_name
-            yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+            choice = _Choice(job.endpoint)
+            if job.echo:
+                echoed = {"index": index, "text": job.echo, "logprobs": None, "finish_reason": None}
+                event = {"id": ident, "object": kind, "created": created, "model": self.served_name}
+                yield _event({**event, "choices": [echoed]})
+            async for chunk in self._choice(job, index, call.timeout_s):
+                choice.add(chunk)
+                if _CONTEXT_TOKENS in chunk:
+                    continue
+                chunk["id"] = ident
+                chunk["model"] = self.served_name
+                chunk["created"] = created
+                for part in chunk.get("choices") or ():
+                    part["index"] = index
+                yield _event(chunk)
+            done.append(choice)
+        if job.include_usage:
+            usage = {"id": ident, "object": kind, "created": created, "model": self.served_name}
+            yield _event({**usage, "choices": [], "usage": _usage(done)})
         yield b"data: [DONE]\n\n"
 
     async def probe(self) -> bool:
@@ -262,15 +349,128 @@ class LocalEngine:
         """The host is shared between names; the runtime closes it."""
 
 
+class _Choice:
+    """One choice assembled from llama.cpp's stream chunks: text, logprobs, finish reason, counts."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.text: list[str] = []
+        self.finish: str | None = None
+        self.count = 0
+        self.context_tokens = 0
+        self.chat_logprobs: list[dict[str, Any]] | None = None
+        self.text_logprobs: dict[str, list[Any]] | None = None
+        self.tool_call: dict[str, Any] | None = None
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        if _CONTEXT_TOKENS in chunk:
+            self.context_tokens = int(chunk[_CONTEXT_TOKENS])
+            return
+        choice = chunk["choices"][0]
+        chat = self.endpoint == "chat"
+        piece = choice.get("delta", {}).get("content") if chat else choice.get("text")
+        if piece:
+            self.text.append(piece)
+            self.count += 1
+        self.finish = choice.get("finish_reason") or self.finish
+        logprobs = choice.get("logprobs")
+        if isinstance(logprobs, dict):
+            if self.endpoint == "chat":
+                self.chat_logprobs = (self.chat_logprobs or []) + list(logprobs.get("content") or ())
+            else:
+                merged = self.text_logprobs or {}
+                for key, values in logprobs.items():
+                    if isinstance(values, list):
+                        merged.setdefault(key, []).extend(values)
+                self.text_logprobs = merged
+
+    @property
+    def content(self) -> str:
+        return "".join(self.text)
+
+    def resolve_tool_call(self, *, required: bool) -> None:
+        """Read a tool call out of the text (the grammar made it JSON); a forced call cut off by
+        ``max_tokens`` stays text, with finish reason ``length``."""
+        self.tool_call = parse_call(self.content)
+        if self.tool_call is not None:
+            self.finish = "tool_calls"
+        elif required:
+            self.finish = "length"
+
+    def chat_choice(self, index: int) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_call is not None:
+            message = {"role": "assistant", "content": None, "tool_calls": [self.tool_call]}
+        logprobs = {"content": self.chat_logprobs, "refusal": None} if self.chat_logprobs else None
+        return {
+            "index": index,
+            "message": message,
+            "logprobs": logprobs,
+            "finish_reason": self.finish or "stop",
+        }
+
+    def text_choice(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "text": self.content,
+            "logprobs": self.text_logprobs,
+            "finish_reason": self.finish or "stop",
+        }
+
+    def chat_deltas(self, index: int) -> list[dict[str, Any]]:
+        """The choice as stream deltas: the role, the content or the tool call, the finish reason."""
+        if self.tool_call is not None:
+            call = {"index": 0, **self.tool_call}
+            body: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [call]}
+        else:
+            body = {"role": "assistant", "content": self.content}
+        return [
+            {"index": index, "delta": body, "logprobs": None, "finish_reason": None},
+            {"index": index, "delta": {}, "logprobs": None, "finish_reason": self.finish or "stop"},
+        ]
+
+
+def _usage(choices: list[_Choice]) -> dict[str, int]:
+    """OpenAI's usage: the prompt counted once, the completion tokens of every choice."""
+    completion = sum(c.count for c in choices)
+    first = choices[0] if choices else None
+    prompt = max(0, first.context_tokens - first.count) if first is not None else 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def _checked(llm: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` after the checks only the loaded model can make (token ids inside its vocabulary)."""
+    bias = kwargs.get("logit_bias")
+    if bias:
+        size = int(llm.n_vocab())
+        outside = [t for t in bias if not 0 <= t < size]
+        if outside:
+            raise UnsupportedParameter(
+                f"'logit_bias' names token {outside[0]}, outside the local model's vocabulary of {size}",
+                param="logit_bias",
+            )
+    return dict(kwargs)
+
+
 def _with_system_prompt(messages: list[dict[str, Any]], system_prompt: str | None) -> list[dict[str, Any]]:
-    """The name's system prompt first; a client's own system message is kept and follows it."""
-    plain = [{"role": _ROLES.get(m["role"], "user"), "content": _text(m.get("content"))} for m in messages]
+    """The name's system prompt first; a client's own system message is kept and follows it. Earlier
+    tool calls and tool results become text the model reads (:func:`.local_structured.history_text`)."""
+    plain = [{"role": _ROLES.get(m["role"], "user"), "content": _history(m)} for m in messages]
     if not system_prompt:
         return plain
     if plain and plain[0]["role"] == "system":
         merged = f"{system_prompt}\n\n{plain[0]['content']}"
         return [{"role": "system", "content": merged}, *plain[1:]]
     return [{"role": "system", "content": system_prompt}, *plain]
+
+
+def _history(message: dict[str, Any]) -> str:
+    text = history_text({**message, "content": _text(message.get("content"))})
+    return text if text is not None else _text(message.get("content"))
 
 
 def _text(content: Any) -> str:

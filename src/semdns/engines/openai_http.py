@@ -181,6 +181,35 @@ class OpenAIHTTPEngine:
             else:
                 response.close()
 
+    async def embed(self, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """``POST /embeddings`` with the client's body (``model`` replaced), answered as it came; an
+        error status is raised as for chat (4xx passed on, 5xx retryable)."""
+        payload = orjson.dumps(body if self.model is None else {**body, "model": self.model})
+        try:
+            async with (
+                asyncio.timeout(timeout_s),
+                self._http.session().post(
+                    self.base_url + "/embeddings", data=payload, headers=self._headers
+                ) as response,
+            ):
+                status = response.status
+                content = await response.read()
+        except TimeoutError:
+            raise EngineTimeout(f"{self._label}: no answer within {timeout_s:.3g} s") from None
+        except aiohttp.ClientError as exc:
+            raise _transport_error(self._label, exc) from None
+        if status != 200:
+            raise _status_error(self._label, status, content)
+        try:
+            result = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            raise EngineError(f"{self._label}: the backend answered invalid JSON", kind="protocol") from None
+        if not isinstance(result, dict):
+            raise EngineError(
+                f"{self._label}: the backend answered JSON that is not an object", kind="protocol"
+            )
+        return result
+
     async def probe(self) -> bool:
         """Up when ``GET /models`` answers below 500 (some servers need auth for it; a 401 still proves
         the server is up)."""

@@ -55,6 +55,8 @@ def create_app(
     routes = [
         *overrides,
         *(Route(path, endpoint, methods=["POST"]) for path, endpoint in api.items()),
+        Route("/v1/embeddings", on(lambda g: g.embeddings.embeddings), methods=["POST"]),
+        Route("/v1/responses", on(lambda g: g.responses.responses, traced=True), methods=["POST"]),
         Route("/v1/models", on(lambda g: g.admin.models), methods=["GET"]),
         Route("/healthz", on(lambda g: g.admin.healthz), methods=["GET"]),
         Route("/readyz", on(lambda g: g.admin.readyz), methods=["GET"]),

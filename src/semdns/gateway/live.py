@@ -16,7 +16,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from semdns.gateway.admin import AdminRoutes
+from semdns.gateway.embeddings_api import EmbeddingRoutes
 from semdns.gateway.openai_api import OpenAIRoutes
+from semdns.gateway.responses_api import ResponsesRoute
 from semdns.gateway.runtime import Runtime
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -32,6 +34,8 @@ class Generation:
         self.number = number
         self.api = OpenAIRoutes(runtime)
         self.admin = AdminRoutes(runtime)
+        self.embeddings = EmbeddingRoutes(runtime)
+        self.responses = ResponsesRoute(self.api.chat_completions)
         self.extra: list[Route] = list(extra(runtime)) if extra is not None else []
         self.inflight = 0
 

@@ -33,6 +33,7 @@ from semdns.errors import (
     UnknownName,
 )
 from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
+from semdns.gateway.params import fit_usage, single_name_only, usage_event, wants_usage
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.privacy_gate import shield, unmask
 from semdns.gateway.recursion import Followed
@@ -113,8 +114,12 @@ class OpenAIRoutes:
                     extra.update(lookup.headers())
             if decision.is_multi:
                 targets = self._targets(decision, admission)
-                if len(targets) > 1:
+                single = single_name_only(parsed.body, endpoint) if len(targets) > 1 else None
+                if len(targets) > 1 and single is None:
                     return await self._fan_out(parsed, decision, targets, admission, lookup, extra)
+                if single is not None:
+                    # Tools, JSON, n, logprobs: no merge exists, the most confident name answers whole.
+                    extra["x-semdns-single-name"] = single
                 name = targets[0][0]
             if parsed.stream:
                 return await self._stream(parsed, decision, name, admission, lookup, extra, followed)
@@ -204,6 +209,8 @@ class OpenAIRoutes:
         self.runtime.metrics.requests.labels(str(decision.name), decision.stage, "200").inc()
         if parsed.stream:
             events = sse_events(result.response, parsed.endpoint, field)
+            if wants_usage(parsed.body):
+                events.insert(-1, usage_event(result.response, parsed.endpoint))
             payload: bytes | list[bytes] = events
             response: Response = Response(
                 b"".join(events), headers={**headers, **_SSE_HEADERS}, media_type="text/event-stream"
@@ -311,7 +318,12 @@ class OpenAIRoutes:
             field["similarity"] = round(lookup.similarity, 4)
         headers = {**decision_headers(decision, None), "x-semdns-name": str(name), **extra}
         self.runtime.metrics.requests.labels(str(name), decision.stage, "200").inc()
-        return edge.replay(lookup, parsed.stream, headers, field)
+        response = edge.replay(lookup, parsed.stream, headers, field)
+        if isinstance(response, StreamingResponse):
+            answer = orjson.loads(lookup.body())
+            want = wants_usage(parsed.body)
+            response.body_iterator = fit_usage(response.body_iterator, answer, want, parsed.endpoint)
+        return response
 
     async def _stream(
         self,

@@ -29,7 +29,7 @@ def error_body(status: int, message: str, code: str, param: str | None = None) -
 def error_response(
     exc: SemdnsError, decision: RoutingDecision | None = None, served: Served | None = None
 ) -> Response:
-    param = exc.param if isinstance(exc, InvalidRequest) else None
+    param = exc.param if isinstance(exc, InvalidRequest) else getattr(exc, "param", None)
     body = error_body(exc.http_status, str(exc), exc.code, param)
     headers = decision_headers(decision, served) if decision is not None else {}
     headers.update(getattr(exc, "headers", None) or {})  # 429: Retry-After and x-ratelimit-*

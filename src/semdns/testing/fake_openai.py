@@ -78,7 +78,7 @@ class FakeOpenAI:
                 return
             await _send(send, 200, orjson.dumps({"object": "list", "data": [{"id": self.name}]}))
             return
-        if method != "POST" or path not in ("/v1/chat/completions", "/v1/completions"):
+        if method != "POST" or path not in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings"):
             await _send(send, 404, _error(404, f"no route {method} {path}"))
             return
         raw = bytearray()
@@ -102,8 +102,13 @@ class FakeOpenAI:
         if b.fail_status is not None:
             await _send(send, b.fail_status, _error(b.fail_status, f"{self.name} failed on purpose"))
             return
+        if path == "/v1/embeddings":
+            await _send(send, 200, _embeddings(body, self.name))
+            return
         chat = path == "/v1/chat/completions"
         reply = b.reply if b.reply is not None else f"hello from {self.name}"
+        if chat and _first_tool(body) is None and _wants_json(body):
+            reply = orjson.dumps({"reply": reply}).decode()
         if body.get("stream"):
             await self._stream(send, body, chat, reply)
             return
@@ -121,6 +126,18 @@ class FakeOpenAI:
         ]
         created = int(time.time())
         model = body.get("model", self.name)
+        tool = _first_tool(body) if chat else None
+        if tool is not None:
+            pieces = []
+            delta = {"role": "assistant", "content": None, "tool_calls": [{"index": 0, **_tool_call(tool)}]}
+            event = {
+                "id": "fake-1",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }
+            await send({"type": "http.response.body", "body": _sse(event), "more_body": True})
         for i, piece in enumerate(pieces):
             if b.drop_after is not None and i >= b.drop_after:
                 raise DroppedConnection(f"{self.name} drops the stream on purpose")
@@ -142,10 +159,11 @@ class FakeOpenAI:
             )
             if b.chunk_delay_s:
                 await asyncio.sleep(b.chunk_delay_s)
+        finish = "tool_calls" if tool is not None else "stop"
         final = (
-            {"index": 0, "delta": {}, "finish_reason": "stop"}
+            {"index": 0, "delta": {}, "finish_reason": finish}
             if chat
-            else {"index": 0, "text": "", "finish_reason": "stop"}
+            else {"index": 0, "text": "", "finish_reason": finish}
         )
         event = {
             "id": "fake-1",
@@ -154,26 +172,97 @@ class FakeOpenAI:
             "model": model,
             "choices": [final],
         }
-        tail = b"data: " + orjson.dumps(event) + b"\n\ndata: [DONE]\n\n"
+        tail = _sse(event)
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            tail += _sse({**event, "choices": [], "usage": _USAGE})
+        tail += b"data: [DONE]\n\n"
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
+_USAGE = {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}
+
+
 def _answer(body: dict[str, Any], chat: bool, reply: str, name: str) -> bytes:
+    """The answer, honouring what a conformant server would: ``n`` choices, a call of the first
+    tool offered, logprobs when asked (fixed, recognisable values)."""
     model = body.get("model", name)
-    usage = {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}
-    if chat:
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": reply},
-            "finish_reason": "stop",
-        }
-        obj = "chat.completion"
-    else:
-        choice = {"index": 0, "text": reply, "finish_reason": "stop"}
-        obj = "text_completion"
+    choices: list[dict[str, Any]] = []
+    tool = _first_tool(body) if chat else None
+    for index in range(body.get("n") or 1):
+        if chat:
+            message: dict[str, Any] = {"role": "assistant", "content": reply}
+            if tool is not None:
+                message = {"role": "assistant", "content": None, "tool_calls": [_tool_call(tool)]}
+            choice: dict[str, Any] = {
+                "index": index,
+                "message": message,
+                "finish_reason": "tool_calls" if tool is not None else "stop",
+            }
+            if body.get("logprobs"):
+                top = [{"token": "hello", "logprob": -0.25, "bytes": None}]
+                entry = {"token": "hello", "logprob": -0.25, "bytes": None, "top_logprobs": top}
+                choice["logprobs"] = {"content": [entry], "refusal": None}
+            obj = "chat.completion"
+        else:
+            choice = {"index": index, "text": reply, "finish_reason": "stop", "logprobs": None}
+            if body.get("logprobs") is not None:
+                choice["logprobs"] = {
+                    "tokens": ["hello"],
+                    "token_logprobs": [-0.25],
+                    "top_logprobs": [{"hello": -0.25}],
+                    "text_offset": [0],
+                }
+            obj = "text_completion"
+        choices.append(choice)
     return orjson.dumps(
-        {"id": "fake-1", "object": obj, "created": 0, "model": model, "choices": [choice], "usage": usage}
+        {"id": "fake-1", "object": obj, "created": 0, "model": model, "choices": choices, "usage": _USAGE}
     )
+
+
+def _first_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The function a tool-using request gets called: the one ``tool_choice`` names, else the first."""
+    tools = body.get("tools")
+    if not isinstance(tools, list) or not tools or body.get("tool_choice") == "none":
+        return None
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        wanted = choice["function"].get("name")
+        named: dict[str, Any] = next(
+            (t for t in tools if t.get("function", {}).get("name") == wanted), tools[0]
+        )
+        return named
+    tool = tools[0]
+    return tool if isinstance(tool, dict) else None
+
+
+def _tool_call(tool: dict[str, Any]) -> dict[str, Any]:
+    function = tool.get("function") or {}
+    return {
+        "id": "call_fake_1",
+        "type": "function",
+        "function": {"name": function.get("name", "?"), "arguments": "{}"},
+    }
+
+
+def _wants_json(body: dict[str, Any]) -> bool:
+    response_format = body.get("response_format")
+    return isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")
+
+
+def _embeddings(body: dict[str, Any], name: str) -> bytes:
+    """One fixed 3-dimensional vector per input (enough to tell that the request came through)."""
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    data = [
+        {"object": "embedding", "index": i, "embedding": [0.5, 0.25, float(i)]} for i in range(len(items))
+    ]
+    usage = {"prompt_tokens": len(items), "total_tokens": len(items)}
+    return orjson.dumps({"object": "list", "data": data, "model": body.get("model", name), "usage": usage})
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(event) + b"\n\n"
 
 
 def _error(status: int, message: str) -> bytes:
