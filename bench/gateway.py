@@ -13,6 +13,15 @@ default) give the time to the first token (the first chunk carrying an SSE event
 the gateway, and streams per second.
 
     python bench/gateway.py [--requests 3000] [--rounds 2] [--concurrency 1 8 32] [--stream-concurrency 1 32]
+
+``--auto-unique N`` measures instead semantic routing at line rate: ``semdns serve`` on the shipped
+namespace (every name's engine pointed at the fake backend), ``model: "auto"``, default temperature
+(no response cache), and every request a different public prompt (the corpora's evaluation splits),
+so the decision cache cannot help: N requests per concurrency level (1, 8, 32), with the shipped
+zones (lexical pass first) and with the lexical stage removed (the full path: every prompt through
+MiniLM), gateway CPU per request included.
+
+    python bench/gateway.py --auto-unique 2000
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 GOAL_ADDED_P50_MS = 0.5
@@ -149,6 +158,86 @@ async def _load(port: int, payload: bytes, concurrency: int, total: int) -> dict
     }
 
 
+async def _load_unique(port: int, payloads: list[bytes], concurrency: int) -> dict[str, float]:
+    """Like :func:`_load`, each request a different payload (taken in turn by the connections)."""
+    latencies: list[float] = []
+    start = asyncio.Event()
+    queue = iter(payloads)
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await start.wait()
+        try:
+            for payload in queue:
+                t0 = time.perf_counter()
+                writer.write(payload)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length)
+                latencies.append(time.perf_counter() - t0)
+                if int(head[9:12]) != 200:
+                    raise RuntimeError(f"HTTP {int(head[9:12])}: {body[:300]!r}")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    tasks = [asyncio.create_task(connection()) for _ in range(concurrency)]
+    await asyncio.sleep(0.05)
+    t0 = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "p50_ms": round(statistics.median(latencies) * 1000, 3),
+        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 3),
+        "rps": round(len(latencies) / elapsed, 1),
+    }
+
+
+def _public_prompts(limit: int) -> list[str]:
+    """Unique public prompts (the corpora's evaluation splits), shuffled with a fixed seed."""
+    import random
+
+    texts: list[str] = []
+    for path in sorted((Path(__file__).parent.parent / "corpora" / "routing").glob("*/eval.jsonl")):
+        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+        texts += [json.loads(line)["query"] for line in lines]
+    unique = list(dict.fromkeys(texts))
+    random.Random(0).shuffle(unique)
+    return unique[:limit]
+
+
+async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[dict[str, object]]:
+    prompts = _public_prompts(count * 4)
+    rows = []
+    for index, c in enumerate((1, 8, 32)):
+        # Fresh prompts for each level (and for the warm-up), so nothing repeats in one process.
+        chunk = prompts[index * count : (index + 1) * count]
+        payloads = [
+            _request(
+                gateway_port,
+                "/v1/chat/completions",
+                json.dumps({"model": "auto", "messages": [{"role": "user", "content": p}]}).encode(),
+            )
+            for p in chunk
+        ]
+        before = _cpu_seconds(gateway_pid)
+        result: dict[str, object] = {"concurrency": c, **await _load_unique(gateway_port, payloads, c)}
+        result["gateway_cpu_cores"] = round(
+            (_cpu_seconds(gateway_pid) - before) / (len(payloads) / float(result["rps"])),
+            2,  # type: ignore[arg-type]
+        )
+        rows.append(result)
+    return rows
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc), or NaN elsewhere."""
     try:
@@ -168,17 +257,8 @@ def _merge(runs: list[dict[str, float]]) -> dict[str, float]:
     }
 
 
-@contextlib.contextmanager
-def _processes(
-    workdir: Path,
-    *,
-    serve_args: tuple[str, ...] = (),
-    env_extra: dict[str, str] | None = None,
-    pids: dict[str, int] | None = None,
-) -> Iterator[tuple[int, int, int]]:
-    """The fake backend and ``semdns serve`` (with ``serve_args``, and ``env_extra`` in its
-    environment; ``pids`` receives both pids: bench/tracing.py and bench/workers.py reuse this)."""
-    backend_port, gateway_port = _free_port(), _free_port()
+def _bench_zone(workdir: Path, backend_port: int) -> list[Path]:
+    """Two names, ``.`` and ``bench.``, both served by the fake backend."""
     zone = workdir / "bench-zone.yaml"
     engine = f'[{{kind: openai, url: "http://127.0.0.1:{backend_port}/v1", model: fake}}]'
     zone.write_text(
@@ -188,6 +268,47 @@ def _processes(
         f'    examples: ["run the benchmark", "benchmark this"]\n    engines: {engine}\n',
         encoding="utf-8",
     )
+    return [zone]
+
+
+def _shipped_zones(workdir: Path, backend_port: int, *, lexical: bool = True) -> list[Path]:
+    """The shipped namespace with every engine replaced by the fake backend (``lexical=False``: the
+    lexical stage removed from every policy, so every prompt takes the full path)."""
+    import yaml
+
+    from semdns.zone.loader import default_zone_paths
+
+    out = []
+    for path in default_zone_paths():
+        zone = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for node in zone.get("nodes", {}).values():
+            if isinstance(node, dict) and "engines" in node:
+                node["engines"] = [
+                    {"kind": "openai", "url": f"http://127.0.0.1:{backend_port}/v1", "model": "fake"}
+                ]
+        policy = zone.get("policy") or {}
+        if not lexical and "stages" in policy:
+            policy["stages"] = [s for s in policy["stages"] if s != "lexical"]
+        target = workdir / f"{'lexical' if lexical else 'full'}-{path.name}"
+        target.write_text(yaml.safe_dump(zone, sort_keys=False), encoding="utf-8")
+        out.append(target)
+    return out
+
+
+@contextlib.contextmanager
+def _processes(
+    workdir: Path,
+    *,
+    serve_args: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
+    pids: dict[str, int] | None = None,
+    zones: Callable[[Path, int], list[Path]] = _bench_zone,
+) -> Iterator[tuple[int, int, int]]:
+    """The fake backend and ``semdns serve`` (with ``serve_args``, and ``env_extra`` in its
+    environment; ``pids`` receives both pids: bench/tracing.py and bench/workers.py reuse this) over
+    the zone files ``zones(workdir, backend_port)`` writes."""
+    backend_port, gateway_port = _free_port(), _free_port()
+    zone_args = [arg for path in zones(workdir, backend_port) for arg in ("--zone", str(path))]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEMDNS_CACHE_DIR": str(workdir / "cache")}
     backend = subprocess.Popen(
         [
@@ -201,7 +322,7 @@ def _processes(
     )
     gateway = subprocess.Popen(
         [
-            sys.executable, "-m", "semdns.cli", "serve", "--zone", str(zone), "--port", str(gateway_port),
+            sys.executable, "-m", "semdns.cli", "serve", *zone_args, "--port", str(gateway_port),
             "--no-probes", "--lazy-local", "--log-level", "warning", *serve_args,
         ],
         env={**env, **(env_extra or {})},
@@ -224,7 +345,7 @@ def _processes(
 
 
 def _wait_ready(port: int, path: str) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
@@ -234,7 +355,7 @@ def _wait_ready(port: int, path: str) -> None:
         except OSError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"nothing ready on port {port} after 120 s")
+    raise RuntimeError(f"nothing ready on port {port} after 300 s")
 
 
 async def _bench(
@@ -338,7 +459,13 @@ def main() -> None:
     parser.add_argument(
         "--stream-concurrency", type=int, nargs="*", default=[1, 32], help="streamed rows (first token)"
     )
+    parser.add_argument(
+        "--auto-unique", type=int, default=0, metavar="N", help="model auto, N unique prompts per level"
+    )
     args = parser.parse_args()
+    if args.auto_unique:
+        print(json.dumps(_auto_main(args.auto_unique), indent=2))
+        return
     with tempfile.TemporaryDirectory() as tmp, _processes(Path(tmp)) as (backend_port, gateway_port, pid):
         try:
             import uvloop
@@ -348,6 +475,39 @@ def main() -> None:
             runner = asyncio.run
         result = runner(_bench(args, backend_port, gateway_port, pid))
     print(json.dumps(result, indent=2))
+
+
+def _auto_main(count: int) -> dict[str, object]:
+    from semdns.resolve.encoder import cache_dir
+
+    out: dict[str, object] = {
+        "benchmark": "model auto on unique public prompts through semdns serve (fake backend, zero latency)",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "requests_per_level": count,
+    }
+    for label, lexical in (("shipped (lexical pass first)", True), ("full path (no lexical stage)", False)):
+
+        def zones(workdir: Path, port: int, lexical: bool = lexical) -> list[Path]:
+            return _shipped_zones(workdir, port, lexical=lexical)
+
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            # the user's cache: the namespace's example embeddings and the token table, computed once
+            _processes(Path(tmp), zones=zones, env_extra={"SEMDNS_CACHE_DIR": str(cache_dir())}) as (
+                _,
+                gateway_port,
+                pid,
+            ),
+        ):
+            warm = [
+                _request(gateway_port, "/v1/chat/completions", json.dumps(
+                    {"model": "auto", "messages": [{"role": "user", "content": p}]}).encode())
+                for p in _public_prompts(count * 4 + 100)[-100:]
+            ]  # fmt: skip
+            asyncio.run(_load_unique(gateway_port, warm, 4))
+            out[label] = asyncio.run(_auto_unique(gateway_port, pid, count))
+    out["load_average_at_end"] = list(os.getloadavg())
+    return out
 
 
 if __name__ == "__main__":
