@@ -25,3 +25,17 @@ def emit(result: dict[str, Any], out: Path | None) -> None:
     print(text)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def public_prompts(limit: int, seed: int = 0) -> list[str]:
+    """Unique public prompts from every routing evaluation split (code, exams, word problems,
+    trivia...), shuffled with a fixed seed: the traffic of the line-rate benchmarks."""
+    import random
+
+    texts: list[str] = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "corpora" / "routing").glob("*/eval.jsonl")):
+        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+        texts += [json.loads(line)["query"] for line in lines]
+    unique = list(dict.fromkeys(texts))
+    random.Random(seed).shuffle(unique)
+    return unique[:limit]

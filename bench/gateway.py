@@ -58,14 +58,16 @@ def _request(port: int, path: str, body: bytes) -> bytes:
 
 
 async def _one_connection(
-    port: int, payload: bytes, count: int, latencies: list[float], start: asyncio.Event
+    port: int, payloads: Iterator[bytes], latencies: list[float], start: asyncio.Event
 ) -> None:
+    """One keep-alive connection sending ``payloads`` one after another (an iterator the connections
+    of one run may share), recording each request's latency."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     await start.wait()
     try:
-        for _ in range(count):
+        for payload in payloads:
             t0 = time.perf_counter()
             writer.write(payload)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -138,55 +140,17 @@ async def _load_streams(port: int, payload: bytes, concurrency: int, total: int)
 
 
 async def _load(port: int, payload: bytes, concurrency: int, total: int) -> dict[str, float]:
-    latencies: list[float] = []
-    start = asyncio.Event()
+    """``total`` copies of ``payload`` over ``concurrency`` keep-alive connections."""
     per = max(1, total // concurrency)
-    tasks = [
-        asyncio.create_task(_one_connection(port, payload, per, latencies, start)) for _ in range(concurrency)
-    ]
-    await asyncio.sleep(0.05)  # connections open before the clock starts
-    t0 = time.perf_counter()
-    start.set()
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - t0
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "rps": len(latencies) / elapsed,
-    }
+    return await _load_unique(port, [payload] * (per * concurrency), concurrency)
 
 
 async def _load_unique(port: int, payloads: list[bytes], concurrency: int) -> dict[str, float]:
     """Like :func:`_load`, each request a different payload (taken in turn by the connections)."""
     latencies: list[float] = []
     start = asyncio.Event()
-    queue = iter(payloads)
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await start.wait()
-        try:
-            for payload in queue:
-                t0 = time.perf_counter()
-                writer.write(payload)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                body = await reader.readexactly(length)
-                latencies.append(time.perf_counter() - t0)
-                if int(head[9:12]) != 200:
-                    raise RuntimeError(f"HTTP {int(head[9:12])}: {body[:300]!r}")
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    tasks = [asyncio.create_task(connection()) for _ in range(concurrency)]
+    shared = iter(payloads)
+    tasks = [asyncio.create_task(_one_connection(port, shared, latencies, start)) for _ in range(concurrency)]
     await asyncio.sleep(0.05)
     t0 = time.perf_counter()
     start.set()
@@ -201,21 +165,10 @@ async def _load_unique(port: int, payloads: list[bytes], concurrency: int) -> di
     }
 
 
-def _public_prompts(limit: int) -> list[str]:
-    """Unique public prompts (the corpora's evaluation splits), shuffled with a fixed seed."""
-    import random
-
-    texts: list[str] = []
-    for path in sorted((Path(__file__).parent.parent / "corpora" / "routing").glob("*/eval.jsonl")):
-        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-        texts += [json.loads(line)["query"] for line in lines]
-    unique = list(dict.fromkeys(texts))
-    random.Random(0).shuffle(unique)
-    return unique[:limit]
-
-
 async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[dict[str, object]]:
-    prompts = _public_prompts(count * 4)
+    from _common import public_prompts
+
+    prompts = public_prompts(count * 4)
     rows = []
     for index, c in enumerate((1, 8, 32)):
         # Fresh prompts for each level (and for the warm-up), so nothing repeats in one process.
@@ -478,6 +431,7 @@ def main() -> None:
 
 
 def _auto_main(count: int) -> dict[str, object]:
+    from _common import public_prompts
     from semdns.resolve.encoder import cache_dir
 
     out: dict[str, object] = {
@@ -502,7 +456,7 @@ def _auto_main(count: int) -> dict[str, object]:
             warm = [
                 _request(gateway_port, "/v1/chat/completions", json.dumps(
                     {"model": "auto", "messages": [{"role": "user", "content": p}]}).encode())
-                for p in _public_prompts(count * 4 + 100)[-100:]
+                for p in public_prompts(count * 4 + 100)[-100:]
             ]  # fmt: skip
             asyncio.run(_load_unique(gateway_port, warm, 4))
             out[label] = asyncio.run(_auto_unique(gateway_port, pid, count))

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import platform
-import random
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import emit, percentile
+from _common import emit, percentile, public_prompts
 from semdns.eval.routing import load_labelled, score_multi, score_single
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
@@ -142,17 +141,6 @@ def main() -> None:
     emit(result, args.out)
     resolver.close()
     sys.exit(0)
-
-
-def public_prompts(limit: int, seed: int = 0) -> list[str]:
-    """Unique prompts from every evaluation split, shuffled (code, exams, word problems, trivia...)."""
-    texts: list[str] = []
-    for path in sorted((HERE.parent / "corpora" / "routing").glob("*/eval.jsonl")):
-        lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
-        texts += [json.loads(line)["query"] for line in lines]
-    unique = list(dict.fromkeys(texts))
-    random.Random(seed).shuffle(unique)
-    return unique[:limit]
 
 
 async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dict[str, object]:

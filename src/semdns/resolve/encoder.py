@@ -191,14 +191,10 @@ class MiniLMEncoder:
             self._load()
         path = cache_dir() / "static" / f"{hashlib.sha256(self.MODEL_ID.encode()).hexdigest()[:16]}.npy"
         size = int(self._tokenizer.get_vocab_size())
-        if use_disk:
-            try:
-                cached = np.load(path)
-                if cached.shape == (size, self.DIM):
-                    table: npt.NDArray[np.float16] = cached
-                    return table
-            except (OSError, ValueError):
-                pass
+        cached = _load_array(path, (size, self.DIM)) if use_disk else None
+        if cached is not None:
+            table: npt.NDArray[np.float16] = cached.astype(np.float16)
+            return table
         out = np.zeros((size, self.DIM), dtype=np.float16)
         for start in range(0, size, 1024):
             ids = np.arange(start, min(size, start + 1024), dtype=np.int64)
@@ -208,13 +204,7 @@ class MiniLMEncoder:
             hidden = self._session.run(None, feeds)[0]
             out[ids] = hidden[:, 1, :].astype(np.float16)
         if use_disk:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-                np.save(tmp, out)
-                os.replace(tmp, path)
-            except OSError:
-                pass  # a read-only home: the table is rebuilt at the next start
+            _save_array(path, out)  # a read-only home: the table is rebuilt at the next start
         return out
 
 
@@ -244,19 +234,30 @@ def encode_cached(encoder: Encoder, texts: Sequence[str], *, use_disk: bool = Tr
     for text in texts:
         digest.update(b"\x00" + text.encode())
     path = cache_dir() / "embeddings" / f"{digest.hexdigest()}.npy"
-    try:
-        cached = np.load(path)
-        if cached.shape == (len(texts), encoder.dim):
-            result: Vectors = cached.astype(np.float32)
-            return result
-    except (OSError, ValueError):
-        pass
+    cached = _load_array(path, (len(texts), encoder.dim))
+    if cached is not None:
+        result: Vectors = cached.astype(np.float32)
+        return result
     vectors = encoder.encode(texts)
+    _save_array(path, vectors)  # a read-only home is not an error: we only lose the speed-up
+    return vectors
+
+
+def _load_array(path: Path, shape: tuple[int, ...]) -> npt.NDArray[Any] | None:
+    """A cached array of the expected shape, or None (missing, unreadable, or of another shape)."""
+    try:
+        cached: npt.NDArray[Any] = np.load(path)
+    except (OSError, ValueError):
+        return None
+    return cached if cached.shape == shape else None
+
+
+def _save_array(path: Path, array: npt.NDArray[Any]) -> None:
+    """Write ``array`` atomically (a temporary file renamed); an unwritable cache is silently skipped."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, vectors)
+        np.save(tmp, array)
         os.replace(tmp, path)
     except OSError:
-        pass  # a read-only home is not an error: we only lose the speed-up
-    return vectors
+        pass
