@@ -184,7 +184,8 @@ def _hook_cost(iterations: int) -> dict[str, object]:
     from starlette.responses import Response
 
     from semdns.gateway import GatewaySettings, Runtime
-    from semdns.ui.feed import DecisionFeed, decision_event
+    from semdns.ui.events import decision_event
+    from semdns.ui.feed import DecisionFeed
     from semdns.zone import load_default_tree
 
     class _Resolver:

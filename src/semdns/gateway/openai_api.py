@@ -49,7 +49,7 @@ from semdns.gateway.wire import (
 from semdns.names import InvalidName, Name
 from semdns.resolve.decision import Answer, LevelTrace, RoutingDecision
 from semdns.tenancy import Admission
-from semdns.ui.feed import decision_event
+from semdns.ui.events import decision_event
 
 log = logging.getLogger(__name__)
 
