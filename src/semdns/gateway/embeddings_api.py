@@ -32,6 +32,7 @@ from semdns.errors import (
     NoEngineAvailable,
     SemdnsError,
 )
+from semdns.gateway.parse import json_object
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_response
 from semdns.names import Name
@@ -145,14 +146,7 @@ class EmbeddingRoutes:
 def _parse(raw: bytes, limit: int) -> dict[str, Any]:
     if len(raw) > limit:
         raise InvalidRequest(f"the request body has {len(raw)} bytes; the limit is {limit}")
-    if not raw.strip():
-        raise InvalidRequest("the request body is empty; send a JSON object")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
+    body = json_object(raw)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest(

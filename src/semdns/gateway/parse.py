@@ -38,8 +38,9 @@ class ParsedRequest:
     """The session-affinity key: the ``user`` field, else the ``x-session-id`` header."""
 
 
-def parse_request(raw: bytes, endpoint: Endpoint, session_header: str | None = None) -> ParsedRequest:
-    """Validate ``raw`` as a chat or completion request; raise :class:`InvalidRequest` otherwise."""
+def json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object, or :class:`InvalidRequest` saying what it is instead (every route
+    that takes a JSON body starts here)."""
     if not raw.strip():
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
@@ -48,6 +49,12 @@ def parse_request(raw: bytes, endpoint: Endpoint, session_header: str | None = N
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest(f"the request body must be a JSON object, not {_kind(body)}")
+    return body
+
+
+def parse_request(raw: bytes, endpoint: Endpoint, session_header: str | None = None) -> ParsedRequest:
+    """Validate ``raw`` as a chat or completion request; raise :class:`InvalidRequest` otherwise."""
+    body = json_object(raw)
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise InvalidRequest(f"'model' must be a string, not {_kind(model)}", param="model")

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from semdns.errors import InvalidRequest, SemdnsError
+from semdns.gateway.parse import json_object
 from semdns.gateway.wire import JSON, error_response
 
 ChatHandler = Callable[[Request], Awaitable[Response]]
@@ -59,7 +60,7 @@ class ResponsesRoute:
     async def responses(self, request: Request) -> Response:
         try:
             raw = await request.body()
-            body = _parse(raw)
+            body = json_object(raw)
             chat_body = to_chat(body)
         except SemdnsError as exc:
             return error_response(exc)
@@ -76,18 +77,6 @@ class ResponsesRoute:
             )
         completion = orjson.loads(answer.body)
         return Response(orjson.dumps(from_chat(completion, body)), headers=headers, media_type=JSON)
-
-
-def _parse(raw: bytes) -> dict[str, Any]:
-    if not raw.strip():
-        raise InvalidRequest("the request body is empty; send a JSON object")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    return body
 
 
 def to_chat(body: dict[str, Any]) -> dict[str, Any]:
