@@ -61,17 +61,23 @@ class Reloading:
         return await self.client.post("/v1/chat/completions", content=orjson.dumps(body))
 
 
+ADMIN_KEY = "reload-test-admin-key"
+
+
 @contextlib.asynccontextmanager
 async def reloading_gateway(
     zone: Path, settings: GatewaySettings | None = None, **options: object
 ) -> AsyncIterator[Reloading]:
-    settings = settings or GatewaySettings(probes=False, warm_local=False)
+    # Every /admin route needs an admin credential (docs/security.md): the operator's key, unless the
+    # test brings its own settings (a tenants file).
+    settings = settings or GatewaySettings(probes=False, warm_local=False, admin_key=ADMIN_KEY)
+    headers = {"authorization": f"Bearer {ADMIN_KEY}"} if settings.admin_key == ADMIN_KEY else {}
     runtime = Runtime.build(load_zone_files([zone]), StubResolver(), settings)
     live = Live(runtime)
     reloader = Reloader(live, lambda tree: StubResolver(), zone_paths=[zone], **options)  # type: ignore[arg-type]
     async with (
         serve_app(create_app(live, reloader=reloader)) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False, headers=headers) as client,
     ):
         yield Reloading(client, live, reloader, zone)
 

@@ -126,10 +126,16 @@ def test_async_resolution_agrees_with_sync_and_batches_the_transformer(resolver:
 
 
 def test_context_is_read_by_both_passes(resolver: Resolver) -> None:
-    decision = resolver.resolve(
-        "and what about the second one?", "Two contracts: an NDA and a lease.", use_cache=False
+    # The follow-up alone is too short for the lexical pass; with the earlier turn it is not.
+    context = (
+        "I am comparing two contracts for my small business: a mutual non-disclosure agreement with a "
+        "supplier and a five year commercial lease for the shop, and I need to know my obligations."
     )
-    assert decision.trace[0].stages_tried[0] in ("keyword", "lexical")
+    alone = resolver.resolve("and what about the second one?", use_cache=False)
+    assert "lexical" not in alone.trace[0].stages_tried  # under lexical_min_tokens
+    decision = resolver.resolve("and what about the second one?", context, use_cache=False)
+    assert "lexical" in decision.trace[0].stages_tried
+    assert decision.names[0].is_under(Name.parse("legal."))
 
 
 def test_without_the_stage_listed_nothing_changes(encoder: MiniLMEncoder) -> None:

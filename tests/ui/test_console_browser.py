@@ -118,7 +118,9 @@ async def test_feed_health_and_limits(browser: Browser, tmp_path: Path) -> None:
         await expect(page.locator("#ns-state")).to_contain_text("medical.")
         await expect(page.locator('[data-name="ip.legal."] .deleg')).to_contain_text("unsigned")
         zone = page.locator('#ns-zones [data-zone="."]')
-        await expect(zone).to_have_text(". · 4 names · serial not recorded")
+        await expect(zone).to_have_text(
+            ". · 4 names · serial 0"
+        )  # no serial in the file: 0, as the loader records it
         await _shot(page, "health")
 
         # the live feed: requests made now appear, with their tenant and fallback path
