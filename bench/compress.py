@@ -40,7 +40,6 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import emit  # noqa: E402
-
 from semdns.compress.lossy import QueryAwareCompressor  # noqa: E402
 from semdns.compress.text import count_tokens  # noqa: E402
 
@@ -142,7 +141,9 @@ def run_lossy(args: argparse.Namespace, data: dict[str, list[Item]]) -> list[dic
                 chosen = _sample(items, limit)
                 stats: dict[str, dict[str, list[float]]] = {}
                 for item in chosen:
-                    context = item.context if setting == "passage" else long_context(item, items, args.long_tokens)
+                    context = (
+                        item.context if setting == "passage" else long_context(item, items, args.long_tokens)
+                    )
                     tokens_in = count_tokens(context)
                     target = max(1, math.floor(tokens_in / args.ratio))
                     started = time.perf_counter()
@@ -265,7 +266,9 @@ def run_e2e(args: argparse.Namespace, data: dict[str, list[Item]]) -> dict[str, 
             tokens = count_tokens(context)
             full_s, full_text = await ask(context, item.question)
             started = time.perf_counter()
-            short = compressor.compress([context], item.question, tokens // int(args.ratio), method="lexical")[0][0]
+            short = compressor.compress(
+                [context], item.question, tokens // int(args.ratio), method="lexical"
+            )[0][0]
             compress_s = time.perf_counter() - started
             short_s, short_text = await ask(short, item.question)
             results.append(

@@ -16,9 +16,9 @@ Output, one passage a line: ``{"id", "domain", "title", "context", "qas": [{"id"
 the passage (30 % dev, 70 % eval), so a passage and all its questions sit on one side. ``dev`` is the
 only part a compressor may be tuned on; ``eval`` is what bench/compress.py reports.
 
-CoQA is conversational: only questions whose gold answer occurs verbatim in the passage at word boundaries (a span), is
-not yes/no/unknown and has at least two characters are kept, at most three per passage (the first
-three such turns), and each is stored without the conversation before it.
+CoQA is conversational: only questions whose gold answer occurs verbatim in the passage at word
+boundaries (a span), is not yes/no/unknown and has at least two characters are kept, at most three
+per passage (the first three such turns), and each is stored without the conversation before it.
 """
 
 from __future__ import annotations
@@ -58,7 +58,13 @@ def squad(wheel: zipfile.ZipFile) -> dict[str, dict[str, object]]:
         key = hashlib.sha256(context.encode()).hexdigest()[:16]
         entry = passages.setdefault(
             key,
-            {"id": f"squad-{key}", "domain": "wikipedia", "title": doc["title"], "context": context, "qas": []},
+            {
+                "id": f"squad-{key}",
+                "domain": "wikipedia",
+                "title": doc["title"],
+                "context": context,
+                "qas": [],
+            },
         )
         answers = sorted({str(a) for a in doc["answers_text"]})
         qas = entry["qas"]

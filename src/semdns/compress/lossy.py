@@ -33,14 +33,16 @@ Method = str  # "lexical" | "hybrid"
 METHODS = ("lexical", "hybrid")
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an the of to in on at by for with from as is are was were be been being am do does did has have "
-    "had and or but not no nor so if then than that this these those it its it's he she they them his "
-    "her their there here what which who whom whose when where why how i you we me my your our us "
-    "can could would should will shall may might must into over under about after before during "
-    "between up down out off again further once all any both each few more most other some such only "
-    "own same too very s t just also one two name named called used use".split()
+_STOP_TEXT = (
+    "a an the of to in on at by for with from as is are was were be been being am do does did "
+    "has have had and or but not no nor so if then than that this these those it its it's he "
+    "she they them his her their there here what which who whom whose when where why how i you "
+    "we me my your our us can could would should will shall may might must into over under "
+    "about after before during between up down out off again further once all any both each "
+    "few more most other some such only own same too very s t just also one two name named "
+    "called used use"
 )
+_STOP = frozenset(_STOP_TEXT.split())
 _QUANTITY_RE = re.compile(
     r"\b(how (many|much|long|old|far|often|big|large|tall)|when|what (year|date|time|day|month|century|"
     r"percent|percentage|age|number|amount)|which (year|date|century))\b",
@@ -132,7 +134,7 @@ class QueryAwareCompressor:
         scores = self._scores(units, candidates, question, target_tokens, used)
         kept = self._select(units, candidates, scores, target_tokens)
         out: list[str] = []
-        for d, doc_units in enumerate(per_doc):
+        for d in range(len(per_doc)):
             mine = [(units[k][1], units[k][2]) for k in kept if units[k][0] == d]
             out.append(join_units(mine) if mine else "")
         tokens_out = sum(count_tokens(doc) for doc in out)

@@ -16,10 +16,11 @@ _FENCE_RE = re.compile(r"^(```|~~~)")
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace and an
 # upper-case letter, digit, quote or bracket. Abbreviations and initials are re-joined below.
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[A-Z0-9])")
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e inc ltd co corp no fig al approx dept est gen gov "
-    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k art sec para cf ed vol pp op".split()
+_ABBREVIATIONS_TEXT = (
+    "mr mrs ms dr prof sr jr st vs etc e.g i.e inc ltd co corp no fig al approx dept est gen "
+    "gov jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k art sec para cf ed vol pp op"
 )
+_ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
 _CODE_LINE_RE = re.compile(
     r"^\s{4,}\S|[{};]\s*$|^\s*(def|class|import|from|return|if|for|while|#include|function|const|let|var)\b"
 )

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from semdns.errors import ZoneError, ZoneIssue
 from semdns.names import DistinguishedName, InvalidName, Name
+from semdns.zone.compress_spec import CompressSpec
 from semdns.zone.schema import CacheSpec, NodeSpec, Policy, ZoneFile, absolute_name
 from semdns.zone.tree import SourceLocation, ZoneNode, ZoneTree
 from semdns.zone.yamlsource import LocatedDocument, YamlSourceError, load_located
@@ -119,6 +120,15 @@ def _issue_from_pydantic(path: str, doc: LocatedDocument, err: object) -> ZoneIs
     return ZoneIssue(path, line, dotted, msg)
 
 
+def _compress_spec(pf: _ParsedFile, base: CompressSpec, override: CompressSpec | None) -> CompressSpec:
+    """``base`` with ``override``'s fields, its dictionary path made absolute (relative to the file)."""
+    merged = base.merged(override)
+    if override is not None and override.dictionary:
+        path = Path(pf.path).parent / override.dictionary
+        merged = merged.model_copy(update={"dictionary": str(path)})
+    return merged
+
+
 def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | None]:
     issues: list[ZoneIssue] = []
     nodes: dict[Name, ZoneNode] = {}
@@ -127,6 +137,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
         origin = Name.parse(pf.zone.origin)
         zone_policy = pf.zone.policy.apply(Policy()) if pf.zone.policy else Policy()
         zone_cache = CacheSpec().merged(pf.zone.cache)
+        zone_compress = _compress_spec(pf, CompressSpec(), pf.zone.compress)
         for key, spec in pf.zone.nodes.items():
             line = pf.doc.line_of(("nodes", key))
             where = f"nodes.{key}"
@@ -175,6 +186,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
                 system_prompt=spec.system_prompt,
                 gateway=spec.gateway,
                 cache=zone_cache.merged(spec.cache),
+                compress=_compress_spec(pf, zone_compress, spec.compress),
             )
             clash = dn_owner.get(dn.key())
             if clash is not None and not dn.is_empty:

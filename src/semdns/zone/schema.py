@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semdns.names import DistinguishedName, InvalidName, Name
+from semdns.zone.compress_spec import CompressSpec
 
 Stage = Literal["keyword", "embedding", "classifier"]
 STAGES: tuple[Stage, ...] = ("keyword", "embedding", "classifier")
@@ -238,6 +239,7 @@ class NodeSpec(_Strict):
     ttl: Seconds | None = None
     gateway: GatewayPolicy = GatewayPolicy()
     cache: CacheSpec | None = None
+    compress: CompressSpec | None = None
 
     @field_validator("dn")
     @classmethod
@@ -276,6 +278,7 @@ class ZoneFile(_Strict):
     origin: str
     ttl: Seconds = 3600
     cache: CacheSpec | None = None
+    compress: CompressSpec | None = None
     policy: PolicyOverride | None = None
     # The zone's Ed25519 private key (PEM, from `semdns key gen`), relative to the zone file: a resolver
     # serving this zone signs its answers with it; the parent's delegation record holds the public half.
