@@ -154,10 +154,11 @@ def load(path: Path, zone: str) -> ZoneDictionary:
         data = path.read_bytes()
     except OSError as exc:
         raise DictionaryError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        zstandard.ZstdCompressionDict(data).dict_id()
-    except zstandard.ZstdError as exc:
-        raise DictionaryError(f"{path}: not a zstd dictionary: {exc}") from None
+    if zstandard.ZstdCompressionDict(data).dict_id() == 0:
+        # zstd would accept any bytes as "raw content"; a trained dictionary has a header and an id.
+        raise DictionaryError(
+            f"{path}: not a zstd dictionary (no dictionary header); train one with semdns compress train-dict"
+        )
     return ZoneDictionary(f"{zone}:v{match.group(1)}:{hashlib.sha256(data).hexdigest()[:16]}", data)
 
 

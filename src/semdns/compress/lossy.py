@@ -9,7 +9,8 @@ spent:
   that single out a passage weigh most;
 - **semantic** (method ``hybrid``): cosine of the unit's MiniLM embedding to the question's (the
   resolver's encoder, already loaded). Only the units the lexical view ranks highest, about
-  ``semantic_pool`` times the budget, are embedded: the encoder is most of the cost.
+  ``semantic_pool`` times the budget (at least ``semantic_min_tokens``), are embedded: the encoder
+  is most of the cost.
 
 Two cheap cues add to the score: a unit with a digit when the question asks for a quantity or a date,
 and a share of the best neighbour's score (the sentence after the one that names the subject often
@@ -73,6 +74,7 @@ class Weights:
     neighbour: float = 0.3
     paragraph: float = 0.5
     semantic_pool: float = 2.5
+    semantic_min_tokens: int = 1024
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ class QueryAwareCompressor:
         self, units: list[tuple[int, int, Unit]], candidates: list[int], scores: dict[int, float], target: int
     ) -> list[int]:
         """The candidates the encoder reads: the lexical best, about ``semantic_pool`` × budget tokens."""
-        limit = self.weights.semantic_pool * target
+        limit = max(self.weights.semantic_pool * target, self.weights.semantic_min_tokens)
         ranked = sorted(candidates, key=lambda k: -scores[k])
         pool: list[int] = []
         spent = 0

@@ -30,6 +30,7 @@ from semdns.errors import (
     SemdnsError,
     UnknownName,
 )
+from semdns.gateway.compression import REPORT_HEADER, CompressionNote, CompressionStep
 from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.recursion import Followed
@@ -57,6 +58,9 @@ class OpenAIRoutes:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._explicit: dict[str, RoutingDecision] = {}
+        self.compression = CompressionStep(
+            getattr(runtime.resolver, "encoder", None), runtime.metrics.registry
+        )
 
     async def chat_completions(self, request: Request) -> Response:
         return await self._handle(request, "chat")
@@ -90,13 +94,16 @@ class OpenAIRoutes:
                     if lookup.served:
                         return self._replay(lookup, parsed, decision, name, extra)
                     extra.update(lookup.headers())
+            note = await self.compression.apply(parsed, self.runtime.tree, name, request.headers)
+            if note is not None:
+                extra[REPORT_HEADER] = note.header()
             if decision.is_multi:
                 targets = self._targets(decision, admission)
                 if len(targets) > 1:
-                    return await self._fan_out(parsed, decision, targets, admission, lookup, extra)
+                    return await self._fan_out(parsed, decision, targets, admission, lookup, extra, note)
                 name = targets[0][0]
             if parsed.stream:
-                return await self._stream(parsed, decision, name, admission, lookup, extra, followed)
+                return await self._stream(parsed, decision, name, admission, lookup, extra, followed, note)
             started = time.perf_counter()
             try:
                 result, served = await self.runtime.dispatcher.complete(
@@ -117,6 +124,7 @@ class OpenAIRoutes:
             field = semdns_field(decision, served)
             headers = {**decision_headers(decision, served), **extra}
             explain_delegation(field, headers, served, followed, child)
+            _note(field, note)
             result["semdns"] = field
             metrics.requests.labels(str(served.name), decision.stage, "200").inc()
             return Response(orjson.dumps(result), headers=headers, media_type=JSON)
@@ -158,6 +166,7 @@ class OpenAIRoutes:
         admission: Admission | None,
         lookup: CacheLookup | None,
         extra: dict[str, str],
+        note: CompressionNote | None = None,
     ) -> Response:
         """A cross-domain answer: every name asked at once, the answers aggregated (RAP)."""
         edge = self.runtime.edge
@@ -176,6 +185,7 @@ class OpenAIRoutes:
         field["degraded"] = result.degraded
         field["served"] = [str(s.name) for s in result.served]
         field["aggregation"] = aggregation_field(result)
+        _note(field, note)
         headers = {**decision_headers(decision, lead), **extra}
         headers["x-semdns-name"] = ",".join(field["served"])
         if result.degraded:
@@ -301,6 +311,7 @@ class OpenAIRoutes:
         lookup: CacheLookup | None = None,
         extra: dict[str, str] | None = None,
         followed: Followed | None = None,
+        note: CompressionNote | None = None,
     ) -> Response:
         edge = self.runtime.edge
         started = time.perf_counter()
@@ -316,6 +327,7 @@ class OpenAIRoutes:
         field = semdns_field(decision, served)
         headers = {**decision_headers(decision, served), **(extra or {}), **_SSE_HEADERS}
         explain_delegation(field, headers, served, followed)
+        _note(field, note)
         forwarded = served.delegated_to is not None
         metrics = self.runtime.metrics
         served_name = str(served.name)
@@ -350,6 +362,12 @@ class OpenAIRoutes:
                 metrics.requests.labels(served_name, decision.stage, status).inc()
 
         return StreamingResponse(body(), headers=headers, media_type="text/event-stream")
+
+
+def _note(field: dict[str, object], note: CompressionNote | None) -> None:
+    """What the compression step did, under ``semdns.compression``."""
+    if note is not None:
+        field["compression"] = note.field()
 
 
 def _with_semdns(event: bytes, field: dict[str, object], *, replace: bool = False) -> bytes:

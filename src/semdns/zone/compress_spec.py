@@ -9,12 +9,13 @@ or to 1/``ratio`` of its tokens, whichever is smaller; 4x when neither is given)
 questions that share few words with the text, and about a hundred times slower on a CPU).
 ``boilerplate``: drop sentences mined as the zone's boilerplate. ``dictionary``: a trained zstd
 dictionary file (``semdns compress train-dict``), relative to the zone file.
-A zone-level block is the default for its nodes; a node's block replaces the fields it sets.
+A ``ratio`` or ``budget_tokens`` without a ``mode`` means ``mode: lossy``. A zone-level block is the
+default for its nodes; a node's block replaces the fields it sets.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,6 +35,14 @@ class CompressSpec(BaseModel):
     method: CompressMethod = "lexical"
     boilerplate: bool = True
     dictionary: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budget_means_lossy(cls, data: Any) -> Any:
+        """A block that gives a ratio or a budget and no mode asks for lossy compression."""
+        if isinstance(data, dict) and "mode" not in data and ({"ratio", "budget_tokens"} & data.keys()):
+            return {**data, "mode": "lossy"}
+        return data
 
     @model_validator(mode="after")
     def _lossy_settings(self) -> CompressSpec:
