@@ -31,7 +31,8 @@ from semdns.errors import (
     UnknownName,
 )
 from semdns.gateway.compression import REPORT_HEADER, CompressionNote, CompressionStep
-from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
+from semdns.gateway.fanout import aggregation_field, fan_out
+from semdns.gateway.fanout_stream import streamed_fan_out_response
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.recursion import Followed
 from semdns.gateway.runtime import Runtime
@@ -168,10 +169,16 @@ class OpenAIRoutes:
         extra: dict[str, str],
         note: CompressionNote | None = None,
     ) -> Response:
-        """A cross-domain answer: every name asked at once, the answers aggregated (RAP)."""
+        """A cross-domain answer: every name asked at once, the answers aggregated (RAP). Streamed,
+        each part streams as it arrives (semdns.gateway.fanout_stream)."""
         edge = self.runtime.edge
         started = time.perf_counter()
         try:
+            if parsed.stream:
+                compression = note.field() if note is not None else None
+                return await streamed_fan_out_response(
+                    self.runtime, parsed, decision, targets, admission, lookup, extra, compression
+                )
             result = await fan_out(
                 self.runtime.dispatcher, parsed.endpoint, parsed.body, targets, parsed.session
             )
@@ -191,20 +198,13 @@ class OpenAIRoutes:
         if result.degraded:
             headers["x-semdns-degraded"] = "true"
         self.runtime.metrics.requests.labels(str(decision.name), decision.stage, "200").inc()
-        if parsed.stream:
-            events = sse_events(result.response, parsed.endpoint, field)
-            payload: bytes | list[bytes] = events
-            response: Response = Response(
-                b"".join(events), headers={**headers, **_SSE_HEADERS}, media_type="text/event-stream"
-            )
-        else:
-            payload = orjson.dumps(result.response)
-            response = Response(
-                orjson.dumps({**result.response, "semdns": field}), headers=headers, media_type=JSON
-            )
+        payload = orjson.dumps(result.response)
+        response = Response(
+            orjson.dumps({**result.response, "semdns": field}), headers=headers, media_type=JSON
+        )
         if edge is not None and admission is not None:
             edge.after_answer(
-                admission, lookup, "sse" if parsed.stream else "json", payload, parsed.endpoint,
+                admission, lookup, "json", payload, parsed.endpoint,
                 degraded=result.degraded, engine_s=time.perf_counter() - started,
             )  # fmt: skip
         return response
