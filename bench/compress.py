@@ -269,7 +269,12 @@ def run_e2e(args: argparse.Namespace, data: dict[str, list[Item]]) -> dict[str, 
     (folder / "zone.yaml").write_text(yaml.safe_dump(zone), encoding="utf-8")
     tree = load_zone_files([folder / "zone.yaml"])
     settings = GatewaySettings(
-        probes=False, warm_local=True, local_n_ctx=4096, local_max_tokens=24, local_threads=2
+        probes=False,
+        warm_local=True,
+        local_n_ctx=4096,
+        local_max_tokens=24,
+        local_threads=2,
+        response_cache=False,  # the second ask has the same body: it must reach the engine
     )
     items = _sample(data["squad"], args.e2e)
     results: list[dict[str, Any]] = []

@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 
 from semdns.cache import CacheLookup
 from semdns.dispatch import delegation_point
+from semdns.dispatch_cascade import Cascade, CascadeNote
 from semdns.engines.protocol import Endpoint
 from semdns.errors import (
     DeadlineExceeded,
@@ -62,6 +63,7 @@ class OpenAIRoutes:
         self.compression = CompressionStep(
             getattr(runtime.resolver, "encoder", None), runtime.metrics.registry
         )
+        self.cascade = Cascade(runtime.metrics.registry)
 
     async def chat_completions(self, request: Request) -> Response:
         return await self._handle(request, "chat")
@@ -107,8 +109,8 @@ class OpenAIRoutes:
                 return await self._stream(parsed, decision, name, admission, lookup, extra, followed, note)
             started = time.perf_counter()
             try:
-                result, served = await self.runtime.dispatcher.complete(
-                    endpoint, parsed.body, name, parsed.session
+                result, served, cascaded = await self.cascade.complete(
+                    self.runtime.dispatcher, self.runtime.tree, endpoint, parsed.body, name, parsed.session
                 )
             except (NoEngineAvailable, DeadlineExceeded, EngineError):
                 cache = edge.cache if edge is not None else None
@@ -126,6 +128,7 @@ class OpenAIRoutes:
             headers = {**decision_headers(decision, served), **extra}
             explain_delegation(field, headers, served, followed, child)
             _note(field, note)
+            _explain_cascade(field, headers, cascaded)
             result["semdns"] = field
             metrics.requests.labels(str(served.name), decision.stage, "200").inc()
             return Response(orjson.dumps(result), headers=headers, media_type=JSON)
@@ -316,8 +319,8 @@ class OpenAIRoutes:
         edge = self.runtime.edge
         started = time.perf_counter()
         try:
-            events, served = await self.runtime.dispatcher.open_stream(
-                parsed.endpoint, parsed.body, name, parsed.session
+            events, served, cascaded = await self.cascade.open_stream(
+                self.runtime.dispatcher, self.runtime.tree, parsed.endpoint, parsed.body, name, parsed.session
             )
         except (NoEngineAvailable, DeadlineExceeded, EngineError):
             cache = edge.cache if edge is not None else None
@@ -328,6 +331,7 @@ class OpenAIRoutes:
         headers = {**decision_headers(decision, served), **(extra or {}), **_SSE_HEADERS}
         explain_delegation(field, headers, served, followed)
         _note(field, note)
+        _explain_cascade(field, headers, cascaded)
         forwarded = served.delegated_to is not None
         metrics = self.runtime.metrics
         served_name = str(served.name)
@@ -368,6 +372,13 @@ def _note(field: dict[str, object], note: CompressionNote | None) -> None:
     """What the compression step did, under ``semdns.compression``."""
     if note is not None:
         field["compression"] = note.field()
+
+
+def _explain_cascade(field: dict[str, object], headers: dict[str, str], note: CascadeNote | None) -> None:
+    """What the confidence cascade did: ``semdns.cascade`` and ``x-semdns-cascade``."""
+    if note is not None:
+        field["cascade"] = note.field()
+        headers["x-semdns-cascade"] = note.header()
 
 
 def _with_semdns(event: bytes, field: dict[str, object], *, replace: bool = False) -> bytes:

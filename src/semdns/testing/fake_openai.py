@@ -49,6 +49,9 @@ class Behaviour:
     stall_s: float = 30.0
     reply: str | None = None
     """Content of the answer; default ``"hello from <name>"``."""
+    logprob: float | None = None
+    """When set and the request asks for ``logprobs``: every word of the answer is one token with
+    this log-probability (in ``choices[0].logprobs.content``, streamed per chunk too)."""
 
 
 @dataclass
@@ -107,7 +110,7 @@ class FakeOpenAI:
         if body.get("stream"):
             await self._stream(send, body, chat, reply)
             return
-        await _send(send, 200, _answer(body, chat, reply, self.name))
+        await _send(send, 200, _answer(body, chat, reply, self.name, _logprobs(body, b, reply)))
 
     async def _stream(self, send: Send, body: dict[str, Any], chat: bool, reply: str) -> None:
         b = self.behaviour
@@ -132,6 +135,9 @@ class FakeOpenAI:
             else:
                 choice = {"index": 0, "text": piece, "finish_reason": None}
                 obj = "text_completion"
+            logprobs = _logprobs(body, b, piece)
+            if logprobs is not None:
+                choice["logprobs"] = logprobs
             event = {"id": "fake-1", "object": obj, "created": created, "model": model, "choices": [choice]}
             await send(
                 {
@@ -158,7 +164,16 @@ class FakeOpenAI:
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
-def _answer(body: dict[str, Any], chat: bool, reply: str, name: str) -> bytes:
+def _logprobs(body: dict[str, Any], b: Behaviour, text: str) -> dict[str, Any] | None:
+    """OpenAI's ``logprobs`` object for ``text`` (one token a word) when asked for and configured."""
+    if b.logprob is None or not body.get("logprobs"):
+        return None
+    return {"content": [{"token": w, "logprob": b.logprob, "top_logprobs": []} for w in text.split()]}
+
+
+def _answer(
+    body: dict[str, Any], chat: bool, reply: str, name: str, logprobs: dict[str, Any] | None = None
+) -> bytes:
     model = body.get("model", name)
     usage = {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}
     if chat:
@@ -171,6 +186,8 @@ def _answer(body: dict[str, Any], chat: bool, reply: str, name: str) -> bytes:
     else:
         choice = {"index": 0, "text": reply, "finish_reason": "stop"}
         obj = "text_completion"
+    if logprobs is not None:
+        choice["logprobs"] = logprobs
     return orjson.dumps(
         {"id": "fake-1", "object": obj, "created": 0, "model": model, "choices": [choice], "usage": usage}
     )

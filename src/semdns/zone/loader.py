@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from semdns.errors import ZoneError, ZoneIssue
 from semdns.names import DistinguishedName, InvalidName, Name
+from semdns.zone.cascade_spec import CascadeSpec
 from semdns.zone.compress_spec import CompressSpec
 from semdns.zone.schema import CacheSpec, NodeSpec, Policy, ZoneFile, absolute_name
 from semdns.zone.tree import SourceLocation, ZoneNode, ZoneTree
@@ -138,6 +139,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
         zone_policy = pf.zone.policy.apply(Policy()) if pf.zone.policy else Policy()
         zone_cache = CacheSpec().merged(pf.zone.cache)
         zone_compress = _compress_spec(pf, CompressSpec(), pf.zone.compress)
+        zone_cascade = CascadeSpec().merged(pf.zone.cascade)
         for key, spec in pf.zone.nodes.items():
             line = pf.doc.line_of(("nodes", key))
             where = f"nodes.{key}"
@@ -187,6 +189,7 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
                 gateway=spec.gateway,
                 cache=zone_cache.merged(spec.cache),
                 compress=_compress_spec(pf, zone_compress, spec.compress),
+                cascade=zone_cascade.merged(spec.cascade),
             )
             clash = dn_owner.get(dn.key())
             if clash is not None and not dn.is_empty:

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semdns.names import DistinguishedName, InvalidName, Name
+from semdns.zone.cascade_spec import CascadeSpec
 from semdns.zone.compress_spec import CompressSpec
 
 Stage = Literal["keyword", "embedding", "classifier"]
@@ -240,6 +241,7 @@ class NodeSpec(_Strict):
     gateway: GatewayPolicy = GatewayPolicy()
     cache: CacheSpec | None = None
     compress: CompressSpec | None = None
+    cascade: CascadeSpec | None = None
 
     @field_validator("dn")
     @classmethod
@@ -279,6 +281,7 @@ class ZoneFile(_Strict):
     ttl: Seconds = 3600
     cache: CacheSpec | None = None
     compress: CompressSpec | None = None
+    cascade: CascadeSpec | None = None
     policy: PolicyOverride | None = None
     # The zone's Ed25519 private key (PEM, from `semdns key gen`), relative to the zone file: a resolver
     # serving this zone signs its answers with it; the parent's delegation record holds the public half.
