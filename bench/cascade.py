@@ -89,6 +89,7 @@ def run_tier(path: str, items: list[Any], chat: bool) -> list[dict[str, Any]]:
                 "seconds": time.perf_counter() - started,
             }
         )
+        print(f"{len(out)}/{len(items)} {out[-1]}", file=sys.stderr)
     return out
 
 
