@@ -22,6 +22,7 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach every sub-command; imported lazily so that ``semdns --help`` stays fast."""
+    from semdns.cli_compress import register as register_compress
     from semdns.cli_dig import register as register_dig
     from semdns.cli_eval import register as register_eval
     from semdns.cli_key import register as register_key
@@ -31,6 +32,7 @@ def _register() -> None:
     from semdns.cli_train import register as register_train
     from semdns.cli_zone import register as register_zone
 
+    register_compress(app)
     register_dig(app)
     register_eval(app)
     register_key(app)

@@ -62,11 +62,14 @@ class Authority:
     @classmethod
     def build(cls, tree: ZoneTree, resolver: Resolver, follower: Follower, server: str) -> Authority:
         """Load the apex zone's signing key (when the zone file names one) and train its dictionaries."""
+        from semdns.compress.dictionaries import trained_dictionaries
         from semdns.protocol.ccp import zone_dictionaries
 
         key_path = tree.signing_keys.get(tree.apex)
         key = ZoneKey.load(key_path) if key_path else None
         store = DictionaryStore(zone_dictionaries(tree).values())
+        for trained in trained_dictionaries(tree):
+            store.add(trained)
         return cls(tree, resolver, follower, server.rstrip("/"), key, store)
 
     # -- answering --------------------------------------------------------------------------------

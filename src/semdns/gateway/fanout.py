@@ -8,6 +8,7 @@ the error), and :func:`semdns.protocol.rap.aggregate` combines them: every answe
 naming its specialist, most confident first, with conflict notes for parts that failed or disagree.
 The client gets one ordinary OpenAI response whose text is the aggregate; the ``semdns`` field carries
 the parts and the notes. A part that failed does not fail the request while another part answered.
+A streamed request streams each part as it arrives instead (:mod:`semdns.gateway.fanout_stream`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from semdns.dispatch import Dispatcher, Served
 from semdns.engines.protocol import Endpoint
@@ -172,28 +171,3 @@ def aggregation_field(result: FanOut) -> dict[str, Any]:
         ],
         "conflicts": [{"names": c.names, "kind": c.kind, "note": c.note} for c in combined.conflicts],
     }
-
-
-def sse_events(response: dict[str, Any], endpoint: Endpoint, field: dict[str, Any]) -> list[bytes]:
-    """The aggregated answer as an OpenAI stream: one content event (carrying ``semdns``), one with the
-    finish reason, then ``[DONE]``. A fan-out can only stream after its slowest part has answered."""
-    base: dict[str, Any] = {k: response[k] for k in ("id", "created", "model") if k in response}
-    choice = response["choices"][0]
-    if endpoint == "chat":
-        kind = "chat.completion.chunk"
-        first: dict[str, Any] = {
-            "index": 0,
-            "delta": {"role": "assistant", "content": choice["message"]["content"]},
-        }
-        last: dict[str, Any] = {"index": 0, "delta": {}}
-    else:
-        kind = "text_completion"
-        first = {"index": 0, "text": choice["text"]}
-        last = {"index": 0, "text": ""}
-    first["finish_reason"] = None
-    last["finish_reason"] = choice.get("finish_reason") or "stop"
-    events: list[dict[str, Any]] = [
-        {"semdns": field, **base, "object": kind, "choices": [first]},
-        {**base, "object": kind, "choices": [last]},
-    ]
-    return [b"data: " + orjson.dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]

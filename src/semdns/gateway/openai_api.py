@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 
 from semdns.cache import CacheLookup
 from semdns.dispatch import delegation_point
+from semdns.dispatch_cascade import Cascade, CascadeNote
 from semdns.engines.protocol import Endpoint
 from semdns.errors import (
     DeadlineExceeded,
@@ -32,8 +33,10 @@ from semdns.errors import (
     SemdnsError,
     UnknownName,
 )
-from semdns.gateway.fanout import aggregation_field, fan_out, sse_events
-from semdns.gateway.params import fit_usage, single_name_only, usage_event, wants_usage
+from semdns.gateway.compression import REPORT_HEADER, CompressionNote, CompressionStep
+from semdns.gateway.fanout import aggregation_field, fan_out
+from semdns.gateway.fanout_stream import streamed_fan_out_response
+from semdns.gateway.params import fit_usage, single_name_only, wants_usage
 from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.privacy_gate import shield, unmask
 from semdns.gateway.recursion import Followed
@@ -62,6 +65,10 @@ class OpenAIRoutes:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._explicit: dict[str, RoutingDecision] = {}
+        self.compression = CompressionStep(
+            getattr(runtime.resolver, "encoder", None), runtime.metrics.registry
+        )
+        self.cascade = Cascade(runtime.metrics.registry)
 
     async def chat_completions(self, request: Request) -> Response:
         return await self._observed(request, "chat")
@@ -112,21 +119,24 @@ class OpenAIRoutes:
                     if lookup.served:
                         return self._replay(lookup, parsed, decision, name, extra)
                     extra.update(lookup.headers())
+            note = await self.compression.apply(parsed, self.runtime.tree, name, request.headers)
+            if note is not None:
+                extra[REPORT_HEADER] = note.header()
             if decision.is_multi:
                 targets = self._targets(decision, admission)
                 single = single_name_only(parsed.body, endpoint) if len(targets) > 1 else None
                 if len(targets) > 1 and single is None:
-                    return await self._fan_out(parsed, decision, targets, admission, lookup, extra)
+                    return await self._fan_out(parsed, decision, targets, admission, lookup, extra, note)
                 if single is not None:
                     # Tools, JSON, n, logprobs: no merge exists, the most confident name answers whole.
                     extra["x-semdns-single-name"] = single
                 name = targets[0][0]
             if parsed.stream:
-                return await self._stream(parsed, decision, name, admission, lookup, extra, followed)
+                return await self._stream(parsed, decision, name, admission, lookup, extra, followed, note)
             started = time.perf_counter()
             try:
-                result, served = await self.runtime.dispatcher.complete(
-                    endpoint, parsed.body, name, parsed.session
+                result, served, cascaded = await self.cascade.complete(
+                    self.runtime.dispatcher, self.runtime.tree, endpoint, parsed.body, name, parsed.session
                 )
             except (NoEngineAvailable, DeadlineExceeded, EngineError):
                 cache = edge.cache if edge is not None else None
@@ -143,6 +153,8 @@ class OpenAIRoutes:
             field = semdns_field(decision, served)
             headers = {**decision_headers(decision, served), **extra}
             explain_delegation(field, headers, served, followed, child)
+            _note(field, note)
+            _explain_cascade(field, headers, cascaded)
             result["semdns"] = field
             metrics.requests.labels(str(served.name), decision.stage, "200").inc()
             return Response(orjson.dumps(result), headers=headers, media_type=JSON)
@@ -184,11 +196,18 @@ class OpenAIRoutes:
         admission: Admission | None,
         lookup: CacheLookup | None,
         extra: dict[str, str],
+        note: CompressionNote | None = None,
     ) -> Response:
-        """A cross-domain answer: every name asked at once, the answers aggregated (RAP)."""
+        """A cross-domain answer: every name asked at once, the answers aggregated (RAP). Streamed,
+        each part streams as it arrives (semdns.gateway.fanout_stream)."""
         edge = self.runtime.edge
         started = time.perf_counter()
         try:
+            if parsed.stream:
+                compression = note.field() if note is not None else None
+                return await streamed_fan_out_response(
+                    self.runtime, parsed, decision, targets, admission, lookup, extra, compression
+                )
             result = await fan_out(
                 self.runtime.dispatcher, parsed.endpoint, parsed.body, targets, parsed.session
             )
@@ -202,27 +221,19 @@ class OpenAIRoutes:
         field["degraded"] = result.degraded
         field["served"] = [str(s.name) for s in result.served]
         field["aggregation"] = aggregation_field(result)
+        _note(field, note)
         headers = {**decision_headers(decision, lead), **extra}
         headers["x-semdns-name"] = ",".join(field["served"])
         if result.degraded:
             headers["x-semdns-degraded"] = "true"
         self.runtime.metrics.requests.labels(str(decision.name), decision.stage, "200").inc()
-        if parsed.stream:
-            events = sse_events(result.response, parsed.endpoint, field)
-            if wants_usage(parsed.body):
-                events.insert(-1, usage_event(result.response, parsed.endpoint))
-            payload: bytes | list[bytes] = events
-            response: Response = Response(
-                b"".join(events), headers={**headers, **_SSE_HEADERS}, media_type="text/event-stream"
-            )
-        else:
-            payload = orjson.dumps(result.response)
-            response = Response(
-                orjson.dumps({**result.response, "semdns": field}), headers=headers, media_type=JSON
-            )
+        payload = orjson.dumps(result.response)
+        response = Response(
+            orjson.dumps({**result.response, "semdns": field}), headers=headers, media_type=JSON
+        )
         if edge is not None and admission is not None:
             edge.after_answer(
-                admission, lookup, "sse" if parsed.stream else "json", payload, parsed.endpoint,
+                admission, lookup, "json", payload, parsed.endpoint,
                 degraded=result.degraded, engine_s=time.perf_counter() - started,
             )  # fmt: skip
         return response
@@ -334,12 +345,13 @@ class OpenAIRoutes:
         lookup: CacheLookup | None = None,
         extra: dict[str, str] | None = None,
         followed: Followed | None = None,
+        note: CompressionNote | None = None,
     ) -> Response:
         edge = self.runtime.edge
         started = time.perf_counter()
         try:
-            events, served = await self.runtime.dispatcher.open_stream(
-                parsed.endpoint, parsed.body, name, parsed.session
+            events, served, cascaded = await self.cascade.open_stream(
+                self.runtime.dispatcher, self.runtime.tree, parsed.endpoint, parsed.body, name, parsed.session
             )
         except (NoEngineAvailable, DeadlineExceeded, EngineError):
             cache = edge.cache if edge is not None else None
@@ -349,6 +361,8 @@ class OpenAIRoutes:
         field = semdns_field(decision, served)
         headers = {**decision_headers(decision, served), **(extra or {}), **_SSE_HEADERS}
         explain_delegation(field, headers, served, followed)
+        _note(field, note)
+        _explain_cascade(field, headers, cascaded)
         forwarded = served.delegated_to is not None
         metrics = self.runtime.metrics
         served_name = str(served.name)
@@ -383,6 +397,19 @@ class OpenAIRoutes:
                 metrics.requests.labels(served_name, decision.stage, status).inc()
 
         return StreamingResponse(body(), headers=headers, media_type="text/event-stream")
+
+
+def _note(field: dict[str, object], note: CompressionNote | None) -> None:
+    """What the compression step did, under ``semdns.compression``."""
+    if note is not None:
+        field["compression"] = note.field()
+
+
+def _explain_cascade(field: dict[str, object], headers: dict[str, str], note: CascadeNote | None) -> None:
+    """What the confidence cascade did: ``semdns.cascade`` and ``x-semdns-cascade``."""
+    if note is not None:
+        field["cascade"] = note.field()
+        headers["x-semdns-cascade"] = note.header()
 
 
 def _with_semdns(event: bytes, field: dict[str, object], *, replace: bool = False) -> bytes:

@@ -187,7 +187,15 @@ class DictionaryStore:
     def for_zone(self, zone: str) -> ZoneDictionary | None:
         """This store's dictionary for ``zone`` (the compressor's choice), if it has one."""
         prefix = zone + ":"
-        return next((d for d in self._known.values() if d.id.startswith(prefix)), None)
+        mine = [d for d in self._known.values() if d.id.startswith(prefix)]
+        # A trained dictionary (``zone:vN:hash``, semdns compress train-dict) wins over the built-in
+        # one (``zone:hash``), and the highest version over older ones.
+        return max(mine, key=lambda d: _version(d.id, prefix), default=None)
+
+
+def _version(dictionary_id: str, prefix: str) -> int:
+    middle = dictionary_id[len(prefix) :].rpartition(":")[0]
+    return int(middle[1:]) if middle.startswith("v") and middle[1:].isdigit() else 0
 
 
 def decompress_chunks(

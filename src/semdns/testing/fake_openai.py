@@ -49,6 +49,9 @@ class Behaviour:
     stall_s: float = 30.0
     reply: str | None = None
     """Content of the answer; default ``"hello from <name>"``."""
+    logprob: float | None = None
+    """When set and the request asks for ``logprobs``: every word of the answer is one token with
+    this log-probability (in ``choices[0].logprobs.content``, streamed per chunk too)."""
 
 
 @dataclass
@@ -112,7 +115,7 @@ class FakeOpenAI:
         if body.get("stream"):
             await self._stream(send, body, chat, reply)
             return
-        await _send(send, 200, _answer(body, chat, reply, self.name))
+        await _send(send, 200, _answer(body, chat, reply, self.name, _logprobs(body, b, reply)))
 
     async def _stream(self, send: Send, body: dict[str, Any], chat: bool, reply: str) -> None:
         b = self.behaviour
@@ -149,6 +152,9 @@ class FakeOpenAI:
             else:
                 choice = {"index": 0, "text": piece, "finish_reason": None}
                 obj = "text_completion"
+            logprobs = _logprobs(body, b, piece)
+            if logprobs is not None:
+                choice["logprobs"] = logprobs
             event = {"id": "fake-1", "object": obj, "created": created, "model": model, "choices": [choice]}
             await send(
                 {
@@ -183,9 +189,12 @@ class FakeOpenAI:
 _USAGE = {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}
 
 
-def _answer(body: dict[str, Any], chat: bool, reply: str, name: str) -> bytes:
+def _answer(
+    body: dict[str, Any], chat: bool, reply: str, name: str, logprobs: dict[str, Any] | None = None
+) -> bytes:
     """The answer, honouring what a conformant server would: ``n`` choices, a call of the first
-    tool offered, logprobs when asked (fixed, recognisable values)."""
+    tool offered, logprobs when asked (``logprobs``: the behaviour's per-word values, else fixed,
+    recognisable ones)."""
     model = body.get("model", name)
     choices: list[dict[str, Any]] = []
     tool = _first_tool(body) if chat else None
@@ -199,7 +208,9 @@ def _answer(body: dict[str, Any], chat: bool, reply: str, name: str) -> bytes:
                 "message": message,
                 "finish_reason": "tool_calls" if tool is not None else "stop",
             }
-            if body.get("logprobs"):
+            if logprobs is not None:
+                choice["logprobs"] = logprobs
+            elif body.get("logprobs"):
                 top = [{"token": "hello", "logprob": -0.25, "bytes": None}]
                 entry = {"token": "hello", "logprob": -0.25, "bytes": None, "top_logprobs": top}
                 choice["logprobs"] = {"content": [entry], "refusal": None}
@@ -218,6 +229,13 @@ def _answer(body: dict[str, Any], chat: bool, reply: str, name: str) -> bytes:
     return orjson.dumps(
         {"id": "fake-1", "object": obj, "created": 0, "model": model, "choices": choices, "usage": _USAGE}
     )
+
+
+def _logprobs(body: dict[str, Any], b: Behaviour, text: str) -> dict[str, Any] | None:
+    """OpenAI's ``logprobs`` object for ``text`` (one token a word) when asked for and configured."""
+    if b.logprob is None or not body.get("logprobs"):
+        return None
+    return {"content": [{"token": w, "logprob": b.logprob, "top_logprobs": []} for w in text.split()]}
 
 
 def _first_tool(body: dict[str, Any]) -> dict[str, Any] | None:

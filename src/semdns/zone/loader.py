@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from semdns.errors import ZoneError, ZoneIssue
 from semdns.names import DistinguishedName, InvalidName, Name
 from semdns.privacy.policy import PrivacySpec
+from semdns.zone.cascade_spec import CascadeSpec
+from semdns.zone.compress_spec import CompressSpec
 from semdns.zone.schema import CacheSpec, NodeSpec, Policy, ZoneFile, absolute_name
 from semdns.zone.tree import SourceLocation, ZoneNode, ZoneTree
 from semdns.zone.yamlsource import LocatedDocument, YamlSourceError, load_located
@@ -120,6 +122,15 @@ def _issue_from_pydantic(path: str, doc: LocatedDocument, err: object) -> ZoneIs
     return ZoneIssue(path, line, dotted, msg)
 
 
+def _compress_spec(pf: _ParsedFile, base: CompressSpec, override: CompressSpec | None) -> CompressSpec:
+    """``base`` with ``override``'s fields, its dictionary path made absolute (relative to the file)."""
+    merged = base.merged(override)
+    if override is not None and override.dictionary:
+        path = Path(pf.path).parent / override.dictionary
+        merged = merged.model_copy(update={"dictionary": str(path)})
+    return merged
+
+
 def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | None]:
     issues: list[ZoneIssue] = []
     nodes: dict[Name, ZoneNode] = {}
@@ -129,6 +140,8 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
         zone_policy = pf.zone.policy.apply(Policy()) if pf.zone.policy else Policy()
         zone_cache = CacheSpec().merged(pf.zone.cache)
         zone_privacy = PrivacySpec().merged(pf.zone.privacy)
+        zone_compress = _compress_spec(pf, CompressSpec(), pf.zone.compress)
+        zone_cascade = CascadeSpec().merged(pf.zone.cascade)
         for key, spec in pf.zone.nodes.items():
             line = pf.doc.line_of(("nodes", key))
             where = f"nodes.{key}"
@@ -178,6 +191,8 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
                 gateway=spec.gateway,
                 cache=zone_cache.merged(spec.cache),
                 privacy=zone_privacy.merged(spec.privacy),
+                compress=_compress_spec(pf, zone_compress, spec.compress),
+                cascade=zone_cascade.merged(spec.cascade),
             )
             clash = dn_owner.get(dn.key())
             if clash is not None and not dn.is_empty:

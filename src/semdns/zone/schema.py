@@ -17,6 +17,8 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, 
 
 from semdns.names import DistinguishedName, InvalidName, Name
 from semdns.privacy.policy import PrivacySpec
+from semdns.zone.cascade_spec import CascadeSpec
+from semdns.zone.compress_spec import CompressSpec
 
 Stage = Literal["keyword", "lexical", "embedding", "classifier"]
 STAGES: tuple[Stage, ...] = ("keyword", "embedding", "classifier")
@@ -252,6 +254,8 @@ class NodeSpec(_Strict):
     gateway: GatewayPolicy = GatewayPolicy()
     cache: CacheSpec | None = None
     privacy: PrivacySpec | None = None
+    compress: CompressSpec | None = None
+    cascade: CascadeSpec | None = None
 
     @field_validator("dn")
     @classmethod
@@ -295,6 +299,8 @@ class ZoneFile(_Strict):
     serial: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
     cache: CacheSpec | None = None
     privacy: PrivacySpec | None = None
+    compress: CompressSpec | None = None
+    cascade: CascadeSpec | None = None
     policy: PolicyOverride | None = None
     # The zone's Ed25519 private key (PEM, from `semdns key gen`), relative to the zone file: a resolver
     # serving this zone signs its answers with it; the parent's delegation record holds the public half.

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from semdns.errors import UnknownName
 from semdns.names import DistinguishedName, InvalidName, Name, looks_like_dn
 from semdns.privacy.policy import PrivacySpec
+from semdns.zone.cascade_spec import CascadeSpec
+from semdns.zone.compress_spec import CompressSpec
 from semdns.zone.schema import CacheSpec, DelegationRecord, EngineRecord, GatewayPolicy, Policy
 
 
@@ -41,6 +43,8 @@ class ZoneNode:
     gateway: GatewayPolicy = field(default_factory=GatewayPolicy)
     cache: CacheSpec = field(default_factory=CacheSpec)
     privacy: PrivacySpec = field(default_factory=PrivacySpec)
+    compress: CompressSpec = field(default_factory=CompressSpec)
+    cascade: CascadeSpec = field(default_factory=CascadeSpec)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,363 @@
+"""Context-compression benchmark: prints one JSON object.
+
+    python bench/compress.py [--split eval] [--limit N] [--hybrid-limit N] [--ratio 4] \
+        [--lossless] [--e2e N] [--out FILE]
+
+1. ``lossy``: per set and domain (corpora/compress: SQuAD, CoQA by source), per method (``lead``:
+   keep the first tokens, the baseline; ``lexical``; ``hybrid``: lexical + MiniLM) and per setting
+   (``passage``: the passage alone; ``long``: the passage hidden among other passages of the same
+   set, about ``--long-tokens`` tokens), at a target ratio: the ratio reached (tokens in / tokens
+   out, :func:`semdns.compress.text.count_tokens`), milliseconds per 1,000 input tokens (median),
+   and **answer retention**: the share of questions a gold answer of which (SQuAD-normalised) still
+   occurs in the compressed text, with a Wilson 95 % interval.
+2. ``lossless`` (``--lossless``): zstd on typical messages (the routing corpora's eval prompts, one
+   domain a zone), without a dictionary and with a dictionary trained on the same domain's train
+   prompts (``semdns compress train-dict``'s trainer): ratio and microseconds per message.
+3. ``e2e`` (``--e2e N``): N long-context requests (SQuAD ``long`` contexts) through a real gateway on
+   127.0.0.1 to the embedded local engine (SmolLM2-135M), each sent twice: with the client's opt-out
+   (``x-semdns-compress: off``, the full context) and compressed by the name's lossy policy: seconds
+   end to end and whether the answer contains a gold answer.
+
+Tuning (weights in semdns.compress.lossy) used ``--split dev`` only; the figures are ``eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).parent.parent
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import emit  # noqa: E402
+from semdns.compress.lossy import QueryAwareCompressor  # noqa: E402
+from semdns.compress.text import count_tokens  # noqa: E402
+
+SETS = {"squad": REPO / "corpora/compress/squad", "coqa": REPO / "corpora/compress/coqa"}
+
+
+@dataclass(frozen=True)
+class Item:
+    set: str
+    domain: str
+    passage_id: str
+    context: str
+    question: str
+    answers: tuple[str, ...]
+
+
+def load(split: str) -> dict[str, list[Item]]:
+    items: dict[str, list[Item]] = {}
+    for name, folder in SETS.items():
+        rows = [json.loads(line) for line in (folder / f"{split}.jsonl").open(encoding="utf-8")]
+        items[name] = [
+            Item(name, row["domain"], row["id"], row["context"], qa["question"], tuple(qa["answers"]))
+            for row in rows
+            for qa in row["qas"]
+        ]
+    return items
+
+
+def normalise(text: str) -> str:
+    """SQuAD's answer normalisation (lower case, no punctuation, no articles, single spaces), with
+    punctuation made a space rather than removed, so "Empire[citation needed]" still ends a word."""
+    text = text.lower()
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def retained(text: str, answers: tuple[str, ...]) -> bool:
+    body = f" {normalise(text)} "
+    return any(f" {normalise(a)} " in body for a in answers if normalise(a))
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (round(centre - half, 4), round(centre + half, 4))
+
+
+def _rank(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
+def long_context(item: Item, pool: list[Item], tokens: int) -> str:
+    """The item's passage among other passages (other ids) of its set, about ``tokens`` long; its
+    position and the distractors are chosen by hash, so every run builds the same contexts."""
+    others: list[str] = []
+    seen = {item.passage_id}
+    for other in sorted(pool, key=lambda o: _rank(item.passage_id + o.passage_id)):
+        if other.passage_id in seen:
+            continue
+        seen.add(other.passage_id)
+        others.append(other.context)
+        if count_tokens("\n\n".join(others)) + count_tokens(item.context) >= tokens:
+            break
+    position = _rank(item.question) % (len(others) + 1)
+    return "\n\n".join([*others[:position], item.context, *others[position:]])
+
+
+def lead(context: str, target: int) -> str:
+    words = context.split(" ")
+    out: list[str] = []
+    for word in words:
+        if count_tokens(" ".join([*out, word])) > target:
+            break
+        out.append(word)
+    return " ".join(out)
+
+
+def _sample(items: list[Item], limit: int) -> list[Item]:
+    return sorted(items, key=lambda i: _rank(i.question + i.passage_id))[:limit] if limit else items
+
+
+def run_lossy(args: argparse.Namespace, data: dict[str, list[Item]]) -> list[dict[str, Any]]:
+    encoder = None
+    if "hybrid" in args.methods:
+        from semdns.resolve.encoder import MiniLMEncoder
+
+        encoder = MiniLMEncoder()
+        encoder.encode(["warm up"])
+    compressor = QueryAwareCompressor(encoder)
+    rows: list[dict[str, Any]] = []
+    for set_name, items in data.items():
+        for setting in ("passage", "long"):
+            for method in args.methods:
+                limit = args.hybrid_limit if method == "hybrid" else args.limit
+                chosen = _sample(items, limit)
+                stats: dict[str, dict[str, list[float]]] = {}
+                for item in chosen:
+                    context = (
+                        item.context if setting == "passage" else long_context(item, items, args.long_tokens)
+                    )
+                    tokens_in = count_tokens(context)
+                    target = max(1, math.floor(tokens_in / args.ratio))
+                    started = time.perf_counter()
+                    if method == "lead":
+                        out = lead(context, target)
+                    else:
+                        out = compressor.compress([context], item.question, target, method=method)[0][0]
+                    seconds = time.perf_counter() - started
+                    for domain in (item.domain, "all"):
+                        s = stats.setdefault(domain, {"in": [], "out": [], "ms": [], "kept": []})
+                        s["in"].append(tokens_in)
+                        s["out"].append(count_tokens(out))
+                        s["ms"].append(1000 * seconds / (tokens_in / 1000))
+                        s["kept"].append(1.0 if retained(out, item.answers) else 0.0)
+                    baseline = retained(context, item.answers)
+                    assert baseline, f"{item.passage_id}: the uncompressed context lacks its answer"
+                for domain, s in sorted(stats.items()):
+                    k, n = int(sum(s["kept"])), len(s["kept"])
+                    rows.append(
+                        {
+                            "set": set_name,
+                            "domain": domain,
+                            "setting": setting,
+                            "method": method,
+                            "n": n,
+                            "tokens_in_mean": round(statistics.mean(s["in"]), 1),
+                            "ratio": round(sum(s["in"]) / max(sum(s["out"]), 1), 2),
+                            "ms_per_1k_tokens_p50": round(statistics.median(s["ms"]), 3),
+                            "retention": round(k / n, 4),
+                            "retention_ci95": wilson(k, n),
+                        }
+                    )
+                    if domain == "all":
+                        print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows
+
+
+def _typical_messages() -> Iterator[tuple[str, list[str], list[str]]]:
+    """(domain, train prompts, eval prompts) from the routing corpora, one domain a corpus."""
+    for corpus in ("mmlu", "medmcqa", "mbpp", "openai_evals", "triviaqa"):
+        folder = REPO / "corpora/routing" / corpus
+        train = [json.loads(line)["query"] for line in (folder / "train.jsonl").open(encoding="utf-8")]
+        held = [json.loads(line)["query"] for line in (folder / "eval.jsonl").open(encoding="utf-8")]
+        yield corpus, train, held
+
+
+def run_lossless(repeats: int = 3) -> list[dict[str, Any]]:
+    import zstandard
+
+    from semdns.compress.dictionaries import train_zone_dictionary
+
+    rows: list[dict[str, Any]] = []
+    for domain, train, held in _typical_messages():
+        dictionary = train_zone_dictionary(f"{domain}.", train, version=1)
+        for label, compressor, decompressor in (
+            ("zstd", zstandard.ZstdCompressor(level=3), zstandard.ZstdDecompressor()),
+            (
+                "zstd+dict",
+                zstandard.ZstdCompressor(level=3, dict_data=dictionary.compression_dict()),
+                zstandard.ZstdDecompressor(dict_data=dictionary.compression_dict()),
+            ),
+        ):
+            payloads = [m.encode("utf-8") for m in held]
+            raw = sum(len(p) for p in payloads)
+            packed = [compressor.compress(p) for p in payloads]
+            assert [decompressor.decompress(p) for p in packed] == payloads
+            compress_us: list[float] = []
+            decompress_us: list[float] = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                for p in payloads:
+                    compressor.compress(p)
+                compress_us.append(1e6 * (time.perf_counter() - started) / len(payloads))
+                started = time.perf_counter()
+                for p in packed:
+                    decompressor.decompress(p)
+                decompress_us.append(1e6 * (time.perf_counter() - started) / len(payloads))
+            rows.append(
+                {
+                    "domain": domain,
+                    "method": label,
+                    "messages": len(payloads),
+                    "bytes_mean": round(raw / len(payloads), 1),
+                    "ratio": round(raw / sum(len(p) for p in packed), 3),
+                    "compress_us_per_message": round(min(compress_us), 2),
+                    "decompress_us_per_message": round(min(decompress_us), 2),
+                    "dictionary": dictionary.id if label == "zstd+dict" else None,
+                }
+            )
+    return rows
+
+
+def run_e2e(args: argparse.Namespace, data: dict[str, list[Item]]) -> dict[str, Any]:
+    """Long-context requests through a real gateway (127.0.0.1) to the embedded engine, once with the
+    client's opt-out header (full context) and once compressed by the name's policy (few: CPU-bound)."""
+    import asyncio
+    import tempfile
+
+    import httpx
+    import yaml
+
+    from semdns.gateway import GatewaySettings, Runtime, create_app
+    from semdns.testing import serve_app
+    from semdns.zone import load_zone_files
+
+    class ExplicitOnly:
+        async def aresolve(self, query: str, context: str | None = None) -> Any:
+            raise RuntimeError("the benchmark names its node explicitly")
+
+    zone = {
+        "origin": ".",
+        "nodes": {
+            "@": {
+                "engines": [{"kind": "local"}],
+                "compress": {"mode": "lossy", "ratio": args.ratio, "min_tokens": 256},
+                # A 2,000-token prefill takes tens of seconds on 2 shared cores.
+                "gateway": {"attempt_timeout_s": 600, "deadline_s": 600, "max_retries": 0},
+            }
+        },
+    }
+    folder = Path(tempfile.mkdtemp())
+    (folder / "zone.yaml").write_text(yaml.safe_dump(zone), encoding="utf-8")
+    tree = load_zone_files([folder / "zone.yaml"])
+    settings = GatewaySettings(
+        probes=False,
+        warm_local=True,
+        local_n_ctx=4096,
+        local_max_tokens=24,
+        local_threads=2,
+        response_cache=False,  # the second ask has the same body: it must reach the engine
+    )
+    items = _sample(data["squad"], args.e2e)
+    results: list[dict[str, Any]] = []
+
+    async def main() -> None:
+        runtime = Runtime.build(tree, ExplicitOnly(), settings)
+        async with (
+            serve_app(create_app(runtime)) as server,
+            httpx.AsyncClient(base_url=server.url, timeout=600, trust_env=False) as client,
+        ):
+
+            async def ask(content: str, opt_out: bool) -> tuple[float, str, dict[str, Any]]:
+                body = {
+                    "model": ".",
+                    "messages": [{"role": "user", "content": content}],
+                    "max_tokens": 24,
+                    "temperature": 0,
+                }
+                headers = {"x-semdns-compress": "off"} if opt_out else {}
+                started = time.perf_counter()
+                response = await client.post("/v1/chat/completions", json=body, headers=headers)
+                elapsed = time.perf_counter() - started
+                response.raise_for_status()
+                reply = response.json()
+                return elapsed, str(reply["choices"][0]["message"]["content"]), reply["semdns"]
+
+            await ask("Warm up: say hello.", True)
+            for item in items:
+                context = long_context(item, data["squad"], args.long_tokens)
+                content = f"{context}\n\nQuestion: {item.question} Answer briefly."
+                full_s, full_text, _ = await ask(content, True)
+                short_s, short_text, field = await ask(content, False)
+                note = field.get("compression", {})
+                results.append(
+                    {
+                        "tokens_in": note.get("tokens_in"),
+                        "tokens_out": note.get("tokens_out"),
+                        "full_s": round(full_s, 2),
+                        "compressed_s": round(short_s, 2),
+                        "speedup": round(full_s / short_s, 2),
+                        "full_correct": retained(full_text, item.answers),
+                        "compressed_correct": retained(short_text, item.answers),
+                    }
+                )
+                print(json.dumps(results[-1]), file=sys.stderr)
+        await runtime.aclose()
+
+    asyncio.run(main())
+    full = sum(r["full_s"] for r in results)
+    short = sum(r["compressed_s"] for r in results)
+    return {
+        "engine": "local SmolLM2-135M-Instruct Q4_1, 2 threads, max_tokens 24, through the gateway",
+        "requests": results,
+        "speedup_total": round(full / short, 2) if short else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("dev", "eval"), default="eval")
+    parser.add_argument("--limit", type=int, default=0, help="questions per set (0: all)")
+    parser.add_argument("--hybrid-limit", type=int, default=100, help="questions per set for hybrid")
+    parser.add_argument("--ratio", type=float, default=4.0)
+    parser.add_argument("--long-tokens", type=int, default=2000)
+    parser.add_argument("--methods", default="lead,lexical,hybrid")
+    parser.add_argument("--lossless", action="store_true")
+    parser.add_argument("--e2e", type=int, default=0, help="long-context local-engine requests (0: none)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    args.methods = [m for m in args.methods.split(",") if m]
+    data = load(args.split)
+    result: dict[str, Any] = {
+        "split": args.split,
+        "ratio_target": args.ratio,
+        "long_tokens": args.long_tokens,
+        "lossy": run_lossy(args, data) if args.methods else [],
+    }
+    if args.lossless:
+        result["lossless"] = run_lossless()
+    if args.e2e:
+        result["e2e"] = run_e2e(args, data)
+    emit(result, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Query-aware lossy compression: keep the units of a long context that the question needs.
+
+Every unit (sentence or code block, :mod:`semdns.compress.text`) is scored against the question by
+two views, then the best units are kept whole, in their original order, until the token budget is
+spent:
+
+- **lexical**: IDF-weighted share of the question's content words (lower-cased, stop words out, a
+  light suffix strip) that the unit contains, IDF taken over the context's own units, so the words
+  that single out a passage weigh most;
+- **semantic** (method ``hybrid``): cosine of the unit's MiniLM embedding to the question's (the
+  resolver's encoder, already loaded). Only the units the lexical view ranks highest, about
+  ``semantic_pool`` times the budget (at least ``semantic_min_tokens``), are embedded: the encoder
+  is most of the cost.
+
+Two cheap cues add to the score: a unit with a digit when the question asks for a quantity or a date,
+and a share of the best neighbour's score (the sentence after the one that names the subject often
+holds the answer). Units mined as the zone's boilerplate are dropped before anything else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from semdns.compress.text import Unit, count_tokens, join_units, split_units
+from semdns.resolve.encoder import Encoder
+
+Method = str  # "lexical" | "hybrid"
+METHODS = ("lexical", "hybrid")
+
+_WORD_RE = re.compile(r"[a-z0-9]+")
+_STOP_TEXT = (
+    "a an the of to in on at by for with from as is are was were be been being am do does did "
+    "has have had and or but not no nor so if then than that this these those it its it's he "
+    "she they them his her their there here what which who whom whose when where why how i you "
+    "we me my your our us can could would should will shall may might must into over under "
+    "about after before during between up down out off again further once all any both each "
+    "few more most other some such only own same too very s t just also one two name named "
+    "called used use"
+)
+_STOP = frozenset(_STOP_TEXT.split())
+_QUANTITY_RE = re.compile(
+    r"\b(how (many|much|long|old|far|often|big|large|tall)|when|what (year|date|time|day|month|century|"
+    r"percent|percentage|age|number|amount)|which (year|date|century))\b",
+    re.IGNORECASE,
+)
+_DIGIT_RE = re.compile(r"\d")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content words of ``text``: lower-cased, stop words out, lightly stemmed."""
+    return {_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOP}
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the views combine (tuned on the dev split of corpora/compress only)."""
+
+    semantic: float = 0.5
+    lexical: float = 1.0
+    quantity: float = 0.15
+    neighbour: float = 0.3
+    paragraph: float = 0.5
+    semantic_pool: float = 2.5
+    semantic_min_tokens: int = 1024
+
+
+@dataclass(frozen=True)
+class LossyResult:
+    """What compression kept and what it cost."""
+
+    text: str
+    tokens_in: int
+    tokens_out: int
+    units_in: int
+    units_kept: int
+    boilerplate_dropped: int
+    method: str
+    seconds: float
+
+    @property
+    def ratio(self) -> float:
+        return self.tokens_in / max(self.tokens_out, 1)
+
+
+@dataclass
+class QueryAwareCompressor:
+    """Keeps the units of a context most relevant to a question, under a token budget.
+
+    ``encoder`` is only used by method ``hybrid``; without one, ``hybrid`` degrades to ``lexical``
+    (and says so in the result's ``method``).
+    """
+
+    encoder: Encoder | None = None
+    weights: Weights = field(default_factory=Weights)
+
+    def compress(
+        self,
+        documents: list[str],
+        question: str,
+        target_tokens: int,
+        *,
+        method: Method = "hybrid",
+        is_boilerplate: Callable[[str], bool] | None = None,
+    ) -> tuple[list[str], LossyResult]:
+        """Compress ``documents`` together (one budget for all) against ``question``; returns the
+        compressed documents in the same order (a document may become empty) and the result."""
+        started = time.perf_counter()
+        units: list[tuple[int, int, Unit]] = []  # (document, index in document, unit)
+        per_doc: list[list[Unit]] = []
+        for d, document in enumerate(documents):
+            doc_units = split_units(document)
+            per_doc.append(doc_units)
+            units.extend((d, i, u) for i, u in enumerate(doc_units))
+        tokens_in = sum(count_tokens(doc) for doc in documents)
+        dropped = 0
+        candidates: list[int] = []
+        for k, (_, _, unit) in enumerate(units):
+            if is_boilerplate is not None and unit.kind == "sentence" and is_boilerplate(unit.text):
+                dropped += 1
+            else:
+                candidates.append(k)
+        used = method if (method == "lexical" or self.encoder is not None) else "lexical"
+        scores = self._scores(units, candidates, question, target_tokens, used)
+        kept = self._select(units, candidates, scores, target_tokens)
+        out: list[str] = []
+        for d in range(len(per_doc)):
+            mine = [(units[k][1], units[k][2]) for k in kept if units[k][0] == d]
+            out.append(join_units(mine) if mine else "")
+        tokens_out = sum(count_tokens(doc) for doc in out)
+        result = LossyResult(
+            text="\n\n".join(o for o in out if o),
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            units_in=len(units),
+            units_kept=len(kept),
+            boilerplate_dropped=dropped,
+            method=used,
+            seconds=time.perf_counter() - started,
+        )
+        return out, result
+
+    def _scores(
+        self,
+        units: list[tuple[int, int, Unit]],
+        candidates: list[int],
+        question: str,
+        target_tokens: int,
+        method: str,
+    ) -> dict[int, float]:
+        w = self.weights
+        q_terms = terms(question)
+        unit_terms = {k: terms(units[k][2].text) for k in candidates}
+        n = max(len(candidates), 1)
+        df: dict[str, int] = {}
+        for k in candidates:
+            for t in unit_terms[k] & q_terms:
+                df[t] = df.get(t, 0) + 1
+        idf = {t: math.log((n + 1) / (df.get(t, 0) + 0.5)) for t in q_terms}
+        total = sum(idf.values()) or 1.0
+        wants_quantity = bool(_QUANTITY_RE.search(question))
+        paragraphs: dict[tuple[int, int], set[str]] = {}
+        for k in candidates:
+            d, _, unit = units[k]
+            paragraphs.setdefault((d, unit.paragraph), set()).update(unit_terms[k] & q_terms)
+        scores: dict[int, float] = {}
+        for k in candidates:
+            d, _, unit = units[k]
+            score = w.lexical * sum(idf[t] for t in unit_terms[k] & q_terms) / total
+            score += w.paragraph * sum(idf[t] for t in paragraphs[(d, unit.paragraph)]) / total
+            if wants_quantity and _DIGIT_RE.search(units[k][2].text):
+                score += w.quantity
+            scores[k] = score
+        if method == "hybrid" and self.encoder is not None and candidates:
+            pool = self._pool(units, candidates, scores, target_tokens)
+            vectors = self.encoder.encode([question, *(units[k][2].text for k in pool)])
+            sims = vectors[1:] @ vectors[0]
+            floor = float(np.min(sims)) if len(pool) else 0.0
+            for k in candidates:
+                scores[k] += w.semantic * floor  # units outside the pool: as the least similar
+            for k, sim in zip(pool, sims, strict=True):
+                scores[k] += w.semantic * (float(sim) - floor)
+        if w.neighbour:
+            smoothed = dict(scores)
+            position = {k: i for i, k in enumerate(candidates)}
+            for k in candidates:
+                i = position[k]
+                near = [
+                    scores[candidates[j]]
+                    for j in (i - 1, i + 1)
+                    if 0 <= j < len(candidates) and units[candidates[j]][0] == units[k][0]
+                ]
+                if near:
+                    smoothed[k] += w.neighbour * max(near)
+            scores = smoothed
+        return scores
+
+    def _pool(
+        self, units: list[tuple[int, int, Unit]], candidates: list[int], scores: dict[int, float], target: int
+    ) -> list[int]:
+        """The candidates the encoder reads: the lexical best, about ``semantic_pool`` × budget tokens."""
+        limit = max(self.weights.semantic_pool * target, self.weights.semantic_min_tokens)
+        ranked = sorted(candidates, key=lambda k: -scores[k])
+        pool: list[int] = []
+        spent = 0
+        for k in ranked:
+            if spent >= limit:
+                break
+            pool.append(k)
+            spent += units[k][2].tokens
+        return sorted(pool)
+
+    @staticmethod
+    def _select(
+        units: list[tuple[int, int, Unit]], candidates: list[int], scores: dict[int, float], target: int
+    ) -> list[int]:
+        """Best-first until the budget is spent; a unit that does not fit is skipped, smaller ones
+        after it may still fit. Returned in document order."""
+        kept: list[int] = []
+        spent = 0
+        for k in sorted(candidates, key=lambda k: (-scores[k], k)):
+            cost = units[k][2].tokens
+            if spent + cost <= target:
+                kept.append(k)
+                spent += cost
+        return sorted(kept)

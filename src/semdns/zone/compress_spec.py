@@ -1,0 +1,74 @@
+"""The ``compress:`` block of a zone file: what the gateway does to a long prompt for a name.
+
+``mode``: ``off`` (the default: prompts reach the engine as sent); ``lossless`` (nothing is dropped:
+the prompt reaches the engine unchanged, and a context that crosses gateways travels as CCP, zstd
+with the zone's dictionary; the answer reports that ratio); ``lossy`` (query-aware selection,
+:mod:`semdns.compress.lossy`: a context of at least ``min_tokens`` tokens is cut to ``budget_tokens``
+or to 1/``ratio`` of its tokens, whichever is smaller; 4x when neither is given). ``method``:
+``lexical`` (fast: a few ms per 2,000 tokens) or ``hybrid`` (adds MiniLM similarity: better on
+questions that share few words with the text, and about a hundred times slower on a CPU).
+``boilerplate``: drop sentences mined as the zone's boilerplate. ``dictionary``: a trained zstd
+dictionary file (``semdns compress train-dict``), relative to the zone file.
+A ``ratio`` or ``budget_tokens`` without a ``mode`` means ``mode: lossy``. A zone-level block is the
+default for its nodes; a node's block replaces the fields it sets.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CompressMode = Literal["off", "lossless", "lossy"]
+CompressMethod = Literal["lexical", "hybrid"]
+
+
+class CompressSpec(BaseModel):
+    """Per-name context-compression policy (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    mode: CompressMode = "off"
+    ratio: Annotated[float, Field(ge=1.0, le=100.0)] | None = None
+    budget_tokens: Annotated[int, Field(ge=16, le=1_000_000)] | None = None
+    min_tokens: Annotated[int, Field(ge=0, le=1_000_000)] = 512
+    method: CompressMethod = "lexical"
+    boilerplate: bool = True
+    dictionary: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budget_means_lossy(cls, data: Any) -> Any:
+        """A block that gives a ratio or a budget and no mode asks for lossy compression."""
+        if isinstance(data, dict) and "mode" not in data and ({"ratio", "budget_tokens"} & data.keys()):
+            return {**data, "mode": "lossy"}
+        return data
+
+    @model_validator(mode="after")
+    def _lossy_settings(self) -> CompressSpec:
+        if self.mode != "lossy" and (self.ratio is not None or self.budget_tokens is not None):
+            raise ValueError(
+                f"ratio and budget_tokens apply to mode: lossy (this block has mode: {self.mode})"
+            )
+        if self.dictionary is not None and not self.dictionary.strip():
+            raise ValueError("dictionary is blank; give the path of a .zdict file or remove the field")
+        return self
+
+    def target(self, tokens: int) -> int:
+        """The token budget for a context of ``tokens`` tokens."""
+        ratio = self.ratio if self.ratio is not None else (None if self.budget_tokens else 4.0)
+        limits = [tokens]
+        if ratio is not None:
+            limits.append(max(1, int(tokens / ratio)))
+        if self.budget_tokens is not None:
+            limits.append(self.budget_tokens)
+        return min(limits)
+
+    def merged(self, override: CompressSpec | None) -> CompressSpec:
+        """This spec with the fields ``override`` sets explicitly replacing its own."""
+        if override is None or not override.model_fields_set:
+            return self
+        data = {**self.model_dump(), **{k: getattr(override, k) for k in override.model_fields_set}}
+        if data["mode"] != "lossy":
+            data["ratio"] = data["budget_tokens"] = None
+        return CompressSpec.model_validate(data)
