@@ -69,11 +69,12 @@ async def test_confident_answer_is_kept_and_logprobs_pass_when_asked(tmp_path: P
 async def test_target_then_no_logprobs_and_target_failure(tmp_path: Path) -> None:
     async with backends("root", "legal", "large") as b:
         b["legal"].fake.behaviour.logprob = -2.0
+        b["large"].fake.behaviour.ignore_logprobs = True  # a target that returns no logprobs
         async with gateway(_tree(tmp_path, b, target="large")) as gw:
             to_target = await gw.chat("q", model="legal")
             b["large"].fake.behaviour.fail_status = 400
             failed = await gw.chat("q", model="legal")
-            b["legal"].fake.behaviour.logprob = None
+            b["legal"].fake.behaviour.ignore_logprobs = True
             none = await gw.chat("q", model="legal")
     assert to_target.json()["choices"][0]["message"]["content"] == "hello from large"
     assert to_target.json()["semdns"]["cascade"]["path"] == ["legal.", "large."]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -65,11 +65,15 @@ class _ZoneSerialCollector(Collector):
         yield family
 
 
+T = TypeVar("T")
+
+
 class GatewayMetrics:
     """All gateway metrics; also the dispatcher's :class:`~semdns.dispatch.DispatchObserver`."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._parts: dict[str, object] = {}
         r = self.registry
         self.requests = CachedLabels(Counter(
             "semdns_requests", "Requests by served name, deciding stage and HTTP status",
@@ -109,6 +113,14 @@ class GatewayMetrics:
         )
         self._cache_collector: _CacheStatsCollector | None = None
         self._zones_collector: _ZoneSerialCollector | None = None
+
+    def once(self, key: str, make: Callable[[], T]) -> T:
+        """The part registered under ``key``, made by ``make`` the first time: a step that registers
+        its own series in this registry (compression, cascades) is built once, and a hot reload's new
+        generation, which shares these metrics, reuses it instead of registering them again."""
+        if key not in self._parts:
+            self._parts[key] = make()
+        return cast(T, self._parts[key])
 
     def watch_cache(self, stats: Callable[[], Mapping[str, Any]]) -> None:
         """Export the resolver cache's counters (a reload's new resolver replaces the old one's)."""

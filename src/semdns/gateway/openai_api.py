@@ -65,10 +65,11 @@ class OpenAIRoutes:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._explicit: dict[str, RoutingDecision] = {}
-        self.compression = CompressionStep(
-            getattr(runtime.resolver, "encoder", None), runtime.metrics.registry
-        )
-        self.cascade = Cascade(runtime.metrics.registry)
+        # Built once per metrics registry: every generation of a hot-reloading gateway shares them.
+        metrics = runtime.metrics
+        encoder = getattr(runtime.resolver, "encoder", None)
+        self.compression = metrics.once("compression", lambda: CompressionStep(encoder, metrics.registry))
+        self.cascade = metrics.once("cascade", lambda: Cascade(metrics.registry))
 
     async def chat_completions(self, request: Request) -> Response:
         return await self._observed(request, "chat")

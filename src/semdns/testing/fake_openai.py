@@ -52,6 +52,8 @@ class Behaviour:
     logprob: float | None = None
     """When set and the request asks for ``logprobs``: every word of the answer is one token with
     this log-probability (in ``choices[0].logprobs.content``, streamed per chunk too)."""
+    ignore_logprobs: bool = False
+    """Answer without any ``logprobs`` even when asked (a server that does not support them)."""
 
 
 @dataclass
@@ -115,7 +117,8 @@ class FakeOpenAI:
         if body.get("stream"):
             await self._stream(send, body, chat, reply)
             return
-        await _send(send, 200, _answer(body, chat, reply, self.name, _logprobs(body, b, reply)))
+        answer_body = {k: v for k, v in body.items() if k != "logprobs"} if b.ignore_logprobs else body
+        await _send(send, 200, _answer(answer_body, chat, reply, self.name, _logprobs(body, b, reply)))
 
     async def _stream(self, send: Send, body: dict[str, Any], chat: bool, reply: str) -> None:
         b = self.behaviour
@@ -233,7 +236,7 @@ def _answer(
 
 def _logprobs(body: dict[str, Any], b: Behaviour, text: str) -> dict[str, Any] | None:
     """OpenAI's ``logprobs`` object for ``text`` (one token a word) when asked for and configured."""
-    if b.logprob is None or not body.get("logprobs"):
+    if b.logprob is None or b.ignore_logprobs or not body.get("logprobs"):
         return None
     return {"content": [{"token": w, "logprob": b.logprob, "top_logprobs": []} for w in text.split()]}
 
