@@ -148,6 +148,7 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
     queue = iter(prompts)
     latencies: list[float] = []
     stages: dict[str, int] = {}
+    by_stage: dict[str, list[float]] = {}
 
     async def worker() -> None:
         for text in queue:
@@ -155,6 +156,7 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
             decision = await resolver.aresolve(text, use_cache=False)
             latencies.append((time.perf_counter() - t0) * 1e6)
             stages[decision.stage] = stages.get(decision.stage, 0) + 1
+            by_stage.setdefault(decision.stage, []).append(latencies[-1])
 
     batches_before = resolver.batcher.batches if resolver.batcher else 0
     embedded_before = resolver.batcher.embedded if resolver.batcher else 0
@@ -170,6 +172,7 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
         **summary(latencies),
         "cpu_cores": round(cpu / wall, 2),
         "stage_share": {k: round(v / len(latencies), 4) for k, v in sorted(stages.items())},
+        "latency_by_stage": {k: summary(v) for k, v in sorted(by_stage.items())},
         "mean_batch": round(embedded / batches, 2) if batches else None,
     }
 

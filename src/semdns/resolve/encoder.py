@@ -105,6 +105,7 @@ class MiniLMEncoder:
             self._sep = tokenizer.token_to_id("[SEP]") or self._sep
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = self._threads
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
             self._tokenizer = tokenizer
@@ -154,15 +155,13 @@ class MiniLMEncoder:
             for window in self.windows(text_ids):
                 windows.append(window)
                 owner.append(index)
-        # Shortest windows first, so that a batch mixing one-line queries and long prompts pads each
-        # short window to its neighbours' width, not to 128 tokens.
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         windows = [windows[i] for i in order]
         owner = [owner[i] for i in order]
         pooled = np.zeros((len(token_ids), self.DIM), dtype=np.float64)
-        for start in range(0, len(windows), 32):
-            batch = windows[start : start + 32]
-            width = max(len(w) for w in batch)
+        for start, stop in _length_groups([len(w) for w in windows]):
+            batch = windows[start:stop]
+            width = len(batch[-1])  # sorted: the last is the longest
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, window in enumerate(batch):
@@ -174,7 +173,7 @@ class MiniLMEncoder:
             # Summed token vectors per window; dividing the per-text sum by the per-text token count
             # gives the token-weighted mean of the window means.
             summed = (hidden * mask[..., None]).sum(axis=1)
-            np.add.at(pooled, owner[start : start + 32], summed)
+            np.add.at(pooled, owner[start:stop], summed)
         counts = np.zeros(len(token_ids), dtype=np.float64)
         np.add.at(counts, owner, [len(w) for w in windows])
         vecs = pooled / np.maximum(counts, 1)[:, None]
@@ -206,6 +205,31 @@ class MiniLMEncoder:
         if use_disk:
             _save_array(path, out)  # a read-only home: the table is rebuilt at the next start
         return out
+
+
+_MAX_GROUP = 32
+_PADDING_SLACK = 1.2
+
+
+def _length_groups(lengths: Sequence[int]) -> list[tuple[int, int]]:
+    """Split windows sorted by length into model calls that waste little on padding.
+
+    Every window of a call is padded to the call's longest, and a MiniLM pass costs what its padded
+    tokens cost: batching a 12-token query with a 128-token window makes the query cost 128 tokens,
+    which lost more than batching gained (measured on public prompts of mixed lengths:
+    bench/resolve.py --throughput). So a call takes windows while its padded size stays within
+    ``_PADDING_SLACK`` of its real tokens, at most ``_MAX_GROUP`` of them."""
+    groups: list[tuple[int, int]] = []
+    start, real = 0, 0
+    for index, length in enumerate(lengths):
+        size = index - start
+        if size and (size >= _MAX_GROUP or (size + 1) * length > _PADDING_SLACK * (real + length)):
+            groups.append((start, index))
+            start, real = index, 0
+        real += length
+    if start < len(lengths):
+        groups.append((start, len(lengths)))
+    return groups
 
 
 def _normalize(vecs: Vectors) -> Vectors:
