@@ -98,17 +98,21 @@ class OpenAIHTTPEngine:
         return orjson.dumps({**body, "model": self.model})
 
     async def complete(self, call: EngineCall) -> dict[str, Any]:
-        url = self._urls[call.endpoint]
+        return await self._post_json(self._urls[call.endpoint], self._payload(call), call.timeout_s)
+
+    async def _post_json(self, url: str, payload: bytes, timeout_s: float) -> dict[str, Any]:
+        """POST ``payload`` and return the JSON object answered; transport failures, error statuses
+        and bodies that are not a JSON object become :class:`EngineError` of the right kind."""
         try:
             # One asyncio timeout bounds the whole attempt, connect to last byte.
             async with (
-                asyncio.timeout(call.timeout_s),
-                self._http.session().post(url, data=self._payload(call), headers=self._headers) as response,
+                asyncio.timeout(timeout_s),
+                self._http.session().post(url, data=payload, headers=self._headers) as response,
             ):
                 status = response.status
                 content = await response.read()
         except TimeoutError:
-            raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
+            raise EngineTimeout(f"{self._label}: no answer within {timeout_s:.3g} s") from None
         except aiohttp.ClientError as exc:
             raise _transport_error(self._label, exc) from None
         if status != 200:
@@ -185,30 +189,7 @@ class OpenAIHTTPEngine:
         """``POST /embeddings`` with the client's body (``model`` replaced), answered as it came; an
         error status is raised as for chat (4xx passed on, 5xx retryable)."""
         payload = orjson.dumps(body if self.model is None else {**body, "model": self.model})
-        try:
-            async with (
-                asyncio.timeout(timeout_s),
-                self._http.session().post(
-                    self.base_url + "/embeddings", data=payload, headers=self._headers
-                ) as response,
-            ):
-                status = response.status
-                content = await response.read()
-        except TimeoutError:
-            raise EngineTimeout(f"{self._label}: no answer within {timeout_s:.3g} s") from None
-        except aiohttp.ClientError as exc:
-            raise _transport_error(self._label, exc) from None
-        if status != 200:
-            raise _status_error(self._label, status, content)
-        try:
-            result = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            raise EngineError(f"{self._label}: the backend answered invalid JSON", kind="protocol") from None
-        if not isinstance(result, dict):
-            raise EngineError(
-                f"{self._label}: the backend answered JSON that is not an object", kind="protocol"
-            )
-        return result
+        return await self._post_json(self.base_url + "/embeddings", payload, timeout_s)
 
     async def probe(self) -> bool:
         """Up when ``GET /models`` answers below 500 (some servers need auth for it; a 401 still proves

@@ -27,7 +27,8 @@ from semdns.errors import InvalidRequest
 Check = Callable[[str, Any], None]
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """How an error message names a JSON value's type ("an object", "a list", "null"...)."""
     return {
         dict: "an object",
         list: "a list",
@@ -42,7 +43,7 @@ def _kind(value: Any) -> str:
 def _number(low: float, high: float) -> Check:
     def check(key: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidRequest(f"'{key}' must be a number, not {_kind(value)}", param=key)
+            raise InvalidRequest(f"'{key}' must be a number, not {kind_of(value)}", param=key)
         if not low <= value <= high:
             raise InvalidRequest(f"'{key}' must be between {low:g} and {high:g}, got {value}", param=key)
 
@@ -52,7 +53,7 @@ def _number(low: float, high: float) -> Check:
 def _integer(low: int, high: int | None = None) -> Check:
     def check(key: str, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRequest(f"'{key}' must be an integer, not {_kind(value)}", param=key)
+            raise InvalidRequest(f"'{key}' must be an integer, not {kind_of(value)}", param=key)
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise InvalidRequest(f"'{key}' must be {bound}, got {value}", param=key)
@@ -62,22 +63,22 @@ def _integer(low: int, high: int | None = None) -> Check:
 
 def _seed(key: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"'{key}' must be an integer, not {_kind(value)}", param=key)
+        raise InvalidRequest(f"'{key}' must be an integer, not {kind_of(value)}", param=key)
 
 
 def _boolean(key: str, value: Any) -> None:
     if not isinstance(value, bool):
-        raise InvalidRequest(f"'{key}' must be true or false, not {_kind(value)}", param=key)
+        raise InvalidRequest(f"'{key}' must be true or false, not {kind_of(value)}", param=key)
 
 
 def _string(key: str, value: Any) -> None:
     if not isinstance(value, str):
-        raise InvalidRequest(f"'{key}' must be a string, not {_kind(value)}", param=key)
+        raise InvalidRequest(f"'{key}' must be a string, not {kind_of(value)}", param=key)
 
 
 def _object(key: str, value: Any) -> None:
     if not isinstance(value, dict):
-        raise InvalidRequest(f"'{key}' must be an object, not {_kind(value)}", param=key)
+        raise InvalidRequest(f"'{key}' must be an object, not {kind_of(value)}", param=key)
 
 
 def _stop(key: str, value: Any) -> None:
@@ -143,7 +144,7 @@ def _response_format(key: str, value: Any) -> None:
 
 def _tools(key: str, value: Any) -> None:
     if not isinstance(value, list):
-        raise InvalidRequest(f"'tools' must be a list, not {_kind(value)}", param=key)
+        raise InvalidRequest(f"'tools' must be a list, not {kind_of(value)}", param=key)
     for i, tool in enumerate(value):
         where = f"tools[{i}]"
         if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):

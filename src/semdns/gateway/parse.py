@@ -15,6 +15,7 @@ import orjson
 
 from semdns.engines.protocol import Endpoint
 from semdns.errors import InvalidRequest
+from semdns.gateway.params import kind_of as _kind
 from semdns.gateway.params import validate
 
 AUTO = "auto"
@@ -150,15 +151,3 @@ def _prompt_query(body: dict[str, Any]) -> str:
     if not prompt.strip():
         raise InvalidRequest("'prompt' is empty", param="prompt")
     return prompt
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
