@@ -178,28 +178,17 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
 
 
 def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
-    from dataclasses import replace
-
     from semdns.eval.routers import NearestExamplesRouter
     from semdns.resolve.batcher import EmbeddingBatcher
     from semdns.resolve.encoder import MiniLMEncoder
-    from semdns.zone.schema import Policy
-    from semdns.zone.tree import ZoneTree
 
     tree = load_default_tree()
     prompts = public_prompts(count)
-    full_nodes = {
-        name: replace(
-            node,
-            policy=Policy.model_validate(
-                {**node.policy.model_dump(), "stages": [s for s in node.policy.stages if s != "lexical"]}
-            ),
-        )
-        for name, node in tree.nodes.items()
-    }
     variants = {
         "shipped (lexical pass first)": tree,
-        "full path (no lexical stage)": ZoneTree.build(full_nodes, tree.apex, tree.signing_keys),
+        "full path (no lexical stage)": tree.with_policies(
+            stages=lambda policy: tuple(s for s in policy.stages if s != "lexical")
+        ),
     }
     runs: dict[str, list[dict[str, object]]] = {}
     encoder = MiniLMEncoder()

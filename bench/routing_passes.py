@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +51,14 @@ FULL_STAGES = ("classifier", "keyword", "embedding")
 def with_lexical(tree: ZoneTree, threshold: float | None, min_tokens: int = 0) -> ZoneTree:
     """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more,
     or without it (None: the full path)."""
-    nodes = {}
-    for name, node in tree.nodes.items():
-        rest = tuple(s for s in node.policy.stages if s != "lexical") or FULL_STAGES
-        stages = rest if threshold is None else ("lexical", *rest)
-        change: dict[str, Any] = {"stages": stages}
-        if threshold is not None:
-            change["lexical_threshold"] = threshold
-            change["lexical_min_tokens"] = min_tokens
-        nodes[name] = replace(node, policy=Policy.model_validate({**node.policy.model_dump(), **change}))
-    return ZoneTree.build(nodes, tree.apex, tree.signing_keys)
+
+    def stages(policy: Policy) -> tuple[str, ...]:
+        rest = tuple(s for s in policy.stages if s != "lexical") or FULL_STAGES
+        return rest if threshold is None else ("lexical", *rest)
+
+    if threshold is None:
+        return tree.with_policies(stages=stages)
+    return tree.with_policies(stages=stages, lexical_threshold=threshold, lexical_min_tokens=min_tokens)
 
 
 def held_out_training(tree: ZoneTree, memo: MemoTokenEncoder, encoder: MiniLMEncoder) -> list[EvalItem]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,7 +29,6 @@ from semdns.resolve.classifier import classifier_for
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
 from semdns.resolve.training import LabelledText, _is_dev, load_corpus
 from semdns.zone import load_default_tree
-from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,12 +54,7 @@ def as_eval_items(items: list[LabelledText]) -> list[EvalItem]:
 
 
 def with_policy(tree: ZoneTree, stages: tuple[str, ...], threshold: float, margin: float) -> ZoneTree:
-    change = {"stages": stages, "classifier_threshold": threshold, "classifier_margin": margin}
-    nodes = {
-        name: replace(node, policy=Policy.model_validate({**node.policy.model_dump(), **change}))
-        for name, node in tree.nodes.items()
-    }
-    return ZoneTree.build(nodes, tree.apex, tree.signing_keys)
+    return tree.with_policies(stages=stages, classifier_threshold=threshold, classifier_margin=margin)
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from semdns.names import Name
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, Vectors
 from semdns.zone import load_default_tree
-from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
 
 STUB = 'def running_median(values: list[float]) -> list[float]:\n    """Median of each prefix."""\n'
@@ -28,12 +26,7 @@ WORD_PROBLEM = (
 
 def tree_with(**changes: object) -> ZoneTree:
     """The shipped namespace with every node's policy changed as given."""
-    tree = load_default_tree()
-    nodes = {
-        name: replace(node, policy=Policy.model_validate({**node.policy.model_dump(), **changes}))
-        for name, node in tree.nodes.items()
-    }
-    return ZoneTree.build(nodes, tree.apex, tree.signing_keys)
+    return load_default_tree().with_policies(**changes)
 
 
 class CountingEncoder(MiniLMEncoder):

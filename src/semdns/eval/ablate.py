@@ -18,7 +18,7 @@ routing --router …`` measures each router's latency on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from semdns.resolve.encoder import Encoder, Vectors
 from semdns.resolve.resolver import Resolver
 from semdns.resolve.static import TokenEncoder
 from semdns.resolve.training import train
-from semdns.zone.schema import STAGES, Policy, Stage
+from semdns.zone.schema import STAGES, Stage
 from semdns.zone.tree import ZoneTree
 
 BASELINE = "full"
@@ -51,12 +51,7 @@ PAIRED_RATES = ("exact", "primary", "wrong")
 
 def without_stage(tree: ZoneTree, stage: Stage) -> ZoneTree:
     """A copy of ``tree`` whose every node's policy omits ``stage`` (the original is untouched)."""
-    nodes = {}
-    for name, node in tree.nodes.items():
-        stages = tuple(s for s in node.policy.stages if s != stage)
-        policy = Policy.model_validate({**node.policy.model_dump(), "stages": stages})
-        nodes[name] = replace(node, policy=policy)
-    return ZoneTree.build(nodes, tree.apex, tree.signing_keys, tree.serials)
+    return tree.with_policies(stages=lambda policy: tuple(s for s in policy.stages if s != stage))
 
 
 class MemoEncoder:

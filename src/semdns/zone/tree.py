@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from semdns.errors import UnknownName
 from semdns.names import DistinguishedName, InvalidName, Name, looks_like_dn
@@ -90,6 +90,18 @@ class ZoneTree:
             signing_keys=dict(signing_keys or {}),
             serials=dict(serials or {}),
         )
+
+    def with_policies(self, **changes: object) -> ZoneTree:
+        """A copy whose every node's policy has ``changes`` (validated like a zone file's), each value
+        either the new field value or a function of the node's current policy giving it. What
+        evaluations and benchmarks vary (a stage removed, another threshold); the signing keys and
+        serials carry over, and this tree is untouched."""
+        nodes = {}
+        for name, node in self.nodes.items():
+            fields = {k: v(node.policy) if callable(v) else v for k, v in changes.items()}
+            policy = Policy.model_validate({**node.policy.model_dump(), **fields})
+            nodes[name] = replace(node, policy=policy)
+        return ZoneTree.build(nodes, self.apex, self.signing_keys, self.serials)
 
     def __contains__(self, name: object) -> bool:
         return name in self.nodes
