@@ -13,9 +13,9 @@ kept as it is, and the note says so.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter
@@ -26,6 +26,8 @@ from semdns.errors import SemdnsError
 from semdns.names import Name
 from semdns.zone.cascade_spec import CascadeSpec
 from semdns.zone.tree import ZoneTree
+
+_Answer = TypeVar("_Answer")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,38 @@ class Cascade:
             return "deadline"
         return None
 
+    async def _escalate(
+        self,
+        tree: ZoneTree,
+        spec: CascadeSpec,
+        name: Name,
+        started: float,
+        first_score: float | None,
+        open_target: Callable[[Name], Awaitable[_Answer]],
+        adopt: Callable[[_Answer], Awaitable[float | None]],
+    ) -> tuple[list[Name], list[float | None], str]:
+        """The escalation loop of both forms: while the last answer's score says so and a target is
+        left within the deadline, ask the next name (``open_target``: a failure there ends the
+        cascade with the answer in hand) and take its answer (``adopt``, which scores it). Returns
+        the names asked, their scores and why the cascade stopped (``escalated:<why>`` once it moved)."""
+        path, scores = [name], [first_score]
+        while True:
+            reason = self._stop_reason(tree, spec, scores[-1], len(path) - 1, started, path[-1])
+            target = None if reason else self._next(tree, spec, path[-1], name)
+            if reason is not None or target is None:
+                reason = reason or "no_target"
+                break
+            try:
+                opened = await open_target(target)
+            except SemdnsError:
+                reason = "target_failed"
+                break
+            path.append(target)
+            scores.append(await adopt(opened))
+        if len(path) > 1 and reason != "target_failed":
+            reason = f"escalated:{reason}"
+        return path, scores, reason
+
     def _count(self, note: CascadeNote) -> None:
         self.outcomes.labels(note.path[0], "escalated" if note.escalated else "kept", note.reason).inc()
 
@@ -163,27 +197,17 @@ class Cascade:
         started = time.monotonic()
         asked = {**body, "logprobs": True}
         result, served = await dispatcher.complete(endpoint, asked, name, session)
-        path, scores = [name], [score(token_logprobs(_choice(result)), spec.score)]
-        reason = "escalated"
-        while True:
-            stop = self._stop_reason(tree, spec, scores[-1], len(path) - 1, started, path[-1])
-            target = None if stop else self._next(tree, spec, path[-1], name)
-            if stop is not None or target is None:
-                reason = stop or "no_target"
-                break
-            try:
-                result, served = await dispatcher.complete(endpoint, asked, target, session)
-            except SemdnsError:
-                reason = "target_failed"
-                break
-            path.append(target)
-            scores.append(score(token_logprobs(_choice(result)), spec.score))
-            reason = "escalated"
-        if (
-            reason in ("confident", "no_logprobs", "max_escalations", "deadline", "no_target")
-            and len(path) > 1
-        ):
-            reason = f"escalated:{reason}"
+
+        async def open_target(target: Name) -> tuple[dict[str, Any], Served]:
+            return await dispatcher.complete(endpoint, asked, target, session)
+
+        async def adopt(answer: tuple[dict[str, Any], Served]) -> float | None:
+            nonlocal result, served
+            result, served = answer
+            return score(token_logprobs(_choice(result)), spec.score)
+
+        first = score(token_logprobs(_choice(result)), spec.score)
+        path, scores, reason = await self._escalate(tree, spec, name, started, first, open_target, adopt)
         if not body.get("logprobs"):
             _strip(result)
         note = CascadeNote(tuple(str(p) for p in path), tuple(scores), spec.score, spec.threshold, reason)
@@ -208,31 +232,20 @@ class Cascade:
         started = time.monotonic()
         asked = {**body, "logprobs": True}
         keep_logprobs = bool(body.get("logprobs"))
-        path: list[Name] = [name]
-        scores: list[float | None] = []
         events, served = await dispatcher.open_stream(endpoint, asked, name, session)
-        buffered, value, ended = await self._read_prefix(events, spec)
-        scores.append(value)
-        reason = "escalated"
-        while True:
-            stop = self._stop_reason(tree, spec, scores[-1], len(path) - 1, started, path[-1])
-            target = None if stop else self._next(tree, spec, path[-1], name)
-            if stop is not None or target is None:
-                reason = stop or "no_target"
-                break
-            try:
-                new_events, new_served = await dispatcher.open_stream(endpoint, asked, target, session)
-            except SemdnsError:
-                reason = "target_failed"
-                break
+        buffered, first, ended = await self._read_prefix(events, spec)
+
+        async def open_target(target: Name) -> tuple[AsyncIterator[bytes], Served]:
+            return await dispatcher.open_stream(endpoint, asked, target, session)
+
+        async def adopt(opened: tuple[AsyncIterator[bytes], Served]) -> float | None:
+            nonlocal events, served, buffered, ended
             await events.aclose()  # type: ignore[attr-defined]
-            events, served = new_events, new_served
-            path.append(target)
+            events, served = opened
             buffered, value, ended = await self._read_prefix(events, spec)
-            scores.append(value)
-            reason = "escalated"
-        if len(path) > 1 and reason != "target_failed" and reason != "escalated":
-            reason = f"escalated:{reason}"
+            return value
+
+        path, scores, reason = await self._escalate(tree, spec, name, started, first, open_target, adopt)
         note = CascadeNote(tuple(str(p) for p in path), tuple(scores), spec.score, spec.threshold, reason)
         self._count(note)
         return _replay(buffered, events, ended, keep_logprobs), served, note
