@@ -41,6 +41,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from _common import public_prompts
+
 GOAL_ADDED_P50_MS = 0.5
 
 
@@ -166,8 +168,6 @@ async def _load_unique(port: int, payloads: list[bytes], concurrency: int) -> di
 
 
 async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[dict[str, object]]:
-    from _common import public_prompts
-
     prompts = public_prompts(count * 4)
     rows = []
     for index, c in enumerate((1, 8, 32)):
@@ -431,7 +431,6 @@ def main() -> None:
 
 
 def _auto_main(count: int) -> dict[str, object]:
-    from _common import public_prompts
     from semdns.resolve.encoder import cache_dir
 
     out: dict[str, object] = {

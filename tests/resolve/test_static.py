@@ -38,8 +38,9 @@ def test_the_token_table_is_minilms_output_per_token_and_cached(encoder: MiniLME
     assert isinstance(encoder, TokenEncoder)
     table = encoder.token_table()
     assert table.shape == (30522, encoder.dim)
-    again = encoder.token_table()  # from the disk cache: identical
-    assert np.array_equal(table, again)
+    assert encoder.token_table() is table  # one table per encoder, however many resolvers share it
+    from_disk = MiniLMEncoder().token_table()  # a new encoder reads the disk cache: identical
+    assert np.array_equal(table, from_disk)
     ids = encoder.token_ids("contract")
     row = table[ids[1]].astype(np.float32)
     # the row is the model's output at the token, so it is close to the sentence vector of the word

@@ -33,7 +33,7 @@ from semdns.dispatch import Dispatcher, Served
 from semdns.engines.protocol import Endpoint
 from semdns.errors import EngineError, SemdnsError
 from semdns.gateway.fanout import FanOut, Part, _partial, aggregation_field
-from semdns.gateway.params import wants_usage
+from semdns.gateway.params import usage_event, wants_usage
 from semdns.gateway.parse import ParsedRequest
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import decision_headers
@@ -92,9 +92,7 @@ class StreamedFanOut:
             for key in totals:
                 value = (state.usage or {}).get(key)
                 totals[key] += value if isinstance(value, int) else 0
-        kind = "chat.completion.chunk" if self.endpoint == "chat" else "text_completion"
-        event = {"id": self.ident, "object": kind, "created": self.created, "choices": [], "usage": totals}
-        return b"data: " + orjson.dumps(event) + b"\n\n"
+        return usage_event({"id": self.ident, "created": self.created, "usage": totals}, self.endpoint)
 
     def _event(self, text: str | None, finish: str | None = None, semdns: Any = None) -> bytes:
         if self.endpoint == "chat":

@@ -76,6 +76,7 @@ class MiniLMEncoder:
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
+        self._table: npt.NDArray[np.float16] | None = None
         self._cls = 101
         self._sep = 102
 
@@ -184,16 +185,19 @@ class MiniLMEncoder:
 
         The static embedding of the lexical stage (:mod:`semdns.resolve.static`) sums these rows, the
         way model2vec distils a sentence encoder into a lookup table. Built once (30,522 forward passes
-        of three tokens, batched: about 10-20 s on 2 cores) and cached on disk by model id.
+        of three tokens, batched: about 10-20 s on 2 cores), cached on disk by model id and kept by
+        this encoder, so the resolvers of hot reloads that share it do not read it again.
         """
+        if self._table is not None:  # one table per encoder, however many resolvers share it
+            return self._table
         if self._session is None:
             self._load()
         path = cache_dir() / "static" / f"{hashlib.sha256(self.MODEL_ID.encode()).hexdigest()[:16]}.npy"
         size = int(self._tokenizer.get_vocab_size())
         cached = _load_array(path, (size, self.DIM)) if use_disk else None
         if cached is not None:
-            table: npt.NDArray[np.float16] = cached.astype(np.float16)
-            return table
+            self._table = cached.astype(np.float16)
+            return self._table
         out = np.zeros((size, self.DIM), dtype=np.float16)
         for start in range(0, size, 1024):
             ids = np.arange(start, min(size, start + 1024), dtype=np.int64)
@@ -204,6 +208,7 @@ class MiniLMEncoder:
             out[ids] = hidden[:, 1, :].astype(np.float16)
         if use_disk:
             _save_array(path, out)  # a read-only home: the table is rebuilt at the next start
+        self._table = out
         return out
 
 
