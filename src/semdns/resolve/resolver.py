@@ -53,6 +53,7 @@ _STALE_S = 86_400.0
 _STALE_ANSWER_TTL = 30
 """The TTL a stale answer carries (RFC 8767's recommendation)."""
 _log = logging.getLogger(__name__)
+_WARM_UP = "warm-up: def double(values: list[int]) -> list[int]: return [2 * v for v in values]"
 
 
 def _plain_key(key: str) -> bool:
@@ -151,8 +152,8 @@ class Resolver:
             # Load the model now (example embeddings may all have come from the disk cache), so that
             # the first request does not pay for it.
             self.encoder.encode(["warm-up"])
-            if self.static is not None:  # and the lexical stage's first-call costs (regexes, tables)
-                self._resolve_uncached("warm-up: def f(x): return 2 * x", None, allow_model=True)
+            if self.static is not None:  # and the lexical pass's first-call costs (regexes, tokenizer)
+                self._lexical_features(self._state(_WARM_UP, None, allow_model=False, embedding=None))
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -504,9 +505,9 @@ class Resolver:
         return state.joined_ids
 
     def _embed(self, state: _Query, *, joined: bool) -> Vectors:
-        if not state.allow_model:
-            raise _NeedsEmbedding(joined, self._ids(state, joined=joined))
         ids = self._ids(state, joined=joined)
+        if not state.allow_model:
+            raise _NeedsEmbedding(joined, ids)
         if ids is not None and self._tokens is not None:
             vectors = self._tokens.encode_ids([ids])
         else:
