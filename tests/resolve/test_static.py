@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from semdns.resolve.encoder import MiniLMEncoder
-from semdns.resolve.static import StaticEmbedding, StaticEncoder, TokenEncoder, token_idf
+from semdns.resolve.static import StaticEmbedding, TokenEncoder, token_idf
 
 
 def test_token_idf_weighs_rare_tokens_above_common_ones() -> None:
@@ -51,12 +51,9 @@ def test_the_token_table_is_minilms_output_per_token_and_cached(encoder: MiniLME
 def test_static_vectors_put_related_prompts_closer_than_unrelated_ones(encoder: MiniLMEncoder) -> None:
     texts = ["def add(a, b): return a + b", "write a python function to sum two numbers", "sonnet about rain"]
     ids = encoder.token_ids_batch(texts)
-    static = StaticEncoder(encoder, StaticEmbedding(encoder.token_table(), token_idf(ids, 30522)))
-    code, python, poem = static.encode(texts)
+    static = StaticEmbedding(encoder.token_table(), token_idf(ids, 30522))
+    code, python, poem = static.vectors(ids)
     assert float(code @ python) > float(code @ poem)
-    assert static.model_id.startswith(encoder.model_id + "/static-")
-    other = StaticEncoder(encoder, StaticEmbedding(encoder.token_table(), np.ones(30522, dtype=np.float32)))
-    assert other.model_id != static.model_id  # another weighting never shares a cache entry
 
 
 def test_encode_ids_equals_encode_and_sorting_windows_changes_nothing(encoder: MiniLMEncoder) -> None:

@@ -14,7 +14,6 @@ the same at training and at resolution.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
@@ -71,14 +70,6 @@ class StaticEmbedding:
         self._idf = idf.astype(np.float32)
         self.dim = int(table.shape[1])
 
-    @property
-    def idf(self) -> Floats:
-        return self._idf
-
-    def digest(self) -> str:
-        """Identifies the weighting (the table is identified by the encoder's model id)."""
-        return hashlib.sha256(self._idf.tobytes()).hexdigest()[:16]
-
     def vector(self, ids: Sequence[int]) -> Floats:
         """The static vector of one tokenised prompt (its [CLS]/[SEP] included or not: they weigh
         almost nothing). An empty prompt gives the zero vector."""
@@ -95,23 +86,3 @@ class StaticEmbedding:
         if not token_ids:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([self.vector(ids) for ids in token_ids]).astype(np.float32)
-
-
-class StaticEncoder:
-    """An :class:`~semdns.resolve.encoder.Encoder` over a :class:`StaticEmbedding`: what training
-    embeds the corpora with for the lexical stage (and caches on disk under its own model id)."""
-
-    def __init__(self, base: TokenEncoder, static: StaticEmbedding) -> None:
-        self._base = base
-        self.static = static
-
-    @property
-    def model_id(self) -> str:
-        return f"{self._base.model_id}/static-{self.static.digest()}"
-
-    @property
-    def dim(self) -> int:
-        return self.static.dim
-
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        return self.static.vectors(self._base.token_ids_batch(texts))
