@@ -33,9 +33,10 @@ from semdns.eval.metrics import evaluate
 from semdns.eval.routers import FlatCentroidRouter, NearestExamplesRouter, ResolverRouter, Router
 from semdns.eval.runner import run
 from semdns.resolve import Resolver
-from semdns.resolve.encoder import MiniLMEncoder, encode_cached
-from semdns.resolve.training import train
+from semdns.resolve.encoder import Encoder, MiniLMEncoder, encode_cached
+from semdns.resolve.training import _is_dev, load_corpus, train
 from semdns.zone import load_default_tree
+from semdns.zone.tree import ZoneTree
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -48,6 +49,19 @@ def team_set() -> list[EvalItem]:
 
     files = sorted(p for p in (HERE / "data" / "queries").glob("*.yaml") if p.name != "multi.yaml")
     return [EvalItem(q.text, q.expected[0], (), q.source, 0) for q in load_labelled(files)]
+
+
+def held_out_training(tree: ZoneTree, memo: MemoEncoder, encoder: Encoder) -> list[EvalItem]:
+    """The held-out 15% of every training split (what ``semdns train`` keeps out of its fit): the data
+    that may tune a policy. Their embeddings come from the disk cache and are primed into ``memo``."""
+    items: list[EvalItem] = []
+    for path in sorted(REPO.glob("corpora/routing/*/train.jsonl")):
+        corpus = load_corpus(path, tree)
+        for item, vector in zip(corpus, encode_cached(encoder, [i.text for i in corpus]), strict=True):
+            if _is_dev(item.text):
+                memo.prime(item.text, vector)
+                items.append(EvalItem(item.text, item.name, (), item.source, 0, item.subtree))
+    return items
 
 
 def sample(items: Sequence[EvalItem], limit: int | None) -> list[EvalItem]:

@@ -30,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 
 from _common import emit
-from routing_eval import sample, team_set
+from routing_eval import held_out_training, sample, team_set
 from semdns.eval.ablate import MemoTokenEncoder
 from semdns.eval.bootstrap import mean_ci, paired_difference_ci
 from semdns.eval.dataset import EvalItem, load_jsonl
@@ -39,7 +39,6 @@ from semdns.eval.routers import ResolverRouter
 from semdns.eval.runner import run
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
-from semdns.resolve.training import _is_dev, load_corpus
 from semdns.zone import load_default_tree
 from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
@@ -59,18 +58,6 @@ def with_lexical(tree: ZoneTree, threshold: float | None, min_tokens: int = 0) -
     if threshold is None:
         return tree.with_policies(stages=stages)
     return tree.with_policies(stages=stages, lexical_threshold=threshold, lexical_min_tokens=min_tokens)
-
-
-def held_out_training(tree: ZoneTree, memo: MemoTokenEncoder, encoder: MiniLMEncoder) -> list[EvalItem]:
-    items: list[EvalItem] = []
-    for path in sorted(REPO.glob("corpora/routing/*/train.jsonl")):
-        corpus = load_corpus(path, tree)
-        dev = [item for item in corpus if _is_dev(item.text)]
-        for item, vector in zip(corpus, encode_cached(encoder, [i.text for i in corpus]), strict=True):
-            if _is_dev(item.text):
-                memo.prime(item.text, vector)
-        items += [EvalItem(i.text, i.name, (), i.source, 0, i.subtree) for i in dev]
-    return items
 
 
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from routing_eval import team_set
+from routing_eval import held_out_training, team_set
 from semdns.eval.ablate import MemoEncoder
 from semdns.eval.dataset import EvalItem
 from semdns.eval.metrics import rate_vectors
@@ -26,8 +26,7 @@ from semdns.eval.routers import ResolverRouter
 from semdns.eval.runner import run
 from semdns.resolve import Resolver
 from semdns.resolve.classifier import classifier_for
-from semdns.resolve.encoder import MiniLMEncoder, encode_cached
-from semdns.resolve.training import LabelledText, _is_dev, load_corpus
+from semdns.resolve.encoder import MiniLMEncoder
 from semdns.zone import load_default_tree
 from semdns.zone.tree import ZoneTree
 
@@ -49,10 +48,6 @@ def rates(resolver: Resolver, items: list[EvalItem]) -> dict[str, float]:
     return {rate: float(vectors[rate].mean()) for rate in ("exact", "wrong")}
 
 
-def as_eval_items(items: list[LabelledText]) -> list[EvalItem]:
-    return [EvalItem(i.text, i.name, (), i.source, 0, i.subtree) for i in items]
-
-
 def with_policy(tree: ZoneTree, stages: tuple[str, ...], threshold: float, margin: float) -> ZoneTree:
     return tree.with_policies(stages=stages, classifier_threshold=threshold, classifier_margin=margin)
 
@@ -61,12 +56,7 @@ def main() -> None:
     tree = load_default_tree()
     encoder = MiniLMEncoder()
     memo = MemoEncoder(encoder)
-    held_out: list[EvalItem] = []
-    for path in sorted(REPO.glob("corpora/routing/*/train.jsonl")):
-        items = load_corpus(path, tree)
-        for item, vector in zip(items, encode_cached(encoder, [i.text for i in items]), strict=True):
-            memo.prime(item.text, vector)
-        held_out += as_eval_items([item for item in items if _is_dev(item.text)])
+    held_out = held_out_training(tree, memo, encoder)
     team = team_set()
     for stages, threshold, margin in SETTINGS:
         resolver = Resolver(with_policy(tree, stages, threshold, margin), memo, cache_size=0)
