@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -30,7 +29,6 @@ from semdns.resolve.encoder import MiniLMEncoder
 from semdns.zone import load_default_tree
 from semdns.zone.tree import ZoneTree
 
-REPO = Path(__file__).resolve().parent.parent
 KEYWORD_FIRST = ("keyword", "embedding", "classifier")
 CLASSIFIER_FIRST = ("classifier", "keyword", "embedding")
 SETTINGS = [
