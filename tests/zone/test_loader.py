@@ -134,6 +134,18 @@ MALFORMED = [
         "less than or equal to 1",
         id="threshold-out-of-range",
     ),
+    pytest.param(
+        "origin: .\nnodes:\n  '@':\n    policy:\n      lexical_min_tokens: -1\n",
+        5,
+        "greater than or equal to 0",
+        id="lexical-min-tokens-negative",
+    ),
+    pytest.param(
+        "origin: .\nnodes:\n  '@':\n    policy:\n      stages: [lexical, transformer]\n",
+        5,
+        "'lexical'",
+        id="unknown-stage",
+    ),
     pytest.param("origin: .\nnodes:\n  '@':\n    dn: 'CN=a,'\n", 4, "trailing separator", id="bad-dn"),
     pytest.param(
         "origin: .\nnodes:\n  '@':\n    keywords: [tax, 1040]\n", 4, "valid string", id="keyword-not-string"
