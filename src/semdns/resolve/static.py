@@ -66,8 +66,9 @@ class StaticEmbedding:
     def __init__(self, table: npt.NDArray[np.float16], idf: Floats) -> None:
         if table.shape[0] != idf.shape[0]:
             raise ValueError(f"token table has {table.shape[0]} rows but the IDF has {idf.shape[0]} entries")
-        self._table = table
-        self._idf = idf.astype(np.float32)
+        # Each row pre-multiplied by its weight, in float32 (47 MB for MiniLM's vocabulary): a prompt's
+        # vector is then one gather and one sum, with no per-request conversion from float16.
+        self._weighted = table.astype(np.float32) * idf.astype(np.float32)[:, None]
         self.dim = int(table.shape[1])
 
     def vector(self, ids: Sequence[int]) -> Floats:
@@ -75,12 +76,9 @@ class StaticEmbedding:
         almost nothing). An empty prompt gives the zero vector."""
         if not ids:
             return np.zeros(self.dim, dtype=np.float32)
-        index = np.asarray(ids, dtype=np.intp)
-        weights = self._idf[index]
-        summed = weights @ self._table[index].astype(np.float32)
+        summed: Floats = self._weighted[np.asarray(ids, dtype=np.intp)].sum(axis=0)
         norm = math.sqrt(float(summed @ summed))
-        result: Floats = (summed / norm).astype(np.float32) if norm > 0 else summed.astype(np.float32)
-        return result
+        return summed / np.float32(norm) if norm > 0 else summed
 
     def vectors(self, token_ids: Sequence[Sequence[int]]) -> Floats:
         if not token_ids:

@@ -31,9 +31,7 @@ The artefact is a versioned ``.npz`` keyed by the digest of the namespace it was
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,12 +52,13 @@ FORMAT_VERSION = "semdns-classifier-v4"
 Floats = npt.NDArray[np.float32]
 
 _TOKEN = re.compile(r"[a-z0-9_]+")
+_PAIR = "{} {}".format
 
 
 def tokens(text: str) -> list[str]:
     """The lexical units of a prompt: lower-case words and adjacent word pairs."""
-    words = _TOKEN.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+    words: list[str] = _TOKEN.findall(text.lower())
+    return words + list(map(_PAIR, words, words[1:]))
 
 
 def namespace_digest(tree: ZoneTree) -> str:
@@ -129,11 +128,14 @@ class TrainedClassifier:
     def lexical(self, text: str) -> tuple[npt.NDArray[np.intp], Floats]:
         """Sparse TF-IDF of ``text``: column indices and values (sublinear tf, L2-normalised), the
         same numbers scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` gives at training."""
-        counts = Counter(i for t in tokens(text) if (i := self.vocabulary.get(t)) is not None)
-        if not counts:
+        # Count every unit first (in C), then look up only the distinct ones in the vocabulary.
+        vocabulary = self.vocabulary
+        found = [(vocabulary[t], c) for t, c in Counter(tokens(text)).items() if t in vocabulary]
+        if not found:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
-        columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))
+        columns = np.fromiter((i for i, _ in found), dtype=np.intp, count=len(found))
+        counts = np.fromiter((c for _, c in found), dtype=np.float32, count=len(found))
+        tf = 1.0 + np.log(counts)
         values = tf * self.idf[columns]
         norm = float(np.linalg.norm(values))
         return columns, (values / norm if norm > 0 else values).astype(np.float32)

