@@ -4,15 +4,17 @@
         [--lossless] [--e2e N] [--out FILE]
 
 1. ``lossy``: per set and domain (corpora/compress: SQuAD, CoQA by source), per method (``lead``:
-   keep the first tokens, the baseline; ``lexical``; ``hybrid``: lexical + MiniLM) and per setting
+   keep the first tokens, the baseline; ``lexical``; ``hybrid``: lexical + MiniLM; ``static``:
+   lexical + static embeddings from MiniLM's token table) and per setting
    (``passage``: the passage alone; ``long``: the passage hidden among other passages of the same
    set, about ``--long-tokens`` tokens), at a target ratio: the ratio reached (tokens in / tokens
    out, :func:`semdns.compress.text.count_tokens`), milliseconds per 1,000 input tokens (median),
    and **answer retention**: the share of questions a gold answer of which (SQuAD-normalised) still
    occurs in the compressed text, with a Wilson 95 % interval.
 2. ``lossless`` (``--lossless``): zstd on typical messages (the routing corpora's eval prompts, one
-   domain a zone), without a dictionary and with a dictionary trained on the same domain's train
-   prompts (``semdns compress train-dict``'s trainer): ratio and microseconds per message.
+   domain a zone), without a dictionary and with dictionaries of ``--dict-sizes`` bytes trained on
+   the same domain's train prompts (``semdns compress train-dict``'s trainer), in standard and in
+   CCP's lean frames: ratio and microseconds per message.
 3. ``e2e`` (``--e2e N``): N long-context requests (SQuAD ``long`` contexts) through a real gateway on
    127.0.0.1 to the embedded local engine (SmolLM2-135M), each sent twice: with the client's opt-out
    (``x-semdns-compress: off``, the full context) and compressed by the name's lossy policy: seconds
@@ -128,11 +130,13 @@ def _sample(items: list[Item], limit: int) -> list[Item]:
 
 def run_lossy(args: argparse.Namespace, data: dict[str, list[Item]]) -> list[dict[str, Any]]:
     encoder = None
-    if "hybrid" in args.methods:
+    if "hybrid" in args.methods or "static" in args.methods:
         from semdns.resolve.encoder import MiniLMEncoder
 
         encoder = MiniLMEncoder()
         encoder.encode(["warm up"])
+        if "static" in args.methods:
+            encoder.token_table()  # read (or built) once, as a gateway does at start-up
     compressor = QueryAwareCompressor(encoder)
     rows: list[dict[str, Any]] = []
     for set_name, items in data.items():
@@ -191,49 +195,62 @@ def _typical_messages() -> Iterator[tuple[str, list[str], list[str]]]:
         yield corpus, train, held
 
 
-def run_lossless(repeats: int = 3) -> list[dict[str, Any]]:
-    import zstandard
-
+def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
+    """Per domain: plain zstd, and per dictionary size zstd with the dictionary in standard frames
+    (``zstd``) and in CCP's lean frames (``zstd-lean``), through the protocol's cached per-thread
+    codecs (:func:`semdns.protocol.ccp.frame_compressor`), as a sender would call them. Times are the
+    best of ``repeats`` passes over the held-out messages, one call a message; ``ccp_us`` adds what
+    a whole CCP envelope costs (SHA-256, CRC-32, the message object) on top of the lean frame."""
     from semdns.compress.dictionaries import train_zone_dictionary
+    from semdns.protocol.ccp import ZoneDictionary, compress_context, frame_compressor, frame_decompressor
+
+    def best_us(fn: Any, items: list[Any]) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for item in items:
+                fn(item)
+            times.append(1e6 * (time.perf_counter() - started) / len(items))
+        return round(min(times), 2)
 
     rows: list[dict[str, Any]] = []
     for domain, train, held in _typical_messages():
-        dictionary = train_zone_dictionary(f"{domain}.", train, version=1)
-        for label, compressor, decompressor in (
-            ("zstd", zstandard.ZstdCompressor(level=3), zstandard.ZstdDecompressor()),
-            (
-                "zstd+dict",
-                zstandard.ZstdCompressor(level=3, dict_data=dictionary.compression_dict()),
-                zstandard.ZstdDecompressor(dict_data=dictionary.compression_dict()),
-            ),
-        ):
-            payloads = [m.encode("utf-8") for m in held]
-            raw = sum(len(p) for p in payloads)
-            packed = [compressor.compress(p) for p in payloads]
-            assert [decompressor.decompress(p) for p in packed] == payloads
-            compress_us: list[float] = []
-            decompress_us: list[float] = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                for p in payloads:
-                    compressor.compress(p)
-                compress_us.append(1e6 * (time.perf_counter() - started) / len(payloads))
-                started = time.perf_counter()
-                for p in packed:
-                    decompressor.decompress(p)
-                decompress_us.append(1e6 * (time.perf_counter() - started) / len(payloads))
-            rows.append(
-                {
-                    "domain": domain,
-                    "method": label,
-                    "messages": len(payloads),
-                    "bytes_mean": round(raw / len(payloads), 1),
-                    "ratio": round(raw / sum(len(p) for p in packed), 3),
-                    "compress_us_per_message": round(min(compress_us), 2),
-                    "decompress_us_per_message": round(min(decompress_us), 2),
-                    "dictionary": dictionary.id if label == "zstd+dict" else None,
-                }
-            )
+        payloads = [m.encode("utf-8") for m in held]
+        raw = sum(len(p) for p in payloads)
+        variants: list[tuple[str, ZoneDictionary | None, bool]] = [("zstd", None, False)]
+        for size in sizes:
+            dictionary = train_zone_dictionary(f"{domain}.", train, version=1, size=size)
+            variants += [("zstd+dict", dictionary, False), ("zstd-lean+dict", dictionary, True)]
+        for label, dictionary, lean in variants:
+            packed = [frame_compressor(dictionary, lean=lean).compress(p) for p in payloads]
+            unpack = frame_decompressor(dictionary, lean=lean)
+            assert [
+                unpack.decompress(q, max_output_size=len(p)) for q, p in zip(packed, payloads, strict=True)
+            ] == payloads
+            row: dict[str, Any] = {
+                "domain": domain,
+                "method": label,
+                "dictionary_bytes": len(dictionary.data) if dictionary else 0,
+                "messages": len(payloads),
+                "bytes_mean": round(raw / len(payloads), 1),
+                "ratio": round(raw / sum(len(p) for p in packed), 3),
+                "compress_us_per_message": best_us(
+                    lambda p, d=dictionary, lean=lean: frame_compressor(d, lean=lean).compress(p), payloads
+                ),
+                "decompress_us_per_message": best_us(
+                    lambda pair, d=dictionary, lean=lean: frame_decompressor(d, lean=lean).decompress(
+                        pair[0], max_output_size=pair[1]
+                    ),
+                    [(q, len(p)) for q, p in zip(packed, payloads, strict=True)],
+                ),
+                "dictionary": dictionary.id if dictionary else None,
+            }
+            if lean:
+                row["ccp_us_per_message"] = best_us(
+                    lambda m, d=dictionary: compress_context(m, dictionary=d, lean=True), held
+                )
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
     return rows
 
 
@@ -341,6 +358,9 @@ def main() -> None:
     parser.add_argument("--long-tokens", type=int, default=2000)
     parser.add_argument("--methods", default="lead,lexical,hybrid")
     parser.add_argument("--lossless", action="store_true")
+    parser.add_argument(
+        "--dict-sizes", default="16384,65536,262144", help="lossless: dictionary sizes to train (bytes)"
+    )
     parser.add_argument("--e2e", type=int, default=0, help="long-context local-engine requests (0: none)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -353,7 +373,7 @@ def main() -> None:
         "lossy": run_lossy(args, data) if args.methods else [],
     }
     if args.lossless:
-        result["lossless"] = run_lossless()
+        result["lossless"] = run_lossless([int(x) for x in args.dict_sizes.split(",") if x])
     if args.e2e:
         result["e2e"] = run_e2e(args, data)
     emit(result, args.out)

@@ -20,11 +20,9 @@ def train_dict(
     zone: str = typer.Argument(..., help="The zone origin, e.g. legal."),
     inputs: list[Path] = typer.Argument(..., help="Corpus files: .txt or .jsonl (texts or requests)."),  # noqa: B008
     out: Path = typer.Option(..., "--out", "-o", help="Folder for <zone>.v<N>.zdict and its manifest."),  # noqa: B008
-    size: int = typer.Option(16 * 1024, "--size", help="Dictionary size in bytes."),
+    size: int = typer.Option(256 * 1024, "--size", help="Dictionary size in bytes (at most)."),
 ) -> None:
     """Train the next version of ZONE's dictionary from INPUTS; print its id, size and held-out ratio."""
-    import zstandard
-
     from semdns.compress.dictionaries import (
         DictionaryError,
         next_version,
@@ -33,6 +31,7 @@ def train_dict(
         train_zone_dictionary,
     )
     from semdns.names import InvalidName, Name
+    from semdns.protocol.ccp import frame_compressor
 
     try:
         origin = str(Name.parse(zone))
@@ -55,14 +54,18 @@ def train_dict(
     except OSError as exc:
         typer.echo(f"error: cannot write into {out}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
-    plain = zstandard.ZstdCompressor(level=3)
-    with_dict = zstandard.ZstdCompressor(level=3, dict_data=dictionary.compression_dict())
+    plain, with_dict = frame_compressor(None), frame_compressor(dictionary)
+    lean = frame_compressor(dictionary, lean=True)
     raw = sum(len(s.encode()) for s in held) or 1
     ratio_plain = raw / max(sum(len(plain.compress(s.encode())) for s in held), 1)
     ratio_dict = raw / max(sum(len(with_dict.compress(s.encode())) for s in held), 1)
+    ratio_lean = raw / max(sum(len(lean.compress(s.encode())) for s in held), 1)
     typer.echo(f"dictionary: {saved.path}  ({len(dictionary.data)} bytes, {len(train)} samples)")
     typer.echo(f"id:         {dictionary.id}")
-    typer.echo(f"held-out:   {len(held)} samples, ratio {ratio_dict:.2f} with it, {ratio_plain:.2f} without")
+    typer.echo(
+        f"held-out:   {len(held)} samples, ratio {ratio_dict:.2f} with it ({ratio_lean:.2f} in lean "
+        f"CCP frames), {ratio_plain:.2f} without"
+    )
     typer.echo(f"zone file:  compress: {{dictionary: {saved.path.name}}}  (path relative to the zone file)")
 
 

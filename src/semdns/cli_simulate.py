@@ -1,4 +1,4 @@
-"""``semdns simulate --config FILE`` and ``semdns simulate paper-table``: run the routing simulator."""
+"""``semdns simulate --config FILE``, ``semdns simulate paper-table`` and ``semdns simulate cascade``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-PRESETS = ("paper-table",)
+PRESETS = ("paper-table", "cascade")
 
 
 def _progress(total: int, enabled: bool) -> Any:
@@ -35,8 +35,16 @@ def register(app: typer.Typer) -> None:
         requests: int | None = typer.Option(None, "--requests", help="Override requests per run."),
         plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        escalation_share: float | None = typer.Option(
+            None, "--escalation-share", help="cascade: share escalated to the large tier (0..1)."
+        ),
+        small_tier: str | None = typer.Option(None, "--small-tier", help="cascade: the small tier."),
+        large_tier: str | None = typer.Option(None, "--large-tier", help="cascade: the large tier."),
+        small_cost: float | None = typer.Option(None, "--small-cost", help="cascade: small price."),
+        large_cost: float | None = typer.Option(None, "--large-cost", help="cascade: large price."),
+        decide: str | None = typer.Option(None, "--decide", help="cascade: answer or prefix."),
     ) -> None:
-        """Simulate flat vs hierarchical routing over G engines; write CSV, JSON and PNG plots."""
+        """Simulate routing over G engines (or, ``cascade``, a cascade's cost); write CSV, JSON, plots."""
         from semdns.sim import SimConfigError, load_config, parse_config, write_plots, write_results
         from semdns.sim.paper import paper_config, render_markdown, run_paper
         from semdns.sim.runner import RunResult, run_sweep
@@ -44,6 +52,11 @@ def register(app: typer.Typer) -> None:
         if preset is not None and preset not in PRESETS:
             typer.echo(f"error: unknown preset {preset!r}; presets: {', '.join(PRESETS)}", err=True)
             raise typer.Exit(2)
+        if preset == "cascade":
+            flags = {"escalation_share": escalation_share, "small": small_tier, "large": large_tier,
+                     "small_cost": small_cost, "large_cost": large_cost, "decide": decide}  # fmt: skip
+            _cascade(config, out, seed, requests, {k: v for k, v in flags.items() if v is not None})
+            return
         if (preset is None) == (config is None):
             typer.echo("error: give --config FILE or a preset (paper-table), not both", err=True)
             raise typer.Exit(2)
@@ -100,3 +113,42 @@ def register(app: typer.Typer) -> None:
             )
         for p in written:
             typer.echo(f"wrote {p}")
+
+
+def _cascade(
+    config: Path | None, out: Path, seed: int | None, requests: int | None, flags: dict[str, Any]
+) -> None:
+    """``semdns simulate cascade``: always-small, always-large and the cascade at each G's load."""
+    import json
+
+    from semdns.sim import SimConfigError, load_config, parse_config
+    from semdns.sim.cascade import render_markdown, run_cascade_sweep
+
+    try:
+        data: dict[str, Any] = load_config(config).model_dump(mode="json") if config is not None else {}
+        if seed is not None:
+            data["seed"] = seed
+        if requests is not None:
+            data.setdefault("requests", {})["count"] = requests
+        data["cascade"] = {**data.get("cascade", {}), **flags}
+        cfg = parse_config(data)
+        results = run_cascade_sweep(cfg)
+    except SimConfigError as exc:
+        where = f"{config}: " if config is not None and not str(exc).startswith(str(config)) else ""
+        typer.echo(f"error: {where}{exc}", err=True)
+        raise typer.Exit(1) from None
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [r.as_dict() for r in results]
+    js = out / "cascade.json"
+    js.write_text(json.dumps({"config": cfg.model_dump(mode="json"), "runs": rows}, indent=2) + "\n")
+    md = out / "cascade.md"
+    md.write_text(render_markdown(cfg, results), encoding="utf-8")
+    for r in results:
+        typer.echo(
+            f"{r.offered_rps:>8g} req/s {r.strategy:<13} escalated={r.escalation_share:.3f} "
+            f"replicas={r.small_replicas}/{r.large_replicas} cost={r.cost_per_request:.3f} "
+            f"TTFT p50/p99={r.ttft_p50_ms:.0f}/{r.ttft_p99_ms:.0f} ms "
+            f"e2e p50/p99={r.e2e_p50_ms:.0f}/{r.e2e_p99_ms:.0f} ms"
+        )
+    for p in (js, md):
+        typer.echo(f"wrote {p}")

@@ -58,7 +58,7 @@ MALFORMED = [
         "compress:\n  mode: lossy\n  budget_tokens: 3\n", 4, "greater than or equal to 16", id="budget"
     ),
     pytest.param("compress:\n  mode: lossless\n  ratio: 4\n", 2, "apply to mode: lossy", id="ratio-lossless"),
-    pytest.param("compress:\n  method: magic\n", 3, "'lexical' or 'hybrid'", id="method"),
+    pytest.param("compress:\n  method: magic\n", 3, "'lexical', 'hybrid' or 'static'", id="method"),
     pytest.param("compress:\n  dictionary: '  '\n", 2, "dictionary is blank", id="blank-dictionary"),
     pytest.param("compress:\n  level: 3\n", 3, "level", id="unknown-field"),
     pytest.param("compress: yes\n", 2, "valid dictionary", id="not-a-mapping"),

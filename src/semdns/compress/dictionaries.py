@@ -25,7 +25,9 @@ import zstandard
 from semdns.protocol.ccp import ZoneDictionary
 from semdns.zone.tree import ZoneTree
 
-DEFAULT_DICTIONARY_BYTES = 16 * 1024
+# At most: zstd's trainer returns less when the samples are few. 256 KiB beat 16 and 64 KiB on four
+# of five domains' held-out prompts (bench/compress.py --lossless, docs/compression.md).
+DEFAULT_DICTIONARY_BYTES = 256 * 1024
 MIN_SAMPLES = 64
 _VERSION_RE = re.compile(r"\.v(\d+)\.zdict$")
 

@@ -10,7 +10,10 @@ spent:
 - **semantic** (method ``hybrid``): cosine of the unit's MiniLM embedding to the question's (the
   resolver's encoder, already loaded). Only the units the lexical view ranks highest, about
   ``semantic_pool`` times the budget (at least ``semantic_min_tokens``), are embedded: the encoder
-  is most of the cost.
+  is most of the cost;
+- **static** (method ``static``): cosine of static embeddings, every unit
+  (:mod:`semdns.compress.static_view`: the same MiniLM's token table, no transformer run), a
+  semantic view at about the lexical view's cost.
 
 Two cheap cues add to the score: a unit with a digit when the question asks for a quantity or a date,
 and a share of the best neighbour's score (the sentence after the one that names the subject often
@@ -27,11 +30,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from semdns.compress.static_view import StaticSimilarity
 from semdns.compress.text import Unit, count_tokens, join_units, split_units
 from semdns.resolve.encoder import Encoder
+from semdns.resolve.static import TokenEncoder
 
-Method = str  # "lexical" | "hybrid"
-METHODS = ("lexical", "hybrid")
+Method = str  # "lexical" | "hybrid" | "static"
+METHODS = ("lexical", "hybrid", "static")
 
 _WORD_RE = re.compile(r"[a-z0-9]+")
 _STOP_TEXT = (
@@ -61,7 +66,12 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> set[str]:
     """Content words of ``text``: lower-cased, stop words out, lightly stemmed."""
-    return {_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOP}
+    return {_stem(w) for w in content_words(text)}
+
+
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` in order, lower-cased, stop words out (not stemmed)."""
+    return [w for w in _WORD_RE.findall(text.lower()) if w not in _STOP]
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class Weights:
     """How the views combine (tuned on the dev split of corpora/compress only)."""
 
     semantic: float = 0.5
+    static: float = 1.0
     lexical: float = 1.0
     quantity: float = 0.15
     neighbour: float = 0.3
@@ -99,12 +110,23 @@ class LossyResult:
 class QueryAwareCompressor:
     """Keeps the units of a context most relevant to a question, under a token budget.
 
-    ``encoder`` is only used by method ``hybrid``; without one, ``hybrid`` degrades to ``lexical``
+    ``encoder`` is only used by methods ``hybrid`` and ``static`` (which needs one with a token
+    table, :class:`~semdns.resolve.static.TokenEncoder`); without it, either degrades to ``lexical``
     (and says so in the result's ``method``).
     """
 
     encoder: Encoder | None = None
     weights: Weights = field(default_factory=Weights)
+    _static: StaticSimilarity | None = field(default=None, init=False, repr=False)
+
+    def _usable(self, method: Method) -> str:
+        if method == "hybrid" and self.encoder is not None:
+            return method
+        if method == "static" and isinstance(self.encoder, TokenEncoder):
+            if self._static is None:
+                self._static = StaticSimilarity(self.encoder, _STOP)
+            return method
+        return "lexical"
 
     def compress(
         self,
@@ -132,7 +154,7 @@ class QueryAwareCompressor:
                 dropped += 1
             else:
                 candidates.append(k)
-        used = method if (method == "lexical" or self.encoder is not None) else "lexical"
+        used = self._usable(method)
         scores = self._scores(units, candidates, question, target_tokens, used)
         kept = self._select(units, candidates, scores, target_tokens)
         out: list[str] = []
@@ -161,8 +183,10 @@ class QueryAwareCompressor:
         method: str,
     ) -> dict[int, float]:
         w = self.weights
-        q_terms = terms(question)
-        unit_terms = {k: terms(units[k][2].text) for k in candidates}
+        q_words = content_words(question)
+        q_terms = {_stem(t) for t in q_words}
+        unit_words = {k: content_words(units[k][2].text) for k in candidates}
+        unit_terms = {k: {_stem(t) for t in unit_words[k]} for k in candidates}
         n = max(len(candidates), 1)
         df: dict[str, int] = {}
         for k in candidates:
@@ -192,6 +216,10 @@ class QueryAwareCompressor:
                 scores[k] += w.semantic * floor  # units outside the pool: as the least similar
             for k, sim in zip(pool, sims, strict=True):
                 scores[k] += w.semantic * (float(sim) - floor)
+        if method == "static" and self._static is not None and candidates:
+            sims = self._static.similarities_of_words(q_words, [unit_words[k] for k in candidates])
+            for k, sim in zip(candidates, sims.tolist(), strict=True):
+                scores[k] += w.static * sim
         if w.neighbour:
             smoothed = dict(scores)
             position = {k: i for i, k in enumerate(candidates)}

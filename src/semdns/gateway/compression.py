@@ -26,7 +26,7 @@ from semdns.compress.lossy import QueryAwareCompressor
 from semdns.compress.request import compress_body, split_request
 from semdns.gateway.parse import ParsedRequest
 from semdns.names import Name
-from semdns.protocol.ccp import ZoneDictionary, train_dictionary
+from semdns.protocol.ccp import ZoneDictionary, frame_compressor, train_dictionary
 from semdns.resolve.encoder import Encoder
 from semdns.zone.compress_spec import CompressSpec
 from semdns.zone.tree import ZoneNode, ZoneTree
@@ -163,8 +163,6 @@ class CompressionStep:
     def _lossless(self, parsed: ParsedRequest, tree: ZoneTree, node: ZoneNode) -> CompressionNote:
         """Nothing is dropped: the engine gets the prompt as sent. The note gives the ratio CCP
         reaches on this request's context with the zone's dictionary (what a delegation hop carries)."""
-        import zstandard
-
         split = split_request(parsed.endpoint, parsed.body)
         text = "\n\n".join(split.documents) if split is not None else ""
         dictionary = self._dictionary(tree, node)
@@ -172,7 +170,7 @@ class CompressionStep:
         self.requests.labels(str(node.name), "lossless", "compressed" if raw else "short").inc()
         if not raw:
             return CompressionNote("lossless", reason="short", method="zstd", dictionary=dictionary.id)
-        packed = zstandard.ZstdCompressor(level=3, dict_data=dictionary.compression_dict()).compress(raw)
+        packed = frame_compressor(dictionary).compress(raw)
         return CompressionNote(
             "lossless", method="zstd", ratio=len(raw) / len(packed), dictionary=dictionary.id
         )

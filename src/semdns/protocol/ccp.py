@@ -77,6 +77,69 @@ def zone_dictionaries(tree: ZoneTree) -> dict[str, ZoneDictionary]:
     return result
 
 
+# -- frames ------------------------------------------------------------------------------------------
+# Building a zstd compressor with a dictionary digests the dictionary (tens of microseconds for a
+# 64 KiB one), which is more than compressing a short message takes. So each thread keeps its
+# compressors and decompressors, built once per (dictionary bytes, level, frame kind) from a
+# dictionary precomputed for that level (python-zstandard's objects are not thread-safe).
+_CACHE_ENTRIES = 64
+_local = threading.local()
+
+
+def _lean_params(level: int) -> zstandard.ZstdCompressionParameters:
+    return zstandard.ZstdCompressionParameters.from_level(
+        level,
+        format=zstandard.FORMAT_ZSTD1_MAGICLESS,
+        write_content_size=False,
+        write_dict_id=False,
+        write_checksum=False,
+    )
+
+
+def _cache() -> dict[tuple[bytes | None, int, bool, bool], object]:
+    cache: dict[tuple[bytes | None, int, bool, bool], object] | None = getattr(_local, "codecs", None)
+    if cache is None or len(cache) >= _CACHE_ENTRIES:
+        cache = _local.codecs = {}
+    return cache
+
+
+def frame_compressor(
+    dictionary: ZoneDictionary | None, *, level: int = DEFAULT_LEVEL, lean: bool = False
+) -> zstandard.ZstdCompressor:
+    """This thread's compressor for ``dictionary`` at ``level``: standard zstd frames, or lean ones
+    (``zstd-lean``: no magic number, content size, dictionary id or checksum)."""
+    cache = _cache()
+    key = (dictionary.data if dictionary else None, level, lean, True)
+    found = cache.get(key)
+    if found is None:
+        dict_data = None
+        if dictionary is not None:
+            dict_data = zstandard.ZstdCompressionDict(dictionary.data)
+            dict_data.precompute_compress(level=level)
+        if lean:
+            found = zstandard.ZstdCompressor(dict_data=dict_data, compression_params=_lean_params(level))
+        else:
+            found = zstandard.ZstdCompressor(level=level, dict_data=dict_data)
+        cache[key] = found
+    assert isinstance(found, zstandard.ZstdCompressor)
+    return found
+
+
+def frame_decompressor(
+    dictionary: ZoneDictionary | None, *, lean: bool = False
+) -> zstandard.ZstdDecompressor:
+    """This thread's decompressor for ``dictionary`` and frame kind (see :func:`frame_compressor`)."""
+    cache = _cache()
+    key = (dictionary.data if dictionary else None, 0, lean, False)
+    found = cache.get(key)
+    if found is None:
+        fmt = zstandard.FORMAT_ZSTD1_MAGICLESS if lean else zstandard.FORMAT_ZSTD1
+        dict_data = zstandard.ZstdCompressionDict(dictionary.data) if dictionary else None
+        found = cache[key] = zstandard.ZstdDecompressor(dict_data=dict_data, format=fmt)
+    assert isinstance(found, zstandard.ZstdDecompressor)
+    return found
+
+
 def _split(data: bytes, chunk_size: int) -> Iterator[tuple[int, bytes]]:
     """Offsets and pieces of at most ``chunk_size`` bytes, never splitting a UTF-8 sequence."""
     offset = 0
@@ -97,15 +160,19 @@ def compress_context(
     dictionary: ZoneDictionary | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     level: int = DEFAULT_LEVEL,
+    lean: bool = False,
 ) -> CompressedContext:
-    """Compress ``text`` into independent chunks (zstd, with ``dictionary`` when given)."""
+    """Compress ``text`` into independent chunks (zstd, with ``dictionary`` when given; ``lean``:
+    the ``zstd-lean`` frames, for a receiver that reads them)."""
     return CompressedContext(
-        algorithm="zstd",
+        algorithm="zstd-lean" if lean else "zstd",
         dictionary=dictionary.id if dictionary else None,
         original_size=len(text.encode("utf-8")),
         checksum="sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest(),
         chunk_size=chunk_size,
-        chunks=list(stream_chunks(text, dictionary=dictionary, chunk_size=chunk_size, level=level)),
+        chunks=list(
+            stream_chunks(text, dictionary=dictionary, chunk_size=chunk_size, level=level, lean=lean)
+        ),
     )
 
 
@@ -115,6 +182,7 @@ def stream_chunks(
     dictionary: ZoneDictionary | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     level: int = DEFAULT_LEVEL,
+    lean: bool = False,
 ) -> Iterator[Chunk]:
     """The chunks of ``text`` one at a time, for a sender that streams a large context."""
     data = text.encode("utf-8")
@@ -124,11 +192,7 @@ def stream_chunks(
         raise ValueError(f"chunk_size must be 1..{MAX_CHUNK_BYTES}")
     if -(-len(data) // chunk_size) > MAX_CHUNKS:
         raise MessageTooLarge(f"context needs more than {MAX_CHUNKS} chunks; raise chunk_size")
-    compressor = (
-        zstandard.ZstdCompressor(level=level, dict_data=dictionary.compression_dict())
-        if dictionary
-        else zstandard.ZstdCompressor(level=level)
-    )
+    compressor = frame_compressor(dictionary, level=level, lean=lean)
     for index, (offset, piece) in enumerate(_split(data, chunk_size)):
         yield Chunk(
             index=index,
@@ -204,22 +268,22 @@ def decompress_chunks(
     """Decompress only the chunks ``indices`` (all when None), each checked against its CRC."""
     check_version(context.v)
     decompressor: zstandard.ZstdDecompressor | None = None
-    if context.algorithm == "zstd":
+    lean = context.algorithm == "zstd-lean"
+    if context.algorithm != "none":
+        dictionary = None
         if context.dictionary:
             if store is None:
                 raise UnknownDictionary(f"context uses dictionary {context.dictionary!r}; no store given")
-            decompressor = zstandard.ZstdDecompressor(
-                dict_data=store.get(context.dictionary).compression_dict()
-            )
-        else:
-            decompressor = zstandard.ZstdDecompressor()
+            dictionary = store.get(context.dictionary)
+        decompressor = frame_decompressor(dictionary, lean=lean)
     wanted = None if indices is None else set(indices)
     for position, chunk in enumerate(context.chunks):
         if chunk.index != position:
             raise ContextCorrupt(f"chunk #{position} carries index {chunk.index}; chunks out of order")
         if wanted is not None and chunk.index not in wanted:
             continue
-        if decompressor is not None and _declared_size(chunk.data) not in (chunk.size, None):
+        # A lean frame declares no size: the decompressor is bounded by the envelope's instead.
+        if decompressor is not None and not lean and _declared_size(chunk.data) not in (chunk.size, None):
             raise ContextCorrupt(f"chunk #{chunk.index} declares another size than its header ({chunk.size})")
         try:
             raw = (

@@ -82,10 +82,15 @@ class CompressedContext(_Message, kw_only=True):
     ``algorithm`` ``zstd`` uses the zone dictionary ``dictionary`` (``zone:dict-id``) when set; the
     receiver fetches an unknown dictionary once from ``GET /semdns/v1/dictionaries/{id}`` of its owner
     and caches it. ``checksum`` is ``sha256:<hex>`` of the whole original text (UTF-8).
+    ``zstd-lean`` (added in 1.0, opt-in for the sender) is the same with each chunk's frame stripped
+    of what the envelope already says: no magic number, content size, dictionary id or checksum
+    (the chunk's ``size`` and ``crc32`` and the context's ``dictionary`` carry them); 6-10 bytes a
+    chunk, a third of a short message's compressed size. A reader that predates it refuses the
+    context as invalid rather than misreading it.
     """
 
     v: Version = PROTOCOL_VERSION
-    algorithm: Literal["none", "zstd"] = "zstd"
+    algorithm: Literal["none", "zstd", "zstd-lean"] = "zstd"
     dictionary: Ident | None = None
     original_size: Annotated[int, Meta(ge=0, le=MAX_CONTEXT_BYTES)]
     checksum: Annotated[str, Meta(pattern=r"^sha256:[0-9a-f]{64}$")]

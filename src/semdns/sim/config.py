@@ -230,6 +230,40 @@ class Slo(_Strict):
     tpot_s: float = Field(0.1, gt=0, description="mean time per output token after the first")
 
 
+class Cascade(_Strict):
+    """A confidence cascade's cost model (``semdns.sim.cascade``): a small tier that answers every
+    request and a large tier that takes the ``escalation_share`` the small one is unsure of.
+
+    The default share, 0.48, is what ``bench/cascade.py`` measured at the median score threshold
+    (docs/compression.md); the default prices (1 and 2 per request) are the ones it used.
+    """
+
+    small: str = "task"
+    large: str = "primary"
+    escalation_share: float = Field(0.48, ge=0, le=1)
+    small_cost: float = Field(1.0, ge=0, description="price of one request on the small tier")
+    large_cost: float = Field(2.0, ge=0, description="price of one request on the large tier")
+    decide: Literal["answer", "prefix"] = Field(
+        "answer", description="decide on the whole answer, or on its first prefix_tokens (streams)"
+    )
+    prefix_tokens: int = Field(16, ge=1)
+    slo_quantile: float = Field(0.99, gt=0, le=1, description="share of a pool's requests within the SLO")
+    max_replicas: int = Field(4096, ge=1, description="give up sizing a pool beyond this")
+
+    @field_validator("small", "large")
+    @classmethod
+    def _tier(cls, v: str) -> str:
+        if v not in TIERS:
+            raise ValueError(f"unknown tier {v!r}; tiers are {', '.join(TIERS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _two_tiers(self) -> Cascade:
+        if self.small == self.large:
+            raise ValueError("small and large must be different tiers")
+        return self
+
+
 class SimConfig(_Strict):
     """The whole simulator configuration."""
 
@@ -241,6 +275,7 @@ class SimConfig(_Strict):
     network: Network = Network()
     failures: Failures = Failures()
     slo: Slo = Slo()
+    cascade: Cascade = Cascade()
     plots: bool = True
 
 

@@ -5,8 +5,9 @@ the prompt reaches the engine unchanged, and a context that crosses gateways tra
 with the zone's dictionary; the answer reports that ratio); ``lossy`` (query-aware selection,
 :mod:`semdns.compress.lossy`: a context of at least ``min_tokens`` tokens is cut to ``budget_tokens``
 or to 1/``ratio`` of its tokens, whichever is smaller; 4x when neither is given). ``method``:
-``lexical`` (fast: a few ms per 2,000 tokens) or ``hybrid`` (adds MiniLM similarity: better on
-questions that share few words with the text, and about a hundred times slower on a CPU).
+``lexical`` (fast: a few ms per 2,000 tokens), ``static`` (adds static-embedding similarity from
+MiniLM's token table: better on questions that share few words with the text, at about twice the
+lexical cost) or ``hybrid`` (adds MiniLM similarity itself: about a hundred times slower on a CPU).
 ``boilerplate``: drop sentences mined as the zone's boilerplate. ``dictionary``: a trained zstd
 dictionary file (``semdns compress train-dict``), relative to the zone file.
 A ``ratio`` or ``budget_tokens`` without a ``mode`` means ``mode: lossy``. A zone-level block is the
@@ -20,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CompressMode = Literal["off", "lossless", "lossy"]
-CompressMethod = Literal["lexical", "hybrid"]
+CompressMethod = Literal["lexical", "hybrid", "static"]
 
 
 class CompressSpec(BaseModel):
