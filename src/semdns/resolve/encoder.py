@@ -112,7 +112,12 @@ class MiniLMEncoder:
             opts.intra_op_num_threads = self._threads
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+            try:
+                session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+            except Exception:  # a cached file cut short (disk full, killed mid-copy): build it again
+                model_path = quantized_model(packaged, cache_dir() / "models", rebuild=True)
+                session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+            self._session = session
             self._tokenizer = tokenizer
 
     def token_ids(self, text: str) -> list[int]:

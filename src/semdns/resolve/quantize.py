@@ -39,10 +39,11 @@ def _digest(source: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def quantized_model(source: Path, cache: Path) -> Path:
-    """The dynamically quantised version of ``source``, built on first use and cached in ``cache``."""
+def quantized_model(source: Path, cache: Path, *, rebuild: bool = False) -> Path:
+    """The dynamically quantised version of ``source``, built on first use and cached in ``cache``
+    (``rebuild``: build it again, when the cached file turned out unreadable)."""
     target = cache / f"minilm-{_digest(source)}.onnx"
-    if target.is_file():
+    if target.is_file() and not rebuild:
         return target
     try:
         cache.mkdir(parents=True, exist_ok=True)
