@@ -29,11 +29,12 @@ def _isolated_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     """Keep the embedding/classifier disk cache of the test run away from the user's."""
     old = os.environ.get("SEMDNS_CACHE_DIR")
     isolated = tmp_path_factory.mktemp("semdns-cache")
-    # The token table (the lexical stage's static embedding) depends on the packaged model alone and
-    # takes seconds to build: reuse the user's when there is one; a fresh machine builds it once.
-    shared_tables = cache_dir() / "static"
-    if shared_tables.is_dir():
-        (isolated / "static").symlink_to(shared_tables, target_is_directory=True)
+    # The quantised encoder and the token table (the lexical stage's static embedding) depend on the
+    # packaged model alone and take seconds to build: reuse the user's when there are some; a fresh
+    # machine builds them once.
+    for shared in ("models", "static"):
+        if (cache_dir() / shared).is_dir():
+            (isolated / shared).symlink_to(cache_dir() / shared, target_is_directory=True)
     os.environ["SEMDNS_CACHE_DIR"] = str(isolated)
     yield
     if old is None:
