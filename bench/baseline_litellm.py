@@ -9,9 +9,14 @@ generator: ``bench/gateway.py``'s own keep-alive HTTP/1.1 client (imported, not 
 concurrency level runs rounds of direct / semdns / LiteLLM in turn, so drift on a shared machine hits
 the three alike; per-round figures are merged as in ``bench/gateway.py`` (medians over rounds).
 
-LiteLLM lives in its own virtual environment (``--litellm-bin``, default ``.venv-litellm/bin/litellm``):
+LiteLLM lives in its own virtual environment, never the project's (``--litellm-bin``, else the
+``SEMDNS_LITELLM_BIN`` environment variable, else ``.venv-litellm/bin/litellm``), for instance:
 
-    python3 -m venv .venv-litellm && .venv-litellm/bin/pip install 'litellm[proxy]'
+    python3.11 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'
+    SEMDNS_LITELLM_BIN=/tmp/litellm-venv/bin/litellm .venv/bin/python bench/baseline_litellm.py
+
+The fake backend is ``bench/gateway.py``'s: bodies shaped like a real OpenAI server's
+(``bench/_openai_shaped.py``; ``--backend minimal`` for ``semdns.testing.FakeOpenAI``'s smallest ones).
 
 and runs offline and quietly: the bundled model cost map and the other bundled catalogues instead of
 downloads, telemetry off, ``LITELLM_LOG=ERROR`` (which also silences uvicorn's access log).
@@ -23,7 +28,8 @@ divided by LiteLLM's (latency and added latency below 1, throughput above 1: sem
 resident memory (VmRSS, /proc/PID/status) of both gateway processes when ready, after the warm-up and
 after all the load, and their peak (VmHWM); the LiteLLM version.
 
-    .venv/bin/python bench/baseline_litellm.py [--requests 2000] [--rounds 2] [--out results.json]
+    .venv/bin/python bench/baseline_litellm.py [--requests 2000] [--rounds 2] [--per-connection 200]
+        [--concurrency 1 8 32] [--out results.json]
 """
 
 from __future__ import annotations
@@ -297,7 +303,7 @@ async def _bench(
         memory[name]["after_warmup"] = _memory(pids[name])
     rows = []
     for c in args.concurrency:
-        total = max(args.requests, 200 * c) if c > 1 else args.requests
+        total = max(args.requests, args.per_connection * c) if c > 1 else args.requests
         runs: dict[str, list[dict[str, float]]] = {"direct": [], "semdns": [], "litellm": []}
         cpu = {"semdns": 0.0, "litellm": 0.0}
         for _ in range(args.rounds):
@@ -342,8 +348,20 @@ def main() -> None:
     parser.add_argument(
         "--litellm-bin",
         type=Path,
-        default=ROOT / ".venv-litellm" / "bin" / "litellm",
-        help="the litellm CLI of a separate venv (default: .venv-litellm/bin/litellm)",
+        default=Path(os.environ.get("SEMDNS_LITELLM_BIN") or ROOT / ".venv-litellm" / "bin" / "litellm"),
+        help="the litellm CLI of a separate venv (default: $SEMDNS_LITELLM_BIN, else .venv-litellm/...)",
+    )
+    parser.add_argument(
+        "--per-connection",
+        type=int,
+        default=200,
+        help="at c > 1 a round has max(--requests, this × c) requests (lower it to bound a run)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["openai-shaped", "minimal"],
+        default="openai-shaped",
+        help="the fake backend's bodies, as bench/gateway.py: a real OpenAI server's shape (default)",
     )
     parser.add_argument(
         "--round-timeout", type=float, default=600.0, help="seconds one round may take before it fails"
@@ -354,8 +372,8 @@ def main() -> None:
     if not (litellm_bin.is_file() and os.access(litellm_bin, os.X_OK)):
         sys.exit(
             f"litellm not found at {litellm_bin}.\nInstall it in its own venv (never the project's):\n"
-            "  python3 -m venv .venv-litellm && .venv-litellm/bin/pip install 'litellm[proxy]'\n"
-            "or pass --litellm-bin PATH."
+            "  python3.11 -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'\n"
+            "or pass --litellm-bin PATH (or set SEMDNS_LITELLM_BIN)."
         )
     version = _litellm_version(litellm_bin)
     load_at_start = list(os.getloadavg())
@@ -367,7 +385,9 @@ def main() -> None:
         runner = asyncio.run
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        backend_port, gateway_port, gateway_pid = stack.enter_context(gw._processes(tmp))
+        backend_port, gateway_port, gateway_pid = stack.enter_context(
+            gw._processes(tmp, backend=args.backend)
+        )
         litellm_port, litellm_pid = stack.enter_context(_litellm(litellm_bin, backend_port, tmp))
         ports = {"direct": backend_port, "semdns": gateway_port, "litellm": litellm_port}
         pids = {"semdns": gateway_pid, "litellm": litellm_pid}
@@ -400,7 +420,9 @@ def main() -> None:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
+        "backend": args.backend,
         "requests_per_round": args.requests,
+        "per_connection": args.per_connection,
         "rounds": args.rounds,
         "results": rows,
         "memory_kib": memory,

@@ -1,25 +1,29 @@
 """Gateway overhead: the fake OpenAI backend at zero latency, called directly and through semdns.
 
-Three processes: the fake backend (uvicorn), ``semdns serve`` in front of it (exactly as a user runs
-it, from a zone file), and this load generator. The load generator is a minimal keep-alive HTTP/1.1
-client on raw asyncio streams, so that its own cost is small and identical for both targets; each
-concurrency level alternates direct and gateway rounds, so drift on a shared machine hits both alike.
+Three processes: the fake backend (uvicorn; its bodies shaped like a real OpenAI server's, see
+``bench/_openai_shaped.py``, or ``--backend minimal`` for ``semdns.testing.FakeOpenAI``'s), ``semdns
+serve`` in front of it (exactly as a user runs it, from a zone file), and this load generator. The load
+generator is a minimal keep-alive HTTP/1.1 client on raw asyncio streams, so that its own cost is small
+and identical for both targets; each concurrency level alternates direct and gateway rounds, so drift on
+a shared machine hits both alike.
 
-Prints JSON: per concurrency (1, 8, 32), p50/p99 latency and throughput of both, the latency the
-gateway adds (p50/p99, ms) and throughput as a ratio to direct in the same run. The gateway requests
-name their target explicitly (``model: bench``) to measure the gateway itself; an extra c=1 row with
-``model: auto`` adds resolution (a repeated query: a decision-cache hit). Streamed rows (c=1 and 32 by
-default) give the time to the first token (the first chunk carrying an SSE event) direct and through
-the gateway, and streams per second.
+Prints JSON: per concurrency (1, 8, 32), p50/p99 latency and throughput of both, the latency the gateway
+adds (p50/p99, ms) and throughput as a ratio to direct in the same run. The gateway requests name their
+target explicitly (``model: bench``) to measure the gateway itself; an extra c=1 row with ``model:
+auto`` adds resolution (a repeated query: a decision-cache hit). Streamed rows (c=1, 8 and 32 by
+default) give the time to the first token (the first chunk carrying an SSE event) direct and through the
+gateway, streams per second and the gateway's CPU time per stream (``--tokens`` content events each, 16
+by default).
 
-    python bench/gateway.py [--requests 3000] [--rounds 2] [--concurrency 1 8 32] [--stream-concurrency 1 32]
+    python bench/gateway.py [--requests 3000] [--rounds 2] [--concurrency 1 8 32]
+        [--stream-concurrency 1 8 32] [--backend openai-shaped|minimal] [--tokens 16]
 
 ``--auto-unique N`` measures instead semantic routing at line rate: ``semdns serve`` on the shipped
-namespace (every name's engine pointed at the fake backend), ``model: "auto"``, default temperature
-(no response cache), and every request a different public prompt (the corpora's evaluation splits),
-so the decision cache cannot help: N requests per concurrency level (1, 8, 32), with the shipped
-zones (lexical pass first) and with the lexical stage removed (the full path: every prompt through
-MiniLM), gateway CPU per request included.
+namespace (every name's engine pointed at the fake backend), ``model: "auto"``, default temperature (no
+response cache), and every request a different public prompt (the corpora's evaluation splits), so the
+decision cache cannot help: N requests per concurrency level (1, 8, 32), with the shipped zones (lexical
+pass first) and with the lexical stage removed (the full path: every prompt through MiniLM), gateway CPU
+per request included.
 
     python bench/gateway.py --auto-unique 2000
 """
@@ -44,6 +48,8 @@ from pathlib import Path
 from _common import public_prompts
 
 GOAL_ADDED_P50_MS = 0.5
+STREAM_GOALS_MS = {1: 1.0, 32: 5.0}
+"""Issue 13's targets for the first token's added delay (p50), by concurrency."""
 
 
 def _free_port() -> int:
@@ -256,23 +262,31 @@ def _processes(
     env_extra: dict[str, str] | None = None,
     pids: dict[str, int] | None = None,
     zones: Callable[[Path, int], list[Path]] = _bench_zone,
+    backend: str = "openai-shaped",
+    tokens: int = 16,
 ) -> Iterator[tuple[int, int, int]]:
     """The fake backend and ``semdns serve`` (with ``serve_args``, and ``env_extra`` in its
     environment; ``pids`` receives both pids: bench/tracing.py and bench/workers.py reuse this) over
-    the zone files ``zones(workdir, backend_port)`` writes."""
+    the zone files ``zones(workdir, backend_port)`` writes. The backend answers with bodies shaped
+    like a real OpenAI server's (``bench/_openai_shaped.py``, ``tokens`` events a stream) or, with
+    ``backend="minimal"``, ``semdns.testing.FakeOpenAI``'s smallest valid ones."""
     backend_port, gateway_port = _free_port(), _free_port()
     zone_args = [arg for path in zones(workdir, backend_port) for arg in ("--zone", str(path))]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SEMDNS_CACHE_DIR": str(workdir / "cache")}
-    backend = subprocess.Popen(
-        [
+    if backend == "minimal":
+        backend_cmd = [
             sys.executable,
             "-c",
             "import uvicorn; from semdns.testing import FakeOpenAI; "
             f"uvicorn.run(FakeOpenAI('fake'), host='127.0.0.1', port={backend_port}, log_level='warning', "
             "access_log=False, loop='auto', http='auto')",
-        ],
-        env=env,
-    )
+        ]
+    else:
+        backend_cmd = [
+            sys.executable, str(Path(__file__).resolve().parent / "_openai_shaped.py"),
+            "--port", str(backend_port), "--tokens", str(tokens),
+        ]  # fmt: skip
+    backend = subprocess.Popen(backend_cmd, env=env)
     gateway = subprocess.Popen(
         [
             sys.executable, "-m", "semdns.cli", "serve", *zone_args, "--port", str(gateway_port),
@@ -349,6 +363,13 @@ async def _bench(
             }
         )
     streams = []
+    if args.stream_concurrency:
+        warm = _request(
+            gateway_port,
+            "/v1/chat/completions",
+            json.dumps({"model": "bench", "stream": True, "messages": [message]}).encode(),
+        )
+        await _load_streams(gateway_port, warm, 4, 200)  # warm-up of the streamed path
     for c in args.stream_concurrency:
         direct_s = _request(
             backend_port,
@@ -362,16 +383,21 @@ async def _bench(
         )
         total = max(args.requests // 3, 50 * c)
         sd, sv = [], []
+        cpu = 0.0
         for _ in range(args.rounds):
             sd.append(await _load_streams(backend_port, direct_s, c, total))
+            before = _cpu_seconds(gateway_pid)
             sv.append(await _load_streams(gateway_port, via_s, c, total))
+            cpu += _cpu_seconds(gateway_pid) - before
         d, v = _merge(sd), _merge(sv)
+        v["gateway_cpu_us_per_stream"] = round(cpu / v["requests"] * 1e6, 1)
         streams.append(
             {
                 "concurrency": c,
                 "direct_first_token": d,
                 "semdns_first_token": v,
                 "added_first_token_p50_ms": round(v["p50_ms"] - d["p50_ms"], 4),
+                "added_first_token_p99_ms": round(v["p99_ms"] - d["p99_ms"], 4),
                 "streams_per_s_ratio": round(v["rps"] / d["rps"], 3),
             }
         )
@@ -384,6 +410,8 @@ async def _bench(
     c1 = next((r for r in rows if r["concurrency"] == 1), None)
     return {
         "benchmark": "gateway overhead: fake OpenAI backend at zero latency, direct vs through semdns serve",
+        "backend": args.backend,
+        "stream_tokens": args.tokens,
         "load_average_at_end": list(os.getloadavg()),
         "machine": {
             "cpus": os.cpu_count(),
@@ -394,10 +422,22 @@ async def _bench(
         "rounds": args.rounds,
         "results": rows,
         "streams": streams,
+        "stream_goal_added_first_token_p50_ms": STREAM_GOALS_MS,
+        "stream_goal_met": _stream_goals(streams),
         "auto": auto_row,
         "goal_added_p50_ms_at_c1": GOAL_ADDED_P50_MS,
         "goal_met": bool(c1 and float(c1["added_p50_ms"]) <= GOAL_ADDED_P50_MS),  # type: ignore[arg-type]
     }
+
+
+def _stream_goals(streams: list[dict[str, object]]) -> dict[str, bool]:
+    """Whether each streamed row with a target met it (added first-token p50)."""
+    met = {}
+    for row in streams:
+        c, added = row["concurrency"], row["added_first_token_p50_ms"]
+        if isinstance(c, int) and isinstance(added, float) and c in STREAM_GOALS_MS:
+            met[str(c)] = added <= STREAM_GOALS_MS[c]
+    return met
 
 
 def main() -> None:
@@ -410,16 +450,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument(
-        "--stream-concurrency", type=int, nargs="*", default=[1, 32], help="streamed rows (first token)"
+        "--stream-concurrency", type=int, nargs="*", default=[1, 8, 32], help="streamed rows (first token)"
     )
     parser.add_argument(
         "--auto-unique", type=int, default=0, metavar="N", help="model auto, N unique prompts per level"
     )
+    parser.add_argument(
+        "--backend",
+        choices=["openai-shaped", "minimal"],
+        default="openai-shaped",
+        help="bodies shaped like a real OpenAI server's (default) or FakeOpenAI's smallest valid ones",
+    )
+    parser.add_argument("--tokens", type=int, default=16, help="content events per streamed answer")
     args = parser.parse_args()
     if args.auto_unique:
         print(json.dumps(_auto_main(args.auto_unique), indent=2))
         return
-    with tempfile.TemporaryDirectory() as tmp, _processes(Path(tmp)) as (backend_port, gateway_port, pid):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _processes(Path(tmp), backend=args.backend, tokens=args.tokens) as (backend_port, gateway_port, pid),
+    ):
         try:
             import uvloop
 

@@ -126,11 +126,19 @@ class Dispatcher:
         return await self._run(endpoint, body, name, session, attempt, release_on_success=True)
 
     async def open_stream(
-        self, endpoint: Endpoint, body: dict[str, Any], name: Name, session: str | None = None
+        self,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        name: Name,
+        session: str | None = None,
+        *,
+        coalesce: bool = False,
     ) -> tuple[AsyncIterator[bytes], Served]:
-        """A stream whose first event has arrived; iterate it to the end (or ``aclose`` it)."""
+        """A stream whose first event has arrived; iterate it to the end (or ``aclose`` it). With
+        ``coalesce`` an item may hold several complete events (:class:`EngineCall`)."""
 
         async def attempt(replica: Replica, call: EngineCall) -> AsyncIterator[bytes]:
+            call.coalesce = coalesce
             events = replica.engine.stream(call)
             try:
                 first = await anext(events)

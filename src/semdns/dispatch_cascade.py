@@ -222,12 +222,15 @@ class Cascade:
         body: dict[str, Any],
         name: Name,
         session: str | None,
+        *,
+        coalesce: bool = False,
     ) -> tuple[AsyncIterator[bytes], Served, CascadeNote | None]:
         """A stream decided before its first byte: on its first ``prefix_tokens`` tokens (or all of
-        it, with ``stream: buffer``); the events read to decide are replayed, then the rest."""
+        it, with ``stream: buffer``); the events read to decide are replayed, then the rest. Only a
+        name without a cascade passes ``coalesce`` on (a cascade reads and rewrites event by event)."""
         spec = self._spec(tree, name)
         if spec is None:
-            events, served = await dispatcher.open_stream(endpoint, body, name, session)
+            events, served = await dispatcher.open_stream(endpoint, body, name, session, coalesce=coalesce)
             return events, served, None
         started = time.monotonic()
         asked = {**body, "logprobs": True}

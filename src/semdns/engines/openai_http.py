@@ -8,8 +8,9 @@ with the fake backend, sequential requests), and the gateway's added latency is 
 
 The request body is the client's, with ``model`` replaced by the model this server serves (or kept, for
 a replica built with ``model=None``: another semdns gateway, which routes on the name itself); streams
-are passed through event by event (never re-encoded), and split on event boundaries only so that a
-failure can be reported between two events rather than inside one.
+are passed through untouched (never re-encoded), event by event or, when the caller coalesces
+(``EngineCall.coalesce``), as every complete event of one read together; always split on event
+boundaries, so that a failure can be reported between two events rather than inside one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from semdns.engines.protocol import EngineCall
 from semdns.errors import EngineError, EngineRejected, EngineTimeout
 
 _DONE = b"data: [DONE]"
+_NEXT_DONE = b"\n\ndata: [DONE]"
 
 
 class SharedHTTP:
@@ -141,6 +143,7 @@ class OpenAIHTTPEngine:
         except aiohttp.ClientError as exc:
             raise _transport_error(self._label, exc) from None
         finished = False
+        coalesce = call.coalesce
         try:
             if response.status != 200:
                 async with asyncio.timeout(call.timeout_s):
@@ -164,6 +167,16 @@ class OpenAIHTTPEngine:
                 pending += chunk
                 if b"\r" in pending:
                     pending = pending.replace(b"\r\n", b"\n")
+                if coalesce:
+                    # Every complete event read so far, as one item (split after the last boundary).
+                    end = pending.rfind(b"\n\n")
+                    if end >= 0:
+                        events = pending[: end + 2]
+                        pending = pending[end + 2 :]
+                        if not done and (events.startswith(_DONE) or _NEXT_DONE in events):
+                            done = True
+                        yield events
+                    continue
                 while True:
                     end = pending.find(b"\n\n")
                     if end < 0:

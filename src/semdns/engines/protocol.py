@@ -25,12 +25,18 @@ class EngineCall:
 
     ``system_prompt`` is the served name's prompt; engines that stand in for a specialist (the local
     one) prepend it, remote specialists ignore it because they are specialised already.
+
+    ``coalesce`` (streams): the caller passes the events through untouched, so an engine may yield
+    every complete event it has at hand as one item (``b"data: …\n\ndata: …\n\n"``) instead of one
+    item per event: one write to the client per read from the backend, not one per token. Items still
+    end on event boundaries; an engine that ignores the flag (one event per item) is correct too.
     """
 
     endpoint: Endpoint
     body: dict[str, Any]
     timeout_s: float
     system_prompt: str | None = None
+    coalesce: bool = False
 
 
 class Engine(Protocol):

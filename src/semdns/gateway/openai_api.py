@@ -41,6 +41,7 @@ from semdns.gateway.parse import ParsedRequest, parse_request
 from semdns.gateway.privacy_gate import shield, unmask
 from semdns.gateway.recursion import Followed
 from semdns.gateway.runtime import Runtime
+from semdns.gateway.sse import EventStream
 from semdns.gateway.wire import (
     JSON,
     decision_headers,
@@ -351,8 +352,16 @@ class OpenAIRoutes:
         edge = self.runtime.edge
         started = time.perf_counter()
         try:
+            # Coalesced: the events pass through untouched but for the first one's ``semdns`` field,
+            # so each read from the backend becomes one write to the client (EngineCall.coalesce).
             events, served, cascaded = await self.cascade.open_stream(
-                self.runtime.dispatcher, self.runtime.tree, parsed.endpoint, parsed.body, name, parsed.session
+                self.runtime.dispatcher,
+                self.runtime.tree,
+                parsed.endpoint,
+                parsed.body,
+                name,
+                parsed.session,
+                coalesce=True,
             )
         except (NoEngineAvailable, DeadlineExceeded, EngineError):
             cache = edge.cache if edge is not None else None
@@ -374,17 +383,17 @@ class OpenAIRoutes:
             status = "200"
             try:
                 first = True
-                async for event in events:
+                async for chunk in events:
                     if keep:
-                        raw.append(event)
+                        raw.append(chunk)
                     if first:
                         first = False
-                        event = _with_semdns(event, field, replace=forwarded)
-                    yield event
+                        chunk = _first_with_semdns(chunk, field, replace=forwarded)
+                    yield chunk
                 if edge is not None and admission is not None:
                     # Complete streams only: the write-back checks for [DONE] and no error event.
                     edge.after_answer(
-                        admission, lookup, "sse", raw, parsed.endpoint,
+                        admission, lookup, "sse", split_events(raw), parsed.endpoint,
                         degraded=served.degraded, engine_s=time.perf_counter() - started,
                     )  # fmt: skip
             except SemdnsError as exc:
@@ -397,7 +406,7 @@ class OpenAIRoutes:
                 await events.aclose()  # type: ignore[attr-defined]
                 metrics.requests.labels(served_name, decision.stage, status).inc()
 
-        return StreamingResponse(body(), headers=headers, media_type="text/event-stream")
+        return EventStream(body(), headers=headers, media_type="text/event-stream")
 
 
 def _note(field: dict[str, object], note: CompressionNote | None) -> None:
@@ -430,6 +439,22 @@ def _with_semdns(event: bytes, field: dict[str, object], *, replace: bool = Fals
     if event.startswith(b"data: {") and not event.startswith(b"data: {}"):
         return b'data: {"semdns":' + orjson.dumps(field) + b"," + event[7:]
     return event
+
+
+def _first_with_semdns(chunk: bytes, field: dict[str, object], *, replace: bool) -> bytes:
+    """:func:`_with_semdns` on the first event of ``chunk`` (which may hold several): a splice needs
+    only its start; a replacement decodes the first event alone."""
+    if replace:
+        end = chunk.find(b"\n\n") + 2
+        if 1 < end < len(chunk):
+            return _with_semdns(chunk[:end], field, replace=True) + chunk[end:]
+    return _with_semdns(chunk, field, replace=replace)
+
+
+def split_events(chunks: list[bytes]) -> list[bytes]:
+    """Coalesced chunks back into one item per SSE event (what the cache and usage accounting read)."""
+    joined = b"".join(chunks)
+    return [event + b"\n\n" for event in joined.split(b"\n\n") if event]
 
 
 async def _read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:

@@ -204,10 +204,16 @@ class TracedDispatcher(Dispatcher):
             return result, served
 
     async def open_stream(
-        self, endpoint: Endpoint, body: dict[str, Any], name: Name, session: str | None = None
+        self,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        name: Name,
+        session: str | None = None,
+        *,
+        coalesce: bool = False,
     ) -> tuple[AsyncIterator[bytes], Served]:
         with self.tracer.start_as_current_span("semdns.dispatch", attributes=_asked(name, True)) as span:
-            events, served = await super().open_stream(endpoint, body, name, session)
+            events, served = await super().open_stream(endpoint, body, name, session, coalesce=coalesce)
             _served(span, served)
             return events, served
 
@@ -296,10 +302,11 @@ class TracedEngine:
             finally:
                 otel_context.detach(token)
             span.add_event("first event")
-            events_seen = 1
+            # Counted by their terminators: a coalesced item (EngineCall.coalesce) holds several.
+            events_seen = first.count(b"\n\n")
             yield first
             async for event in events:
-                events_seen += 1
+                events_seen += event.count(b"\n\n")
                 yield event
             span.set_attribute("semdns.outcome", "ok")
         except BaseException as exc:
