@@ -42,8 +42,28 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_vector() -> Non
     assert sum(model.batches) == 20
     assert max(model.batches) <= 8
     assert len(model.batches) < 20  # requests that queued while a batch ran went together
-    assert model.threads == {"semdns-embed"}  # one thread runs the model: no oversubscription
+    assert model.threads == {"semdns-embed-0"}  # one thread runs the model: no oversubscription
     assert batcher.batches == len(model.batches) and batcher.embedded == 20
+
+
+def test_several_workers_share_the_queue_and_each_request_is_answered_once() -> None:
+    model = SlowModel(delay_s=0.05)
+    batcher = EmbeddingBatcher(model, max_batch=2, workers=2)
+
+    async def main() -> list[Vectors]:
+        return await asyncio.gather(*(batcher.embed([i, 1]) for i in range(12)))
+
+    vectors = asyncio.run(main())
+    batcher.close()
+    assert [v.tolist() for v in vectors] == [[i + 1.0, 2.0] for i in range(12)]
+    assert model.threads == {"semdns-embed-0", "semdns-embed-1"}  # both ran batches
+    assert sum(model.batches) == 12 and batcher.embedded == 12
+
+
+@pytest.mark.parametrize("bad", [{"workers": 0}, {"max_batch": 0}, {"max_wait_s": -1.0}])
+def test_impossible_settings_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must"):
+        EmbeddingBatcher(SlowModel(), **bad)  # type: ignore[arg-type]
 
 
 def test_a_lone_request_is_not_delayed_without_a_wait_bound() -> None:

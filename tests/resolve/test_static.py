@@ -64,3 +64,20 @@ def test_encode_ids_equals_encode_and_sorting_windows_changes_nothing(encoder: M
     one_by_one = np.vstack([encoder.encode([t]) for t in texts])
     assert np.allclose(by_text, one_by_one, atol=1e-5)
     assert encoder.encode_ids([]).shape == (0, encoder.dim)
+
+
+def test_a_texts_vector_does_not_depend_on_what_it_is_embedded_with(encoder: MiniLMEncoder) -> None:
+    # The int8 model quantises activations per call: texts of similar lengths batched together would
+    # share a scale. One call per text keeps every vector a function of its own text.
+    texts = [
+        "How do I reverse a linked list in Python?",
+        "What is the statute of limitations for a breach of contract?",
+        "A 45-year-old man presents with crushing chest pain and sweating.",
+        "Integrate x squared times sin x by parts, step by step please.",
+        "Write a short poem about the sea at night and the lighthouse.",
+    ]
+    together = encoder.encode_ids(encoder.token_ids_batch(texts))
+    for text, vector in zip(texts, together, strict=True):
+        assert np.array_equal(encoder.encode([text])[0], vector)
+    reordered = encoder.encode_ids(encoder.token_ids_batch(texts[::-1]))[::-1]
+    assert np.array_equal(reordered, together)

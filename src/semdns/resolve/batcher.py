@@ -1,12 +1,15 @@
-"""Batching transformer calls across concurrent requests.
+"""Running the transformer for concurrent requests, off the event loop, on a bounded set of threads.
 
-One MiniLM forward pass over eight prompts costs far less than eight passes over one (4.1 ms against
-7.1 ms a query on 2 cores), and concurrent ``Session.run`` calls from several threads, each with its
-own intra-op threads, fight over the cores. So every request that needs the transformer hands its
-token ids to one :class:`EmbeddingBatcher`: a single worker thread runs the model, taking everything
-that queued while the previous batch ran (up to ``max_batch``). Under load batches grow by themselves;
-a lone request is embedded at once, since ``max_wait_s`` (how long the worker may wait for company
-before running a batch that is not full) defaults to zero — bench/resolve.py measures the choice.
+Concurrent ``Session.run`` calls from request threads, each with its own intra-op threads, fight over
+the cores (the profile of issue 16: 70% of a gateway's CPU in ``Session.run`` from worker threads, two
+intra-op threads each on a two-core machine). So every request that needs the transformer hands its
+token ids to one :class:`EmbeddingBatcher`: ``workers`` threads (one by default) run the model, each
+taking everything that queued while its previous batch ran (up to ``max_batch``) in one hand-over.
+The encoder embeds a batch one text per model call, so that a vector never depends on its neighbours
+(:meth:`semdns.resolve.encoder.MiniLMEncoder.encode_ids` says why); the batch saves the thread
+hand-overs and wake-ups. A lone request is embedded at once, since ``max_wait_s`` (how long a worker
+may wait for company before running a batch that is not full) defaults to zero — bench/resolve.py
+measures the choice.
 
 The event loop never blocks: :meth:`EmbeddingBatcher.embed` is awaited, and results come back
 through ``call_soon_threadsafe``.
@@ -44,9 +47,13 @@ class BatcherClosed(RuntimeError):
 class EmbeddingBatcher:
     """Embeds tokenised prompts from any number of event loops, in shared batches on one thread."""
 
-    def __init__(self, encode_ids: EncodeIds, *, max_batch: int = 32, max_wait_s: float = 0.0) -> None:
+    def __init__(
+        self, encode_ids: EncodeIds, *, max_batch: int = 32, max_wait_s: float = 0.0, workers: int = 1
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         if max_wait_s < 0:
             raise ValueError("max_wait_s must not be negative")
         self._encode_ids = encode_ids
@@ -55,7 +62,8 @@ class EmbeddingBatcher:
         self._queue: deque[_Pending] = deque()
         self._ready = threading.Condition()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self.workers = workers
+        self._threads: list[threading.Thread] = []
         self.batches = 0
         """Batches run so far (with :attr:`embedded`: the mean batch size, for benchmarks and tests)."""
         self.embedded = 0
@@ -68,9 +76,11 @@ class EmbeddingBatcher:
             if self._closed:
                 raise BatcherClosed("the embedding batcher is closed")
             self._queue.append(_Pending(ids, future, loop))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="semdns-embed", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for index in range(self.workers):
+                    thread = threading.Thread(target=self._work, name=f"semdns-embed-{index}", daemon=True)
+                    self._threads.append(thread)
+                    thread.start()
             self._ready.notify()
         return await future
 
@@ -114,8 +124,9 @@ class EmbeddingBatcher:
                 for pending in live:
                     _deliver(pending, None, exc)
                 continue
-            self.batches += 1
-            self.embedded += len(live)
+            with self._ready:  # several workers count
+                self.batches += 1
+                self.embedded += len(live)
             for pending, vector in zip(live, vectors, strict=True):
                 _deliver(pending, vector, None)
 

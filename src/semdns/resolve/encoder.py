@@ -66,7 +66,7 @@ class MiniLMEncoder:
     encoder time without measurable gain (docs/routing.md). A one-window prompt embeds as before.
     """
 
-    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-dynamic-onnx"
+    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-dynamic-onnx-per-text"
     DIM = 384
 
     def __init__(self, *, threads: int | None = None, max_tokens: int = 128, max_windows: int = 2) -> None:
@@ -154,40 +154,33 @@ class MiniLMEncoder:
 
     def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
         """Embed texts already tokenised by :meth:`token_ids` (a resolver tokenises each query once,
-        for its lexical stage, and hands the ids over when the transformer is needed)."""
+        for its lexical stage, and hands the ids over when the transformer is needed).
+
+        One model call per text, over that text's windows. The int8 model quantises its activations
+        per call (one scale over the whole input), so a text batched with others would get a vector
+        that depends on its neighbours (cosine down to 0.975 measured on public prompts): one call
+        per text makes the vector a function of the text alone, the same in training, in a cache and
+        at any load. It costs little: batching saved about 10% on short prompts and lost on longer
+        ones, whose windows were padded to their neighbours' (``docs/routing.md``).
+        """
         if self._session is None:
             self._load()
-        if not token_ids:
-            return np.zeros((0, self.DIM), dtype=np.float32)
-        windows: list[list[int]] = []
-        owner: list[int] = []
+        vectors = np.zeros((len(token_ids), self.DIM), dtype=np.float32)
         for index, text_ids in enumerate(token_ids):
-            for window in self.windows(text_ids):
-                windows.append(window)
-                owner.append(index)
-        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-        windows = [windows[i] for i in order]
-        owner = [owner[i] for i in order]
-        pooled = np.zeros((len(token_ids), self.DIM), dtype=np.float64)
-        for start, stop in _length_groups([len(w) for w in windows]):
-            batch = windows[start:stop]
-            width = len(batch[-1])  # sorted: the last is the longest
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, window in enumerate(batch):
+            windows = self.windows(text_ids)
+            width = max(len(window) for window in windows)
+            ids = np.zeros((len(windows), width), dtype=np.int64)
+            mask = np.zeros((len(windows), width), dtype=np.int64)
+            for row, window in enumerate(windows):
                 ids[row, : len(window)] = window
                 mask[row, : len(window)] = 1
             hidden = self._session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             )[0]
-            # Summed token vectors per window; dividing the per-text sum by the per-text token count
-            # gives the token-weighted mean of the window means.
-            summed = (hidden * mask[..., None]).sum(axis=1)
-            np.add.at(pooled, owner[start:stop], summed)
-        counts = np.zeros(len(token_ids), dtype=np.float64)
-        np.add.at(counts, owner, [len(w) for w in windows])
-        vecs = pooled / np.maximum(counts, 1)[:, None]
-        return _normalize(vecs.astype(np.float32))
+            # The token-weighted mean of the window means: every real token of every window counts once.
+            summed = (hidden * mask[..., None]).sum(axis=(0, 1))
+            vectors[index] = summed / max(int(mask.sum()), 1)
+        return _normalize(vectors)
 
     def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
         """One vector per vocabulary entry: the model's output for ``[CLS] token [SEP]`` at the token.
@@ -219,31 +212,6 @@ class MiniLMEncoder:
             _save_array(path, out)  # a read-only home: the table is rebuilt at the next start
         self._table = out
         return out
-
-
-_MAX_GROUP = 32
-_PADDING_SLACK = 1.2
-
-
-def _length_groups(lengths: Sequence[int]) -> list[tuple[int, int]]:
-    """Split windows sorted by length into model calls that waste little on padding.
-
-    Every window of a call is padded to the call's longest, and a MiniLM pass costs what its padded
-    tokens cost: batching a 12-token query with a 128-token window makes the query cost 128 tokens,
-    which lost more than batching gained (measured on public prompts of mixed lengths:
-    bench/resolve.py --throughput). So a call takes windows while its padded size stays within
-    ``_PADDING_SLACK`` of its real tokens, at most ``_MAX_GROUP`` of them."""
-    groups: list[tuple[int, int]] = []
-    start, real = 0, 0
-    for index, length in enumerate(lengths):
-        size = index - start
-        if size and (size >= _MAX_GROUP or (size + 1) * length > _PADDING_SLACK * (real + length)):
-            groups.append((start, index))
-            start, real = index, 0
-        real += length
-    if start < len(lengths):
-        groups.append((start, len(lengths)))
-    return groups
 
 
 def _normalize(vecs: Vectors) -> Vectors:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -148,7 +149,9 @@ class Resolver:
         self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="semdns-resolve")
         self.batcher: EmbeddingBatcher | None = batcher
         if self.batcher is None and self._tokens is not None:
-            self.batcher = EmbeddingBatcher(self._tokens.encode_ids)
+            # One model worker per core: a text is one model call, and calls of concurrent requests
+            # run side by side (bench/resolve.py --throughput: 1.4x at c=32 on 2 cores over one worker).
+            self.batcher = EmbeddingBatcher(self._tokens.encode_ids, workers=os.cpu_count() or 1)
         if warm:
             # Load the model now (example embeddings may all have come from the disk cache), so that
             # the first request does not pay for it.
