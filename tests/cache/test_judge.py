@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semdns.cache import CacheRequest, ResponseCache
+from semdns.cache import CacheLookup, CacheRequest, ResponseCache
 from semdns.cache.entry import Vector
 from semdns.cache.judge import (
+    ENCODER_KEY,
     FEATURE_NAMES,
     Judge,
     JudgeArtefactError,
@@ -52,6 +53,15 @@ def test_the_shipped_artefact_loads_with_its_metadata() -> None:
     assert judge.threshold(0.005) >= judge.threshold(0.02) >= judge.threshold(0.1)
     assert judge.threshold(1e-9) == judge.threshold(min(budgets)), "below every point: the strictest"
     assert judge.trees.trees > 10
+
+
+def test_the_shipped_artefact_was_trained_on_the_encoder_that_embeds_prompts() -> None:
+    """The cosine is one of its features and its budgets were calibrated on that encoder's vectors:
+    when the encoder changes (MODEL_ID), the judge must be retrained and say so."""
+    judge = shipped_judge()
+    assert judge.encoder_model_id == MiniLMEncoder.MODEL_ID
+    assert judge.trained_for(MiniLMEncoder.MODEL_ID)
+    assert not judge.trained_for("sentence-transformers/all-MiniLM-L6-v2@int8-onnx")
 
 
 def test_a_malformed_artefact_is_a_clear_error(tmp_path: Path) -> None:
@@ -208,3 +218,46 @@ async def test_the_cache_serves_a_paraphrase_and_shadow_reports_what_the_judge_r
     found = await bare.lookup(CacheRequest("anon", "x.", "chat", _body(flip), flip, spec))
     assert found.status == "semantic-hit"
     assert bare.health()["judge"] is None and cache.health()["judge"] == shipped_judge().version
+
+
+@pytest.mark.anyio
+async def test_a_judge_trained_on_another_encoder_disables_semantic_hits(encoder: MiniLMEncoder) -> None:
+    anchor = "Is aluminium a good conductor of heat?"
+    paraphrase = "Does aluminium conduct heat well?"
+    vectors = dict(zip([anchor, paraphrase], encoder.encode([anchor, paraphrase]), strict=True))
+
+    async def embed(text: str) -> Vector:
+        return vectors[text]
+
+    judged = CacheSpec(learn=False, verifier=False, similarity=0.6)
+    shipped = shipped_judge()
+    other = {**shipped.metadata, ENCODER_KEY: "some/other-encoder"}
+    unrecorded = {k: v for k, v in shipped.metadata.items() if k != ENCODER_KEY}
+
+    async def run(
+        metadata: dict[str, object], encoder_id: str | None, spec: CacheSpec = judged
+    ) -> tuple[ResponseCache, CacheLookup, CacheLookup]:
+        """Store the anchor, then look up the anchor itself and its paraphrase."""
+        judge = Judge(shipped.trees, metadata, shipped.featurizer)
+        cache = ResponseCache(MemoryState(), embed, judge=judge, encoder_id=encoder_id)
+        first = await cache.lookup(CacheRequest("anon", "x.", "chat", _body(anchor), anchor, spec))
+        cache.complete(first, "json", ANSWER % b"yes")
+        await cache.drain()
+        exact = await cache.lookup(CacheRequest("anon", "x.", "chat", _body(anchor), anchor, spec))
+        near = await cache.lookup(CacheRequest("anon", "x.", "chat", _body(paraphrase), paraphrase, spec))
+        return cache, exact, near
+
+    cache, _, near = await run(shipped.metadata, MiniLMEncoder.MODEL_ID)
+    assert near.status == "semantic-hit" and cache.health()["judge_stale"] is None
+    for metadata in (other, unrecorded):
+        cache, exact, near = await run(metadata, MiniLMEncoder.MODEL_ID)
+        assert near.status == "miss" and near.reason == "judge stale"
+        assert exact.status == "hit", "the exact tier does not depend on the judge"
+        reason = cache.health()["judge_stale"]
+        assert MiniLMEncoder.MODEL_ID in reason and "train_judge.py" in reason
+        assert str(metadata.get(ENCODER_KEY, "an unrecorded encoder")) in reason
+        # a zone that switched the judge off does not depend on it
+        off = CacheSpec(learn=False, verifier=False, similarity=0.6, judge=None)
+        assert (await run(metadata, MiniLMEncoder.MODEL_ID, off))[2].status == "semantic-hit"
+    # only an embedding function, no encoder id: nothing to check the judge against
+    assert (await run(other, None))[2].status == "semantic-hit"

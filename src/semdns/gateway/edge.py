@@ -76,6 +76,7 @@ class Edge:
                 spec_for=self._spec_for,
                 shadow_all=shadow,
                 registry=registry,
+                encoder_id=getattr(encoder, "model_id", None),
             )
             if cache
             else None
