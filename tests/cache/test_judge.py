@@ -59,9 +59,10 @@ def test_the_shipped_artefact_was_trained_on_the_encoder_that_embeds_prompts() -
     """The cosine is one of its features and its budgets were calibrated on that encoder's vectors:
     when the encoder changes (MODEL_ID), the judge must be retrained and say so."""
     judge = shipped_judge()
-    assert judge.encoder_model_id == MiniLMEncoder.MODEL_ID
-    assert judge.trained_for(MiniLMEncoder.MODEL_ID)
-    assert not judge.trained_for("sentence-transformers/all-MiniLM-L6-v2@int8-onnx")
+    gateway = MiniLMEncoder()  # as cli_serve builds it
+    assert judge.encoder_model_id == gateway.model_id and judge.trained_for(gateway.model_id)
+    assert not judge.trained_for("sentence-transformers/all-MiniLM-L6-v2@int8-onnx/w128x2")
+    assert not judge.trained_for(MiniLMEncoder(max_windows=1).model_id), "other windows, other vectors"
 
 
 def test_a_malformed_artefact_is_a_clear_error(tmp_path: Path) -> None:
@@ -247,17 +248,17 @@ async def test_a_judge_trained_on_another_encoder_disables_semantic_hits(encoder
         near = await cache.lookup(CacheRequest("anon", "x.", "chat", _body(paraphrase), paraphrase, spec))
         return cache, exact, near
 
-    cache, _, near = await run(shipped.metadata, MiniLMEncoder.MODEL_ID)
+    cache, _, near = await run(shipped.metadata, encoder.model_id)
     assert near.status == "semantic-hit" and cache.health()["judge_stale"] is None
     for metadata in (other, unrecorded):
-        cache, exact, near = await run(metadata, MiniLMEncoder.MODEL_ID)
+        cache, exact, near = await run(metadata, encoder.model_id)
         assert near.status == "miss" and near.reason == "judge stale"
         assert exact.status == "hit", "the exact tier does not depend on the judge"
         reason = cache.health()["judge_stale"]
-        assert MiniLMEncoder.MODEL_ID in reason and "train_judge.py" in reason
+        assert encoder.model_id in reason and "train_judge.py" in reason
         assert str(metadata.get(ENCODER_KEY, "an unrecorded encoder")) in reason
         # a zone that switched the judge off does not depend on it
         off = CacheSpec(learn=False, verifier=False, similarity=0.6, judge=None)
-        assert (await run(metadata, MiniLMEncoder.MODEL_ID, off))[2].status == "semantic-hit"
+        assert (await run(metadata, encoder.model_id, off))[2].status == "semantic-hit"
     # only an embedding function, no encoder id: nothing to check the judge against
     assert (await run(other, None))[2].status == "semantic-hit"
