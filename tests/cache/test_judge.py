@@ -262,3 +262,23 @@ async def test_a_judge_trained_on_another_encoder_disables_semantic_hits(encoder
         assert (await run(metadata, encoder.model_id, off))[2].status == "semantic-hit"
     # only an embedding function, no encoder id: nothing to check the judge against
     assert (await run(other, None))[2].status == "semantic-hit"
+
+
+@pytest.mark.anyio
+async def test_the_gateway_edge_checks_the_judge_against_its_encoder(
+    tmp_path: Path, encoder: MiniLMEncoder
+) -> None:
+    from gateway.helpers import make_tree
+    from semdns.gateway.edge import Edge
+
+    tree = make_tree(
+        tmp_path, {"@": {"engines": [{"kind": "openai", "url": "http://127.0.0.1:9", "model": "m"}]}}
+    )
+
+    class OtherEncoder:
+        model_id, dim = "some/other-encoder", 384
+
+    for enc, stale in ((encoder, False), (OtherEncoder(), True)):
+        edge = Edge(tree, MemoryState(), None, encoder=enc)
+        assert edge.cache is not None and (edge.cache.judge_stale is not None) == stale
+        await edge.aclose()
