@@ -281,4 +281,5 @@ async def test_the_gateway_edge_checks_the_judge_against_its_encoder(
     for enc, stale in ((encoder, False), (OtherEncoder(), True)):
         edge = Edge(tree, MemoryState(), None, encoder=enc)
         assert edge.cache is not None and (edge.cache.judge_stale is not None) == stale
+        assert ("judge_stale" in edge.health()["response_cache"]) == stale
         await edge.aclose()
