@@ -206,7 +206,9 @@ def main() -> None:
     if args.sklearn_model is not None:
         import joblib
 
-        joblib.dump({"model": clf, "X": X[val][:200]}, args.sklearn_model)
+        # with the artefact's digest: a test compares the model only with the artefact it was fit for
+        saved = {"model": clf, "X": X[val][:200], "artefact_sha256": sha256(args.out)}
+        joblib.dump(saved, args.sklearn_model)
     print(
         json.dumps(
             {k: metadata[k] for k in ("pairs", "validation_auc", "operating_points", "trees")}, indent=1
