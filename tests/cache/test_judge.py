@@ -3,6 +3,7 @@ here (not from its training corpora nor bench/data/cache_pairs.yaml), and the ca
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semdns.cache import CacheRequest, ResponseCache
+from semdns.cache import CacheLookup, CacheRequest, ResponseCache
 from semdns.cache.entry import Vector
 from semdns.cache.judge import (
+    ENCODER_KEY,
     FEATURE_NAMES,
     Judge,
     JudgeArtefactError,
@@ -52,6 +54,16 @@ def test_the_shipped_artefact_loads_with_its_metadata() -> None:
     assert judge.threshold(0.005) >= judge.threshold(0.02) >= judge.threshold(0.1)
     assert judge.threshold(1e-9) == judge.threshold(min(budgets)), "below every point: the strictest"
     assert judge.trees.trees > 10
+
+
+def test_the_shipped_artefact_was_trained_on_the_encoder_that_embeds_prompts() -> None:
+    """The cosine is one of its features and its budgets were calibrated on that encoder's vectors:
+    when the encoder changes (MODEL_ID), the judge must be retrained and say so."""
+    judge = shipped_judge()
+    gateway = MiniLMEncoder()  # as cli_serve builds it
+    assert judge.encoder_model_id == gateway.model_id and judge.trained_for(gateway.model_id)
+    assert not judge.trained_for("sentence-transformers/all-MiniLM-L6-v2@int8-onnx/w128x2")
+    assert not judge.trained_for(MiniLMEncoder(max_windows=1).model_id), "other windows, other vectors"
 
 
 def test_a_malformed_artefact_is_a_clear_error(tmp_path: Path) -> None:
@@ -128,6 +140,8 @@ def test_the_numpy_trees_match_scikit_learn() -> None:
     import joblib  # type: ignore[import-untyped]
 
     saved = joblib.load(SKLEARN_MODEL)
+    if saved.get("artefact_sha256") != hashlib.sha256(ARTEFACT.read_bytes()).hexdigest():
+        pytest.skip(f"{SKLEARN_MODEL} was fit in another training run than the shipped artefact")
     judge = shipped_judge()
     theirs = saved["model"].decision_function(saved["X"])
     ours = judge.trees.margins(saved["X"])
@@ -208,3 +222,67 @@ async def test_the_cache_serves_a_paraphrase_and_shadow_reports_what_the_judge_r
     found = await bare.lookup(CacheRequest("anon", "x.", "chat", _body(flip), flip, spec))
     assert found.status == "semantic-hit"
     assert bare.health()["judge"] is None and cache.health()["judge"] == shipped_judge().version
+
+
+@pytest.mark.anyio
+async def test_a_judge_trained_on_another_encoder_disables_semantic_hits(encoder: MiniLMEncoder) -> None:
+    anchor = "Is aluminium a good conductor of heat?"
+    paraphrase = "Does aluminium conduct heat well?"
+    vectors = dict(zip([anchor, paraphrase], encoder.encode([anchor, paraphrase]), strict=True))
+
+    async def embed(text: str) -> Vector:
+        return vectors[text]
+
+    judged = CacheSpec(learn=False, verifier=False, similarity=0.6)
+    shipped = shipped_judge()
+    other = {**shipped.metadata, ENCODER_KEY: "some/other-encoder"}
+    unrecorded = {k: v for k, v in shipped.metadata.items() if k != ENCODER_KEY}
+
+    async def run(
+        metadata: dict[str, object], encoder_id: str | None, spec: CacheSpec = judged
+    ) -> tuple[ResponseCache, CacheLookup, CacheLookup]:
+        """Store the anchor, then look up the anchor itself and its paraphrase."""
+        judge = Judge(shipped.trees, metadata, shipped.featurizer)
+        cache = ResponseCache(MemoryState(), embed, judge=judge, encoder_id=encoder_id)
+        first = await cache.lookup(CacheRequest("anon", "x.", "chat", _body(anchor), anchor, spec))
+        cache.complete(first, "json", ANSWER % b"yes")
+        await cache.drain()
+        exact = await cache.lookup(CacheRequest("anon", "x.", "chat", _body(anchor), anchor, spec))
+        near = await cache.lookup(CacheRequest("anon", "x.", "chat", _body(paraphrase), paraphrase, spec))
+        return cache, exact, near
+
+    cache, _, near = await run(shipped.metadata, encoder.model_id)
+    assert near.status == "semantic-hit" and cache.health()["judge_stale"] is None
+    for metadata in (other, unrecorded):
+        cache, exact, near = await run(metadata, encoder.model_id)
+        assert near.status == "miss" and near.reason == "judge stale"
+        assert exact.status == "hit", "the exact tier does not depend on the judge"
+        reason = cache.health()["judge_stale"]
+        assert encoder.model_id in reason and "train_judge.py" in reason
+        assert str(metadata.get(ENCODER_KEY, "an unrecorded encoder")) in reason
+        # a zone that switched the judge off does not depend on it
+        off = CacheSpec(learn=False, verifier=False, similarity=0.6, judge=None)
+        assert (await run(metadata, encoder.model_id, off))[2].status == "semantic-hit"
+    # only an embedding function, no encoder id: nothing to check the judge against
+    assert (await run(other, None))[2].status == "semantic-hit"
+
+
+@pytest.mark.anyio
+async def test_the_gateway_edge_checks_the_judge_against_its_encoder(
+    tmp_path: Path, encoder: MiniLMEncoder
+) -> None:
+    from gateway.helpers import make_tree
+    from semdns.gateway.edge import Edge
+
+    tree = make_tree(
+        tmp_path, {"@": {"engines": [{"kind": "openai", "url": "http://127.0.0.1:9", "model": "m"}]}}
+    )
+
+    class OtherEncoder:
+        model_id, dim = "some/other-encoder", 384
+
+    for enc, stale in ((encoder, False), (OtherEncoder(), True)):
+        edge = Edge(tree, MemoryState(), None, encoder=enc)
+        assert edge.cache is not None and (edge.cache.judge_stale is not None) == stale
+        assert ("judge_stale" in edge.health()["response_cache"]) == stale
+        await edge.aclose()

@@ -51,6 +51,7 @@ import numpy.typing as npt
 
 __all__ = [
     "ARTEFACT",
+    "ENCODER_KEY",
     "FEATURE_NAMES",
     "Judge",
     "JudgeArtefactError",
@@ -64,6 +65,10 @@ ARTEFACT = "judge-v1.npz"
 """File name of the shipped judge in ``semdns/data/judge/``."""
 FORMAT = "semdns-judge/1"
 DIM = 384
+ENCODER_KEY = "encoder_model_id"
+"""Metadata key of the whole-prompt encoder's ``model_id`` the judge was trained with: the cosine is a
+feature and the operating points were calibrated on that encoder's vectors, so a judge trained on
+another encoder (or one that does not say) is stale for this one."""
 
 SCALAR_NAMES: tuple[str, ...] = (
     "cos", "ratio", "jaccard", "n_spans", "rep_frac", "ins_frac", "len_ratio", "len_min", "len_max",
@@ -417,6 +422,17 @@ class Judge:
     @property
     def version(self) -> str:
         return str(self.metadata.get("version", "?"))
+
+    @property
+    def encoder_model_id(self) -> str | None:
+        """The ``model_id`` of the encoder whose cosines the judge was trained on (None: not recorded)."""
+        value = self.metadata.get(ENCODER_KEY)
+        return value if isinstance(value, str) else None
+
+    def trained_for(self, model_id: str) -> bool:
+        """Whether the judge was trained on ``model_id``'s vectors. An artefact that records no encoder
+        is not trusted: its thresholds may come from any encoder's cosines."""
+        return self.encoder_model_id == model_id
 
     def threshold(self, false_hit_budget: float) -> float:
         """The probability a pair needs under ``false_hit_budget``: the operating point with the largest

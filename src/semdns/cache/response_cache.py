@@ -193,11 +193,25 @@ class ResponseCache:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         judge: Judge | Literal["shipped"] | None = "shipped",
+        encoder_id: str | None = None,
     ) -> None:
         """``judge``: the near-miss judge every servable semantic candidate must pass (the shipped one
-        by default; ``None`` for none — then raise ``similarity`` to 0.92, the floor before the judge)."""
+        by default; ``None`` for none — then raise ``similarity`` to 0.92, the floor before the judge).
+        ``encoder_id``: the ``model_id`` of the encoder that embeds prompts; a judge trained on another
+        encoder's vectors (or not saying which) is *stale* — its cosine feature and its false-hit
+        budgets were measured on other vectors — and then the semantic tier serves nothing where a zone
+        asks for the judge (exact hits still do), rather than serve on unmeasured thresholds."""
         self.state = state
         self.judge: Judge | None = shipped_judge() if judge == "shipped" else judge
+        self.judge_stale: str | None = None
+        """Why the judge cannot be trusted with this encoder's vectors (None: it can, or no judge)."""
+        if self.judge is not None and encoder_id is not None and not self.judge.trained_for(encoder_id):
+            trained_on = self.judge.encoder_model_id or "an unrecorded encoder"
+            self.judge_stale = (
+                f"the near-miss judge was trained on {trained_on}'s vectors, prompts are embedded by"
+                f" {encoder_id}: retrain it (corpora/pairs/train_judge.py)"
+            )
+            log.error("semantic cache hits disabled where a zone uses the judge: %s", self.judge_stale)
         self._rng = rng or random.Random()
         self._embed = embed
         self.indexes = IndexSet(dim)
@@ -396,6 +410,10 @@ class ResponseCache:
             if not candidate.threshold.allows(sim, spec.similarity, spec.error_bound, learn=spec.learn):
                 if result.candidate is None:
                     result.candidate, result.candidate_similarity = candidate, sim
+                continue
+            if self.judge_stale is not None and spec.judge is not None:
+                result.reason = "judge stale"
+                self._bump("judge-reject", req.name)
                 continue
             if self.judge is not None and spec.judge is not None:
                 # Only a candidate that would be served pays for the judge (0.35 ms), a few at most.
@@ -661,6 +679,7 @@ class ResponseCache:
             "entries": len(self.indexes),
             "rebuilds": self.rebuilds,
             "judge": self.judge.version if self.judge is not None else None,
+            "judge_stale": self.judge_stale,
             "state": self.state.health(),
         }
 

@@ -76,6 +76,7 @@ class Edge:
                 spec_for=self._spec_for,
                 shadow_all=shadow,
                 registry=registry,
+                encoder_id=getattr(encoder, "model_id", None),
             )
             if cache
             else None
@@ -204,6 +205,8 @@ class Edge:
         out: dict[str, Any] = {"state": self.state.health(), "tenants": "open" if self.gate.open else "file"}
         if self.cache is not None:
             out["response_cache"] = {"entries": len(self.cache.indexes), "rebuilds": self.cache.rebuilds}
+            if self.cache.judge_stale is not None:  # semantic hits are off: say why in /readyz
+                out["response_cache"]["judge_stale"] = self.cache.judge_stale
         return out
 
 
