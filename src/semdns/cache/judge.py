@@ -66,9 +66,12 @@ ARTEFACT = "judge-v1.npz"
 FORMAT = "semdns-judge/1"
 DIM = 384
 ENCODER_KEY = "encoder_model_id"
-"""Metadata key of the whole-prompt encoder's ``model_id`` the judge was trained with: the cosine is a
-feature and the operating points were calibrated on that encoder's vectors, so a judge trained on
-another encoder (or one that does not say) is stale for this one."""
+"""Metadata key of the whole-prompt encoder's ``model_id`` the judge is for: the cosine is a feature and
+the operating points are calibrated on that encoder's vectors, so a judge for another encoder (or one
+that does not say) is stale for this one. Either the trees were fit on that encoder's vectors, or they
+were fit on another's (``trained_on_encoder``) and ``corpora/pairs/train_judge.py --check-artefact``
+showed every operating point still within its budget on their validation slice with this encoder's
+cosines (``validated_on_encoder``, with the re-measured points)."""
 
 SCALAR_NAMES: tuple[str, ...] = (
     "cos", "ratio", "jaccard", "n_spans", "rep_frac", "ins_frac", "len_ratio", "len_min", "len_max",
@@ -425,13 +428,23 @@ class Judge:
 
     @property
     def encoder_model_id(self) -> str | None:
-        """The ``model_id`` of the encoder whose cosines the judge was trained on (None: not recorded)."""
+        """The ``model_id`` of the encoder whose cosines the judge's operating points hold for (trained
+        on, or validated on: see :data:`ENCODER_KEY`; None: not recorded)."""
         value = self.metadata.get(ENCODER_KEY)
         return value if isinstance(value, str) else None
 
+    @property
+    def trained_on_encoder(self) -> str | None:
+        """The ``model_id`` of the encoder whose cosines the trees were fit on: ``trained_on_encoder``
+        when the artefact was re-stamped for another encoder after validation, else
+        :attr:`encoder_model_id`."""
+        value = self.metadata.get("trained_on_encoder", self.metadata.get(ENCODER_KEY))
+        return value if isinstance(value, str) else None
+
     def trained_for(self, model_id: str) -> bool:
-        """Whether the judge was trained on ``model_id``'s vectors. An artefact that records no encoder
-        is not trusted: its thresholds may come from any encoder's cosines."""
+        """Whether the judge's operating points hold for ``model_id``'s vectors: it was trained on them,
+        or validated on them by the keep-or-retrain rule (corpora/pairs/README.md). An artefact that
+        records no encoder is not trusted: its thresholds may come from any encoder's cosines."""
         return self.encoder_model_id == model_id
 
     def threshold(self, false_hit_budget: float) -> float:

@@ -197,7 +197,7 @@ class ResponseCache:
     ) -> None:
         """``judge``: the near-miss judge every servable semantic candidate must pass (the shipped one
         by default; ``None`` for none — then raise ``similarity`` to 0.92, the floor before the judge).
-        ``encoder_id``: the ``model_id`` of the encoder that embeds prompts; a judge trained on another
+        ``encoder_id``: the ``model_id`` of the encoder that embeds prompts; a judge for another
         encoder's vectors (or not saying which) is *stale* — its cosine feature and its false-hit
         budgets were measured on other vectors — and then the semantic tier serves nothing where a zone
         asks for the judge (exact hits still do), rather than serve on unmeasured thresholds."""
@@ -208,8 +208,9 @@ class ResponseCache:
         if self.judge is not None and encoder_id is not None and not self.judge.trained_for(encoder_id):
             trained_on = self.judge.encoder_model_id or "an unrecorded encoder"
             self.judge_stale = (
-                f"the near-miss judge was trained on {trained_on}'s vectors, prompts are embedded by"
-                f" {encoder_id}: retrain it (corpora/pairs/train_judge.py)"
+                f"the near-miss judge is for {trained_on}'s vectors (trained or validated on them),"
+                f" prompts are embedded by {encoder_id}: check it with this encoder or retrain it"
+                " (corpora/pairs/train_judge.py --check-artefact; corpora/pairs/README.md)"
             )
             log.error("semantic cache hits disabled where a zone uses the judge: %s", self.judge_stale)
         self._rng = rng or random.Random()
