@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from semdns.cache.judge import ENCODER_KEY, Judge, shipped_judge
+from semdns.resolve.encoder import MiniLMEncoder
 
 PAIRS = Path(__file__).parent.parent.parent / "corpora" / "pairs"
 
@@ -46,4 +47,8 @@ def test_a_restamped_judge_is_for_the_encoder_it_was_validated_on() -> None:
     judge = Judge(shipped.trees, meta, shipped.featurizer)
     assert judge.trained_for("enc/new") and not judge.trained_for("enc/old")
     assert judge.encoder_model_id == "enc/new" and judge.trained_on_encoder == "enc/old"
-    assert shipped.trained_on_encoder == shipped.encoder_model_id, "trained on the encoder it is for"
+    # The shipped judge is for the shipped encoder: trained on it, or validated on it by the rule
+    assert shipped.encoder_model_id == MiniLMEncoder().model_id
+    if shipped.trained_on_encoder != shipped.encoder_model_id:
+        validated = shipped.metadata["validated_on_encoder"]
+        assert validated["model_id"] == shipped.encoder_model_id and validated["rule"]
