@@ -3,7 +3,7 @@
     HF_HUB_OFFLINE=1 .venv/bin/python corpora/pairs/train_judge.py [--per-source 3500] [--out PATH]
         [--sklearn-model /tmp/judge_hgb.joblib]
     HF_HUB_OFFLINE=1 .venv/bin/python corpora/pairs/train_judge.py --check-artefact OLD.npz [--out PATH]
-        [--trained-on ENCODER_ID]
+        [--trained-on ENCODER_ID] [--recalibrate]
 
 Deterministic: the same corpora give byte-identical trees. Steps:
 
@@ -25,6 +25,8 @@ Deterministic: the same corpora give byte-identical trees. Steps:
 README.md to an existing artefact (its operating points on its own validation slice, the cosine from
 the current encoder) and, when kept and ``--out`` is given, writes it re-stamped for this encoder
 (``trained_on_encoder``, ``validated_on_encoder``, the re-measured points; ``fit_time_validation``).
+With ``--recalibrate`` it keeps the trees but sets every operating point again on that validation slice
+with the current encoder's cosines (training's step 4), and says so in the artefact's rule.
 
 ``--sklearn-model`` also saves the fitted scikit-learn model (joblib) so that tests can compare the
 numpy evaluator with it; it is never shipped.
