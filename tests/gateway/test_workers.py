@@ -212,3 +212,18 @@ def test_merge_labels_every_worker_and_reports_the_silent_one() -> None:
         (("worker", "2"),): 0.0,
     }
     assert text.count("# TYPE x_total counter") == 1
+
+
+def test_each_worker_gets_its_share_of_the_cores_for_model_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semdns.gateway.workers import worker_environment
+    from semdns.resolve.batcher import WORKERS_ENV
+
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    cores = os.cpu_count() or 1
+    env = worker_environment(tmp_path, 1, cores * 2)
+    assert env[WORKERS_ENV] == "1" and env["SEMDNS_WORKER_INDEX"] == "1"
+    assert worker_environment(tmp_path, 0, 1)[WORKERS_ENV] == str(cores)
+    monkeypatch.setenv(WORKERS_ENV, "5")  # the operator's setting wins
+    assert worker_environment(tmp_path, 0, 2)[WORKERS_ENV] == "5"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from semdns.resolve.batcher import BatcherClosed, EmbeddingBatcher
+from semdns.resolve.batcher import WORKERS_ENV, BatcherClosed, EmbeddingBatcher, default_workers
 from semdns.resolve.encoder import Vectors
 
 
@@ -138,3 +139,19 @@ def test_a_closed_batcher_refuses_new_work_and_releases_waiters() -> None:
 def test_bad_settings_are_refused(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         EmbeddingBatcher(SlowModel(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_model_workers_default_to_the_cores_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert default_workers() == (os.cpu_count() or 1)
+    monkeypatch.setenv(WORKERS_ENV, "3")
+    assert default_workers() == 3
+
+
+@pytest.mark.parametrize("text", ["two", "0", "-1", "1.5"])
+def test_a_malformed_model_worker_count_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv(WORKERS_ENV, text)
+    with pytest.raises(ValueError, match=WORKERS_ENV):
+        default_workers()

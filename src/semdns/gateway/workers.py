@@ -50,6 +50,7 @@ from starlette.routing import Route
 
 from semdns.gateway.live import Live
 from semdns.gateway.metrics import CONTENT_TYPE
+from semdns.resolve.batcher import WORKERS_ENV
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,18 @@ def check_port(host: str, port: int) -> None:
             raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+def worker_environment(directory: Path, index: int, count: int) -> dict[str, str]:
+    """Worker ``index``'s environment: who it is in the group, and its share of the cores for its
+    resolver's model workers (unless the operator set :data:`WORKERS_ENV` for all of them)."""
+    return {
+        WORKERS_ENV: str(max(1, (os.cpu_count() or 1) // count)),
+        **os.environ,
+        ENV_DIR: str(directory),
+        ENV_INDEX: str(index),
+        ENV_SUPERVISOR: str(os.getpid()),
+    }
+
+
 def supervise(argv: Sequence[str], count: int, host: str, port: int) -> int:
     """Run ``count`` workers until SIGTERM/SIGINT; return the exit status for the CLI."""
     check_port(host, port)
@@ -146,12 +159,7 @@ def supervise(argv: Sequence[str], count: int, host: str, port: int) -> int:
     restarts = 0
 
     def start(index: int) -> None:
-        env = {
-            **os.environ,
-            ENV_DIR: str(directory),
-            ENV_INDEX: str(index),
-            ENV_SUPERVISOR: str(os.getpid()),
-        }
+        env = worker_environment(directory, index, count)
         with contextlib.suppress(FileNotFoundError):
             (directory / f"worker-{index}.sock").unlink()
         procs[index] = subprocess.Popen(command, env=env)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from semdns.names import Name
-from semdns.resolve.batcher import EmbeddingBatcher
+from semdns.resolve.batcher import EmbeddingBatcher, default_workers
 from semdns.resolve.cache import DecisionCache
 from semdns.resolve.classifier import classifier_for
 from semdns.resolve.decision import (
@@ -150,8 +149,8 @@ class Resolver:
         self.batcher: EmbeddingBatcher | None = batcher
         if self.batcher is None and self._tokens is not None:
             # One model worker per core: a text is one model call, and calls of concurrent requests
-            # run side by side (bench/resolve.py --throughput: 1.4x at c=32 on 2 cores over one worker).
-            self.batcher = EmbeddingBatcher(self._tokens.encode_ids, workers=os.cpu_count() or 1)
+            # run side by side (bench/resolve.py --throughput: 1.3x at c=32 on 2 cores over one worker).
+            self.batcher = EmbeddingBatcher(self._tokens.encode_ids, workers=default_workers())
         if warm:
             # Load the model now (example embeddings may all have come from the disk cache), so that
             # the first request does not pay for it.
