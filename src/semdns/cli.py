@@ -43,8 +43,20 @@ def _register() -> None:
     register_zone(app)
 
 
+def _check_environment() -> None:
+    """Refuse a malformed setting read from the environment before any command loads a model."""
+    from semdns.resolve.threads import default_workers
+
+    try:
+        default_workers()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
 def main() -> None:
     """Console-script entry point."""
+    _check_environment()
     _register()
     app()
 

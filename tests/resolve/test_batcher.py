@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -11,8 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from semdns.resolve.batcher import WORKERS_ENV, BatcherClosed, EmbeddingBatcher, default_workers
+from semdns.resolve.batcher import BatcherClosed, EmbeddingBatcher
 from semdns.resolve.encoder import Vectors
+from semdns.resolve.threads import WORKERS_ENV, default_workers
 
 
 class SlowModel:
@@ -155,3 +158,11 @@ def test_a_malformed_model_worker_count_is_refused_naming_the_variable(
     monkeypatch.setenv(WORKERS_ENV, text)
     with pytest.raises(ValueError, match=WORKERS_ENV):
         default_workers()
+
+
+def test_the_command_line_refuses_a_malformed_worker_count_before_loading_anything() -> None:
+    env = {**os.environ, WORKERS_ENV: "two"}
+    command = [sys.executable, "-c", "from semdns.cli import main; main()", "dig", "sort a list"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"error: {WORKERS_ENV}='two'" in done.stderr and "Traceback" not in done.stderr

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from semdns.names import Name
-from semdns.resolve.batcher import EmbeddingBatcher, default_workers
+from semdns.resolve.batcher import EmbeddingBatcher
 from semdns.resolve.cache import DecisionCache
 from semdns.resolve.classifier import classifier_for
 from semdns.resolve.decision import (
@@ -44,6 +44,7 @@ from semdns.resolve.judge import Judgement, judge
 from semdns.resolve.keyword import KeywordIndex, KeywordMatches
 from semdns.resolve.static import StaticEmbedding, TokenEncoder
 from semdns.resolve.text import cache_key
+from semdns.resolve.threads import default_workers
 from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
 from semdns.zone.tree import ZoneNode, ZoneTree
 

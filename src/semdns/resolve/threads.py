@@ -1,0 +1,26 @@
+"""How many threads run the transformer: read from the environment, checked, with no heavy imports
+(the command line validates it before it loads anything)."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["WORKERS_ENV", "default_workers"]
+
+WORKERS_ENV = "SEMDNS_MODEL_WORKERS"
+"""How many model workers a resolver's batcher runs (default: the cores). ``semdns serve --workers N``
+gives each of its N processes its share of the cores, so that N processes do not start N x cores."""
+
+
+def default_workers() -> int:
+    """The model workers for this process: :data:`WORKERS_ENV` when set, else one per core."""
+    text = os.environ.get(WORKERS_ENV)
+    if text is None or not text.strip():
+        return os.cpu_count() or 1
+    try:
+        workers = int(text)
+    except ValueError:
+        raise ValueError(f"{WORKERS_ENV}={text!r}: expected a whole number of model workers") from None
+    if workers < 1:
+        raise ValueError(f"{WORKERS_ENV}={text!r}: at least one model worker is needed")
+    return workers
