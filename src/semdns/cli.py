@@ -45,7 +45,7 @@ def _register() -> None:
 
 def _check_environment() -> None:
     """Refuse a malformed setting read from the environment before any command loads a model."""
-    from semdns.resolve.threads import default_workers
+    from semdns.model_workers import default_workers
 
     try:
         default_workers()

@@ -218,7 +218,7 @@ def test_each_worker_gets_its_share_of_the_cores_for_model_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from semdns.gateway.workers import worker_environment
-    from semdns.resolve.threads import WORKERS_ENV
+    from semdns.model_workers import WORKERS_ENV
 
     monkeypatch.delenv(WORKERS_ENV, raising=False)
     cores = os.cpu_count() or 1

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from semdns.model_workers import WORKERS_ENV, default_workers
 from semdns.resolve.batcher import BatcherClosed, EmbeddingBatcher
 from semdns.resolve.encoder import Vectors
-from semdns.resolve.threads import WORKERS_ENV, default_workers
 
 
 class SlowModel:

@@ -50,7 +50,7 @@ from starlette.routing import Route
 
 from semdns.gateway.live import Live
 from semdns.gateway.metrics import CONTENT_TYPE
-from semdns.resolve.threads import WORKERS_ENV
+from semdns.model_workers import WORKERS_ENV
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from semdns.model_workers import default_workers
 from semdns.names import Name
 from semdns.resolve.batcher import EmbeddingBatcher
 from semdns.resolve.cache import DecisionCache
@@ -44,7 +45,6 @@ from semdns.resolve.judge import Judgement, judge
 from semdns.resolve.keyword import KeywordIndex, KeywordMatches
 from semdns.resolve.static import StaticEmbedding, TokenEncoder
 from semdns.resolve.text import cache_key
-from semdns.resolve.threads import default_workers
 from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
 from semdns.zone.tree import ZoneNode, ZoneTree
 

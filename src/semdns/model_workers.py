@@ -1,5 +1,8 @@
-"""How many threads run the transformer: read from the environment, checked, with no heavy imports
-(the command line validates it before it loads anything)."""
+"""How many threads run the transformer: read from the environment, checked, with no heavy imports.
+
+It sits outside :mod:`semdns.resolve` because importing anything there loads the resolver (numpy,
+scikit-learn, ONNX Runtime: half a second), and the command line validates this setting before it
+loads anything."""
 
 from __future__ import annotations
 
