@@ -270,6 +270,8 @@ class LocalEngine:
             logprobs=job.logprobs,
             fresh=job.seed is not None,
         ):
+            if job.logprobs and job.endpoint == "chat":
+                _keep_top(chunk, int(job.kwargs.get("top_logprobs") or 0))
             yield chunk
 
     async def _collect(self, job: LocalJob, index: int, timeout_s: float) -> _Choice:
@@ -428,6 +430,20 @@ class _Choice:
             {"index": index, "delta": body, "logprobs": None, "finish_reason": None},
             {"index": index, "delta": {}, "logprobs": None, "finish_reason": self.finish or "stop"},
         ]
+
+
+def _keep_top(chunk: dict[str, Any], count: int) -> None:
+    """OpenAI's chat ``top_logprobs`` lists exactly the ``count`` most likely tokens; llama.cpp adds
+    the sampled token to them when it is not among those (``count + 1`` entries, depending on the
+    draw). The legacy completions endpoint documents that extra entry, so only chat is trimmed."""
+    for choice in chunk.get("choices") or ():
+        logprobs = choice.get("logprobs")
+        if not isinstance(logprobs, dict):
+            continue
+        for entry in logprobs.get("content") or ():
+            top = entry.get("top_logprobs")
+            if isinstance(top, list) and len(top) > count:
+                entry["top_logprobs"] = sorted(top, key=lambda t: -float(t.get("logprob", 0.0)))[:count]
 
 
 def _usage(choices: list[_Choice]) -> dict[str, int]:
