@@ -228,11 +228,11 @@ def check_artefact(
     X = featurize(val, vecs)
     y = np.array([bool(r["same"]) for r in val])
     p = 1.0 / (1.0 + np.exp(-judge.trees.margins(X)))
-    old_points = meta["operating_points"]
+    thresholds = meta["operating_points"]  # the artefact's own, kept as they are by the strict rule
     if recalibrate:  # the trees stay; the thresholds are set on this encoder's validation cosines
-        budgets = [float(pt["false_hit_budget"]) for pt in old_points]
-        old_points = [{"false_hit_budget": b, "threshold": threshold_for(p, y, b)} for b in budgets]
-    points = recheck_points(p, y, old_points)
+        budgets = [float(pt["false_hit_budget"]) for pt in thresholds]
+        thresholds = [{"false_hit_budget": b, "threshold": threshold_for(p, y, b)} for b in budgets]
+    points = recheck_points(p, y, thresholds)
     keep = all(pt["within_budget"] for pt in points)
     model_id = str(encoder().model_id)
     report = {

@@ -45,7 +45,8 @@ class BatcherClosed(RuntimeError):
 
 
 class EmbeddingBatcher:
-    """Embeds tokenised prompts from any number of event loops, in shared batches on one thread."""
+    """Embeds tokenised prompts from any number of event loops, in shared batches on ``workers``
+    threads."""
 
     def __init__(
         self, encode_ids: EncodeIds, *, max_batch: int = 32, max_wait_s: float = 0.0, workers: int = 1
