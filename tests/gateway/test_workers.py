@@ -218,10 +218,10 @@ def test_each_worker_gets_its_share_of_the_cores_for_model_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from semdns.gateway.workers import worker_environment
-    from semdns.model_workers import WORKERS_ENV
+    from semdns.model_workers import WORKERS_ENV, available_cores
 
     monkeypatch.delenv(WORKERS_ENV, raising=False)
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     env = worker_environment(tmp_path, 1, cores * 2)
     assert env[WORKERS_ENV] == "1" and env["SEMDNS_WORKER_INDEX"] == "1"
     assert worker_environment(tmp_path, 0, 1)[WORKERS_ENV] == str(cores)

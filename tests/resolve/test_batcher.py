@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from semdns.model_workers import WORKERS_ENV, default_workers
+from semdns.model_workers import WORKERS_ENV, available_cores, default_workers
 from semdns.resolve.batcher import BatcherClosed, EmbeddingBatcher
 from semdns.resolve.encoder import Vectors
 
@@ -146,7 +146,7 @@ def test_bad_settings_are_refused(kwargs: dict[str, float], message: str) -> Non
 
 def test_model_workers_default_to_the_cores_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(WORKERS_ENV, raising=False)
-    assert default_workers() == (os.cpu_count() or 1)
+    assert default_workers() == available_cores()
     monkeypatch.setenv(WORKERS_ENV, "3")
     assert default_workers() == 3
 

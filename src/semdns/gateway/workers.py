@@ -50,7 +50,7 @@ from starlette.routing import Route
 
 from semdns.gateway.live import Live
 from semdns.gateway.metrics import CONTENT_TYPE
-from semdns.model_workers import WORKERS_ENV
+from semdns.model_workers import WORKERS_ENV, available_cores
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,7 @@ def parse_workers(text: str) -> int:
     """``--workers``: a count from 1, or ``auto`` (the CPUs this process may run on)."""
     value = text.strip().lower()
     if value == "auto":
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not Linux
-            return max(1, os.cpu_count() or 1)
+        return available_cores()
     try:
         count = int(value)
     except ValueError:
@@ -141,7 +138,7 @@ def worker_environment(directory: Path, index: int, count: int) -> dict[str, str
     """Worker ``index``'s environment: who it is in the group, and its share of the cores for its
     resolver's model workers (unless the operator set :data:`WORKERS_ENV` for all of them)."""
     return {
-        WORKERS_ENV: str(max(1, (os.cpu_count() or 1) // count)),
+        WORKERS_ENV: str(max(1, available_cores() // count)),
         **os.environ,
         ENV_DIR: str(directory),
         ENV_INDEX: str(index),
