@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from semdns.testing.fake_openai import lifespan, send_json, sse_event
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -50,21 +52,18 @@ class OpenAIShaped:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         if scope["method"] == "GET" and scope["path"] == "/v1/models":
             models = {"object": "list", "data": [{"id": self.name, "object": "model", "owned_by": "bench"}]}
-            await _send(send, 200, orjson.dumps(models))
+            await send_json(send, 200, orjson.dumps(models))
             return
         if scope["method"] != "POST" or scope["path"] != "/v1/chat/completions":
-            await _send(send, 404, b'{"error":{"message":"no such route","type":"invalid_request_error"}}')
+            await send_json(
+                send, 404, b'{"error":{"message":"no such route","type":"invalid_request_error"}}'
+            )
             return
         raw = bytearray()
         while True:
@@ -102,7 +101,7 @@ class OpenAIShaped:
             "service_tier": "default",
             "system_fingerprint": _FINGERPRINT,
         }
-        await _send(send, 200, orjson.dumps(answer))
+        await send_json(send, 200, orjson.dumps(answer))
 
     def _usage(self) -> dict[str, Any]:
         return {
@@ -133,7 +132,7 @@ class OpenAIShaped:
                 "system_fingerprint": _FINGERPRINT,
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
             }
-            return b"data: " + orjson.dumps(chunk) + b"\n\n"
+            return sse_event(chunk)
 
         more = {"type": "http.response.body", "more_body": True}
         await send({**more, "body": event({"role": "assistant", "content": "", "refusal": None})})
@@ -151,14 +150,8 @@ class OpenAIShaped:
                 "choices": [],
                 "usage": self._usage(),
             }
-            tail += b"data: " + orjson.dumps(final) + b"\n\n"
+            tail += sse_event(final)
         await send({"type": "http.response.body", "body": tail + b"data: [DONE]\n\n", "more_body": False})
-
-
-async def _send(send: Send, status: int, payload: bytes) -> None:
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 def main() -> None:

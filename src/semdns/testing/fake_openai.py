@@ -69,7 +69,7 @@ class FakeOpenAI:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -79,12 +79,12 @@ class FakeOpenAI:
             self.probes += 1
             b = self.behaviour
             if b.fail_status is not None:
-                await _send(send, b.fail_status, _error(b.fail_status, "down"))
+                await send_json(send, b.fail_status, _error(b.fail_status, "down"))
                 return
-            await _send(send, 200, orjson.dumps({"object": "list", "data": [{"id": self.name}]}))
+            await send_json(send, 200, orjson.dumps({"object": "list", "data": [{"id": self.name}]}))
             return
         if method != "POST" or path not in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings"):
-            await _send(send, 404, _error(404, f"no route {method} {path}"))
+            await send_json(send, 404, _error(404, f"no route {method} {path}"))
             return
         raw = bytearray()
         while True:
@@ -102,13 +102,13 @@ class FakeOpenAI:
         if b.fail_next > 0:
             b.fail_next -= 1
             status = b.fail_status or 500
-            await _send(send, status, _error(status, f"{self.name} failed on purpose"))
+            await send_json(send, status, _error(status, f"{self.name} failed on purpose"))
             return
         if b.fail_status is not None:
-            await _send(send, b.fail_status, _error(b.fail_status, f"{self.name} failed on purpose"))
+            await send_json(send, b.fail_status, _error(b.fail_status, f"{self.name} failed on purpose"))
             return
         if path == "/v1/embeddings":
-            await _send(send, 200, _embeddings(body, self.name))
+            await send_json(send, 200, _embeddings(body, self.name))
             return
         chat = path == "/v1/chat/completions"
         reply = b.reply if b.reply is not None else f"hello from {self.name}"
@@ -118,7 +118,7 @@ class FakeOpenAI:
             await self._stream(send, body, chat, reply)
             return
         answer_body = {k: v for k, v in body.items() if k != "logprobs"} if b.ignore_logprobs else body
-        await _send(send, 200, _answer(answer_body, chat, reply, self.name, _logprobs(body, b, reply)))
+        await send_json(send, 200, _answer(answer_body, chat, reply, self.name, _logprobs(body, b, reply)))
 
     async def _stream(self, send: Send, body: dict[str, Any], chat: bool, reply: str) -> None:
         b = self.behaviour
@@ -143,7 +143,7 @@ class FakeOpenAI:
                 "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
             }
-            await send({"type": "http.response.body", "body": _sse(event), "more_body": True})
+            await send({"type": "http.response.body", "body": sse_event(event), "more_body": True})
         for i, piece in enumerate(pieces):
             if b.drop_after is not None and i >= b.drop_after:
                 raise DroppedConnection(f"{self.name} drops the stream on purpose")
@@ -181,10 +181,10 @@ class FakeOpenAI:
             "model": model,
             "choices": [final],
         }
-        tail = _sse(event)
+        tail = sse_event(event)
         options = body.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage"):
-            tail += _sse({**event, "choices": [], "usage": _USAGE})
+            tail += sse_event({**event, "choices": [], "usage": _USAGE})
         tail += b"data: [DONE]\n\n"
         await send({"type": "http.response.body", "body": tail, "more_body": False})
 
@@ -282,7 +282,8 @@ def _embeddings(body: dict[str, Any], name: str) -> bytes:
     return orjson.dumps({"object": "list", "data": data, "model": body.get("model", name), "usage": usage})
 
 
-def _sse(event: dict[str, Any]) -> bytes:
+def sse_event(event: dict[str, Any]) -> bytes:
+    """One server-sent event carrying ``event`` as JSON (also used by bench/_openai_shaped.py)."""
     return b"data: " + orjson.dumps(event) + b"\n\n"
 
 
@@ -292,13 +293,15 @@ def _error(status: int, message: str) -> bytes:
     )
 
 
-async def _send(send: Send, status: int, payload: bytes) -> None:
+async def send_json(send: Send, status: int, payload: bytes) -> None:
+    """A whole JSON response with its length (also used by bench/_openai_shaped.py)."""
     headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def lifespan(receive: Receive, send: Send) -> None:
+    """ASGI lifespan: acknowledge start-up and shut-down (also used by bench/_openai_shaped.py)."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
