@@ -9,7 +9,6 @@ change what it does; ``backend.requests`` counts what it received.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,7 +129,7 @@ class FakeOpenAI:
             " ".join(words[i : i + size]) + (" " if i + size < len(words) else "")
             for i in range(0, len(words), size)
         ]
-        created = int(time.time())
+        created = 0  # fixed, like the non-streamed answer's: two runs of one stream are byte-identical
         model = body.get("model", self.name)
         tool = _first_tool(body) if chat else None
         if tool is not None:
