@@ -158,10 +158,10 @@ class MiniLMEncoder:
 
         One model call per text, over that text's windows. The int8 model quantises its activations
         per call (one scale over the whole input), so a text batched with others would get a vector
-        that depends on its neighbours (cosine down to 0.975 measured on public prompts): one call
-        per text makes the vector a function of the text alone, the same in training, in a cache and
-        at any load. It costs little: batching saved about 10% on short prompts and lost on longer
-        ones, whose windows were padded to their neighbours' (``docs/routing.md``).
+        that depends on its neighbours (cosine down to 0.973 on public prompts: bench/encoder.py): one
+        call per text makes the vector a function of the text alone, the same in training, in a cache
+        and at any load. It costs nothing measurable: padded batches of 16 cost more CPU a prompt than
+        calls of one in the same bench (``docs/routing.md``).
         """
         if self._session is None:
             self._load()

