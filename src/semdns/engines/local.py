@@ -271,7 +271,7 @@ class LocalEngine:
             fresh=job.seed is not None,
         ):
             if job.logprobs and job.endpoint == "chat":
-                _keep_top(chunk, int(job.kwargs.get("top_logprobs") or 0))
+                _keep_top(chunk, job.top_logprobs)
             yield chunk
 
     async def _collect(self, job: LocalJob, index: int, timeout_s: float) -> _Choice:
@@ -433,9 +433,11 @@ class _Choice:
 
 
 def _keep_top(chunk: dict[str, Any], count: int) -> None:
-    """OpenAI's chat ``top_logprobs`` lists exactly the ``count`` most likely tokens; llama.cpp adds
-    the sampled token to them when it is not among those (``count + 1`` entries, depending on the
-    draw). The legacy completions endpoint documents that extra entry, so only chat is trimmed."""
+    """OpenAI's chat ``top_logprobs`` lists exactly the ``count`` most likely tokens. llama.cpp, asked
+    for a few spare ones (:data:`~semdns.engines.local_params.SPARE_ALTERNATIVES`, because alternatives
+    that decode alike collapse), also adds the sampled token when it is not among them; the most
+    likely ``count`` are kept. The legacy completions endpoint documents the extra sampled entry, so
+    only chat is trimmed."""
     for choice in chunk.get("choices") or ():
         logprobs = choice.get("logprobs")
         if not isinstance(logprobs, dict):
