@@ -227,3 +227,15 @@ def test_each_worker_gets_its_share_of_the_cores_for_model_workers(
     assert worker_environment(tmp_path, 0, 1)[WORKERS_ENV] == str(cores)
     monkeypatch.setenv(WORKERS_ENV, "5")  # the operator's setting wins
     assert worker_environment(tmp_path, 0, 2)[WORKERS_ENV] == "5"
+
+
+def test_each_model_worker_of_a_group_runs_one_intra_op_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semdns.gateway.workers import worker_environment
+    from semdns.model_workers import ENCODER_THREADS_ENV
+
+    monkeypatch.delenv(ENCODER_THREADS_ENV, raising=False)
+    assert worker_environment(tmp_path, 0, 2)[ENCODER_THREADS_ENV] == "1"
+    monkeypatch.setenv(ENCODER_THREADS_ENV, "3")  # the operator's setting wins
+    assert worker_environment(tmp_path, 0, 2)[ENCODER_THREADS_ENV] == "3"

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from semdns.model_workers import WORKERS_ENV, available_cores, default_workers
+from semdns.model_workers import (
+    ENCODER_THREADS_ENV,
+    WORKERS_ENV,
+    available_cores,
+    default_workers,
+    encoder_threads,
+)
 from semdns.resolve.batcher import BatcherClosed, EmbeddingBatcher
 from semdns.resolve.encoder import Vectors
 
@@ -149,6 +155,35 @@ def test_model_workers_default_to_the_cores_or_the_environment(monkeypatch: pyte
     assert default_workers() == available_cores()
     monkeypatch.setenv(WORKERS_ENV, "3")
     assert default_workers() == 3
+
+
+def test_each_model_worker_gets_its_share_of_the_cores_as_intra_op_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(ENCODER_THREADS_ENV, raising=False)
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    assert encoder_threads() == 1  # one model worker per core, one thread each
+    monkeypatch.setenv(WORKERS_ENV, "1")
+    assert encoder_threads() == available_cores()  # a lone worker may spread over every core
+    monkeypatch.setenv(ENCODER_THREADS_ENV, "3")
+    assert encoder_threads() == 3
+
+
+@pytest.mark.parametrize("text", ["two", "0", "-1", "1.5"])
+def test_a_malformed_encoder_thread_count_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv(ENCODER_THREADS_ENV, text)
+    with pytest.raises(ValueError, match=ENCODER_THREADS_ENV):
+        encoder_threads()
+
+
+def test_the_command_line_refuses_a_malformed_encoder_thread_count_before_loading_anything() -> None:
+    env = {**os.environ, ENCODER_THREADS_ENV: "many"}
+    command = [sys.executable, "-c", "from semdns.cli import main; main()", "dig", "sort a list"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"error: {ENCODER_THREADS_ENV}='many'" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("text", ["two", "0", "-1", "1.5"])

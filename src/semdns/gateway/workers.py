@@ -50,7 +50,7 @@ from starlette.routing import Route
 
 from semdns.gateway.live import Live
 from semdns.gateway.metrics import CONTENT_TYPE
-from semdns.model_workers import WORKERS_ENV, available_cores
+from semdns.model_workers import ENCODER_THREADS_ENV, WORKERS_ENV, available_cores
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,11 @@ def check_port(host: str, port: int) -> None:
 
 def worker_environment(directory: Path, index: int, count: int) -> dict[str, str]:
     """Worker ``index``'s environment: who it is in the group, and its share of the cores for its
-    resolver's model workers (unless the operator set :data:`WORKERS_ENV` for all of them)."""
+    resolver's model workers, one core and one intra-op thread each (unless the operator set
+    :data:`WORKERS_ENV` or :data:`ENCODER_THREADS_ENV` for all of them)."""
     return {
         WORKERS_ENV: str(max(1, available_cores() // count)),
+        ENCODER_THREADS_ENV: "1",
         **os.environ,
         ENV_DIR: str(directory),
         ENV_INDEX: str(index),

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from semdns.model_workers import encoder_threads
 from semdns.resolve.quantize import quantized_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,10 +71,9 @@ class MiniLMEncoder:
     DIM = 384
 
     def __init__(self, *, threads: int | None = None, max_tokens: int = 128, max_windows: int = 2) -> None:
-        # Two intra-op threads cut one query's latency by about a third on a 2-core machine (6.2 ms ->
-        # 4.0 ms p50); SEMDNS_ENCODER_THREADS=1 favours throughput when many resolutions run at once.
-        default = str(min(2, os.cpu_count() or 1))
-        self._threads = threads or int(os.environ.get("SEMDNS_ENCODER_THREADS", default))
+        # One intra-op thread per model worker's share of the cores (model_workers.encoder_threads):
+        # the workers already run calls side by side. SEMDNS_ENCODER_THREADS overrides it.
+        self._threads = threads or encoder_threads()
         self._max_tokens = max_tokens
         self._max_windows = max(1, max_windows)
         self._lock = threading.Lock()
