@@ -25,7 +25,10 @@ decision cache cannot help: N requests per concurrency level (1, 8, 32), with th
 pass first) and with the lexical stage removed (the full path: every prompt through MiniLM), gateway CPU
 per request included.
 
-    python bench/gateway.py --auto-unique 2000
+    python bench/gateway.py --auto-unique 2000 [--serve-workers N]
+
+``--serve-workers N`` runs ``semdns serve --workers N`` (N processes on one port, each with its share
+of the cores for its model workers); the gateway CPU then counts every worker process.
 """
 
 from __future__ import annotations
@@ -174,6 +177,7 @@ async def _load_unique(port: int, payloads: list[bytes], concurrency: int) -> di
 
 
 async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[dict[str, object]]:
+    """Each concurrency level over fresh prompts; the gateway's CPU counts its worker processes too."""
     prompts = public_prompts(count * 4)
     rows = []
     for index, c in enumerate((1, 8, 32)):
@@ -187,10 +191,10 @@ async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[
             )
             for p in chunk
         ]
-        before = _cpu_seconds(gateway_pid)
+        before = _group_cpu(gateway_pid)
         result: dict[str, object] = {"concurrency": c, **await _load_unique(gateway_port, payloads, c)}
         result["gateway_cpu_cores"] = round(
-            (_cpu_seconds(gateway_pid) - before) / (len(payloads) / float(result["rps"])),
+            (_group_cpu(gateway_pid) - before) / (len(payloads) / float(result["rps"])),
             2,  # type: ignore[arg-type]
         )
         rows.append(result)
@@ -204,6 +208,18 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _group_cpu(pid: int) -> float:
+    """CPU seconds of a gateway: the process and its workers (Linux /proc)."""
+    return _cpu_seconds(pid) + sum(_cpu_seconds(c) for c in _children(pid))
 
 
 def _merge(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -347,7 +363,7 @@ async def _bench(
         cpu = 0.0
         for _ in range(args.rounds):
             runs_direct.append(await _load(backend_port, direct, c, total))
-            before = _cpu_seconds(gateway_pid)
+            before = _group_cpu(gateway_pid)
             runs_via.append(await _load(gateway_port, via, c, total))
             cpu += _cpu_seconds(gateway_pid) - before
         d, v = _merge(runs_direct), _merge(runs_via)
@@ -386,7 +402,7 @@ async def _bench(
         cpu = 0.0
         for _ in range(args.rounds):
             sd.append(await _load_streams(backend_port, direct_s, c, total))
-            before = _cpu_seconds(gateway_pid)
+            before = _group_cpu(gateway_pid)
             sv.append(await _load_streams(gateway_port, via_s, c, total))
             cpu += _cpu_seconds(gateway_pid) - before
         d, v = _merge(sd), _merge(sv)
@@ -462,9 +478,16 @@ def main() -> None:
         help="bodies shaped like a real OpenAI server's (default) or FakeOpenAI's smallest valid ones",
     )
     parser.add_argument("--tokens", type=int, default=16, help="content events per streamed answer")
+    parser.add_argument(
+        "--serve-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --auto-unique: semdns serve --workers N",
+    )
     args = parser.parse_args()
     if args.auto_unique:
-        print(json.dumps(_auto_main(args.auto_unique), indent=2))
+        print(json.dumps(_auto_main(args.auto_unique, args.serve_workers), indent=2))
         return
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -480,13 +503,14 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-def _auto_main(count: int) -> dict[str, object]:
+def _auto_main(count: int, serve_workers: int = 1) -> dict[str, object]:
     from semdns.resolve.encoder import cache_dir
 
     out: dict[str, object] = {
         "benchmark": "model auto on unique public prompts through semdns serve (fake backend, zero latency)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "requests_per_level": count,
+        "serve_workers": serve_workers,
     }
     for label, lexical in (("shipped (lexical pass first)", True), ("full path (no lexical stage)", False)):
 
@@ -496,7 +520,12 @@ def _auto_main(count: int) -> dict[str, object]:
         with (
             tempfile.TemporaryDirectory() as tmp,
             # the user's cache: the namespace's example embeddings and the token table, computed once
-            _processes(Path(tmp), zones=zones, env_extra={"SEMDNS_CACHE_DIR": str(cache_dir())}) as (
+            _processes(
+                Path(tmp),
+                zones=zones,
+                env_extra={"SEMDNS_CACHE_DIR": str(cache_dir())},
+                serve_args=("--workers", str(serve_workers)) if serve_workers > 1 else (),
+            ) as (
                 _,
                 gateway_port,
                 pid,

@@ -19,19 +19,7 @@ import resource
 import tempfile
 from pathlib import Path
 
-from gateway import _cpu_seconds, _load, _merge, _processes, _request
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def _group_cpu(pid: int) -> float:
-    """CPU seconds of a gateway: the process and its workers (Linux /proc)."""
-    return _cpu_seconds(pid) + sum(_cpu_seconds(c) for c in _children(pid))
+from gateway import _cpu_seconds, _group_cpu, _load, _merge, _processes, _request
 
 
 def _own_cpu() -> float:
