@@ -37,6 +37,10 @@ class CountingEncoder(MiniLMEncoder):
         self.transformer_rows = 0
         self.tokenised: list[str] = []
 
+    def token_ids(self, text: str) -> list[int]:
+        self.tokenised.append(text)
+        return super().token_ids(text)
+
     def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
         self.tokenised.extend(texts)
         return super().token_ids_batch(texts)

@@ -96,6 +96,9 @@ class MemoTokenEncoder(MemoEncoder):
         super().prime(text, vector)
         self._by_ids[tuple(self._tokens.token_ids_batch([text])[0])] = vector.reshape(1, -1)
 
+    def token_ids(self, text: str) -> list[int]:
+        return self._tokens.token_ids(text)
+
     def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
         return self._tokens.token_ids_batch(texts)
 

@@ -32,7 +32,6 @@ def _ratio(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-_FENCE = re.compile(r"```")
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+\w+\s*\(", re.M)
 _CLASS = re.compile(r"^\s*class\s+\w+\s*[(:]", re.M)
 _IMPORT = re.compile(r"^\s*(?:from\s+[\w.]+\s+import\s|import\s+[\w.]+)", re.M)
@@ -66,7 +65,6 @@ _FORMULA = re.compile(r"\b[A-Z][A-Za-z0-9]*\d[A-Za-z0-9]*\b|\b[A-Z][a-z]?[A-Z][A
 _ELEMENTISH = re.compile(r"^(?:[A-Z][a-z]?\d*)+$")
 _ARROW = re.compile(r"->|→|⇌|<=>|⟶|\u21cc")
 _OPTIONS = re.compile(r"(?:^|\n)\s*\(?[A-Da-d][).:]\s+\S")
-_QUESTION = re.compile(r"\?")
 _NOT_ALPHA = re.compile(r"[^A-Za-z]+")
 _SYMBOL = re.compile(r"[(){}\[\]<>=;:_#*/\\|&!%^~`]")
 _URL = re.compile(r"https?://\S+")
@@ -127,6 +125,28 @@ def _formulae(text: str) -> int:
     return count
 
 
+def _found(pattern: re.Pattern[str], text: str, needles: tuple[str, ...]) -> int:
+    """``len(pattern.findall(text))``, skipping the scan when ``text`` lacks every substring that a
+    match must contain (``needles``: a necessary condition, so the count is the same). Most prompts
+    have no fence, docstring, arrow or LaTeX; a substring test costs a fraction of a regex scan."""
+    for needle in needles:
+        if needle in text:
+            return len(pattern.findall(text))
+    return 0
+
+
+# What a match of each pattern must contain (see the patterns above; tests/resolve/test_features.py).
+_NEEDS_TYPE_HINT = ("->", ": ")
+_NEEDS_BRACE = ("{", "}", ";")
+_NEEDS_INDENT = ("  ", "\t")
+_NEEDS_TRACEBACK = ("Traceback", 'File "', "Error", "Exception")
+_NEEDS_LATEX = ("\\", "$")
+_NEEDS_POWER = ("^", "**", "²", "³")
+_NEEDS_FUNC_OF = ("(", "/", "dx")
+_NEEDS_CURRENCY = ("$", "€", "£", "¥", "dollars", "cents", "euros", "pounds")
+_NEEDS_ARROW = ("->", "→", "⇌", "<=>", "⟶")
+
+
 def structural_features(text: str) -> Floats:
     """The structural signal vector of one prompt (length :data:`DIM`, values in [0, 1])."""
     lines = text.count("\n") + 1
@@ -135,38 +155,39 @@ def structural_features(text: str) -> Floats:
     letters = chars - sum(len(gap) for gap in _NOT_ALPHA.findall(text))
     symbols = len(_SYMBOL.findall(text))
     lower = text.lower()
+    numbers = len(_NUMBER.findall(text))
     values = (
-        _squash(len(_FENCE.findall(text)), 1.0),
-        _squash(len(_DEF.findall(text)), 1.5),
-        _squash(len(_CLASS.findall(text)), 1.5),
-        _squash(len(_IMPORT.findall(text)), 1.5),
-        _squash(len(_DOCSTRING.findall(text)), 1.0),
-        _squash(len(_DOCTEST.findall(text)), 1.0),
-        _squash(len(_TYPE_HINT.findall(text)), 1.0),
-        _squash(len(_BRACE_CODE.findall(text)), 0.5),
-        _squash(len(_CALL.findall(text)), 0.5),
-        _squash(len(_SNAKE.findall(text)) + len(_CAMEL.findall(text)), 0.5),
-        _ratio(len(_INDENTED.findall(text)), lines),
-        _squash(len(_TRACEBACK.findall(text)), 1.0),
+        _squash(text.count("```"), 1.0),
+        _squash(_found(_DEF, text, ("def",)), 1.5),
+        _squash(_found(_CLASS, text, ("class",)), 1.5),
+        _squash(_found(_IMPORT, text, ("import",)), 1.5),
+        _squash(_found(_DOCSTRING, text, ('"""', "'''")), 1.0),
+        _squash(_found(_DOCTEST, text, (">>>",)), 1.0),
+        _squash(_found(_TYPE_HINT, text, _NEEDS_TYPE_HINT), 1.0),
+        _squash(_found(_BRACE_CODE, text, _NEEDS_BRACE), 0.5),
+        _squash(_found(_CALL, text, ("(",)), 0.5),
+        _squash(_found(_SNAKE, text, ("_",)) + len(_CAMEL.findall(text)), 0.5),
+        _ratio(_found(_INDENTED, text, _NEEDS_INDENT), lines),
+        _squash(_found(_TRACEBACK, text, _NEEDS_TRACEBACK), 1.0),
         _squash(len(_SHELL.findall(text)), 0.7),
-        _squash(len(_PATH.findall(text)), 1.0),
-        _ratio(len(_CONFIG_LINE.findall(text)), lines),
+        _squash(_found(_PATH, text, ("/",)), 1.0),
+        _ratio(_found(_CONFIG_LINE, text, (":",)), lines),
         min(1.0, 4.0 * _ratio(symbols, chars)),
-        _squash(len(_NUMBER.findall(text)), 0.3),
+        _squash(numbers, 0.3),
         _squash(len(_ARITH.findall(text)), 0.7),
-        _squash(len(_LATEX.findall(text)), 1.0),
-        _squash(len(_POWER.findall(text)), 1.0),
-        _squash(len(_FUNC_OF.findall(text)), 1.0),
-        _squash(len(_CURRENCY.findall(lower)), 0.7),
-        _squash(len(_PERCENT.findall(lower)), 1.0),
-        _squash(len(_UNIT.findall(text)), 0.7),
+        _squash(_found(_LATEX, text, _NEEDS_LATEX), 1.0),
+        _squash(_found(_POWER, text, _NEEDS_POWER), 1.0),
+        _squash(_found(_FUNC_OF, text, _NEEDS_FUNC_OF), 1.0),
+        _squash(_found(_CURRENCY, lower, _NEEDS_CURRENCY) if numbers else 0, 0.7),  # a match has a digit
+        _squash(_found(_PERCENT, lower, ("%", "percent")), 1.0),
+        _squash(len(_UNIT.findall(text)) if numbers else 0, 0.7),  # a match starts with a digit
         _squash(_formulae(text), 0.7),
-        _squash(len(_ARROW.findall(text)), 1.0),
+        _squash(_found(_ARROW, text, _NEEDS_ARROW), 1.0),
         _squash(len(_OPTIONS.findall(text)), 0.5),
-        _squash(len(_QUESTION.findall(text)), 1.0),
+        _squash(text.count("?"), 1.0),
         _squash(n_words, 1 / 60),
         _squash(lines - 1, 0.2),
         _ratio(letters, chars),
-        _squash(len(_URL.findall(text)) + (len(_EMAIL.findall(text)) if "@" in text else 0), 1.0),
+        _squash(_found(_URL, text, ("http",)) + (len(_EMAIL.findall(text)) if "@" in text else 0), 1.0),
     )
     return np.asarray(values, dtype=np.float32)

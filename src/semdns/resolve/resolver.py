@@ -500,12 +500,14 @@ class Resolver:
         """The token ids of the query (or of ``context [SEP] query``), tokenised once."""
         if self._tokens is None:
             return None
+        # One text at a time: a batch call hands even one text to the tokenizer's thread pool, which
+        # costs a hand-off between threads that a busy machine makes slow.
         if not joined or not state.context:
             if state.ids is None:
-                state.ids = self._tokens.token_ids_batch([state.text])[0]
+                state.ids = self._tokens.token_ids(state.text)
             return state.ids
         if state.joined_ids is None:
-            state.joined_ids = self._tokens.token_ids_batch([state.joined])[0]
+            state.joined_ids = self._tokens.token_ids(state.joined)
         return state.joined_ids
 
     def _embed(self, state: _Query, *, joined: bool) -> Vectors:

@@ -129,8 +129,8 @@ class TrainedClassifier:
         """Sparse TF-IDF of ``text``: column indices and values (sublinear tf, L2-normalised), the
         same numbers scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` gives at training."""
         # Count every unit first (in C), then look up only the distinct ones in the vocabulary.
-        vocabulary = self.vocabulary
-        found = [(vocabulary[t], c) for t, c in Counter(tokens(text)).items() if t in vocabulary]
+        column = self.vocabulary.get
+        found = [(i, c) for t, c in Counter(tokens(text)).items() if (i := column(t)) is not None]
         if not found:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
         columns = np.fromiter((i for i, _ in found), dtype=np.intp, count=len(found))
