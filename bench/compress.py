@@ -26,6 +26,7 @@ Tuning (weights in semdns.compress.lossy) used ``--split dev`` only; the figures
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -43,7 +44,8 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import emit  # noqa: E402
-from semdns.compress.lossy import QueryAwareCompressor  # noqa: E402
+from semdns.compress.lossy import QueryAwareCompressor, Weights  # noqa: E402
+from semdns.compress.request import Split, split_request  # noqa: E402
 from semdns.compress.text import count_tokens  # noqa: E402
 
 SETS = {"squad": REPO / "corpora/compress/squad", "coqa": REPO / "corpora/compress/coqa"}
@@ -57,18 +59,54 @@ class Item:
     context: str
     question: str
     answers: tuple[str, ...]
+    history: tuple[tuple[str, str], ...] = ()
+    """Earlier turns of the conversation (question, answer), oldest first (CoQA)."""
 
 
-def load(split: str) -> dict[str, list[Item]]:
+def load(split: str, sets: list[str] | None = None) -> dict[str, list[Item]]:
     items: dict[str, list[Item]] = {}
     for name, folder in SETS.items():
+        if sets and name not in sets:
+            continue
         rows = [json.loads(line) for line in (folder / f"{split}.jsonl").open(encoding="utf-8")]
         items[name] = [
-            Item(name, row["domain"], row["id"], row["context"], qa["question"], tuple(qa["answers"]))
+            Item(
+                name,
+                row["domain"],
+                row["id"],
+                row["context"],
+                qa["question"],
+                tuple(qa["answers"]),
+                tuple((t["question"], t["answer"]) for t in qa.get("history", ())),
+            )
             for row in rows
             for qa in row["qas"]
         ]
     return items
+
+
+def chat(context: str, item: Item, conversation: bool) -> list[dict[str, str]]:
+    """The request a chat client sends: the context with the first question in the first user
+    message; with ``conversation``, the earlier turns as user/assistant messages before the question."""
+    turns = item.history if conversation else ()
+    if not turns:
+        return [{"role": "user", "content": f"{context}\n\n{item.question}"}]
+    messages = [{"role": "user", "content": f"{context}\n\n{turns[0][0]}"}]
+    messages.append({"role": "assistant", "content": turns[0][1]})
+    for question, answer in turns[1:]:
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return [*messages, {"role": "user", "content": item.question}]
+
+
+def split_chat(context: str, item: Item, conversation: bool) -> Split:
+    """What the gateway's lossy step reads from that request (semdns.compress.request): the context
+    as the one document, the question and, with ``conversation``, the earlier turns as history."""
+    split = split_request("chat", {"messages": chat(context, item, conversation)})
+    assert split is not None and len(split.documents) == 1, item.passage_id
+    assert split.question == item.question, (split.question, item.question)
+    expected = [t for turn in item.history for t in turn if t.strip()] if conversation else []
+    assert split.history == expected, (split.history, expected)
+    return split
 
 
 def normalise(text: str) -> str:
@@ -137,52 +175,70 @@ def run_lossy(args: argparse.Namespace, data: dict[str, list[Item]]) -> list[dic
         encoder.encode(["warm up"])
         if "static" in args.methods:
             encoder.token_table()  # read (or built) once, as a gateway does at start-up
-    compressor = QueryAwareCompressor(encoder)
+    compressor = QueryAwareCompressor(encoder, weights=args.weights)
     rows: list[dict[str, Any]] = []
     for set_name, items in data.items():
-        for setting in ("passage", "long"):
-            for method in args.methods:
-                limit = args.hybrid_limit if method == "hybrid" else args.limit
-                chosen = _sample(items, limit)
-                stats: dict[str, dict[str, list[float]]] = {}
-                for item in chosen:
-                    context = (
-                        item.context if setting == "passage" else long_context(item, items, args.long_tokens)
+        has_history = any(item.history for item in items)
+        for setting, method, conversation in [
+            (setting, method, conversation)
+            for setting in ("passage", "long")
+            for method in args.methods
+            for conversation in args.history
+            if not conversation or (has_history and method != "lead")  # lead ignores the question
+        ]:
+            limit = args.hybrid_limit if method == "hybrid" else args.limit
+            stats: dict[str, dict[str, list[float]]] = {}
+            for item in _sample(items, limit):
+                full = item.context if setting == "passage" else long_context(item, items, args.long_tokens)
+                split = split_chat(full, item, conversation)
+                context = split.documents[0]
+                tokens_in = count_tokens(context)
+                target = max(1, math.floor(tokens_in / args.ratio))
+                vague = max(1, math.floor(tokens_in / args.vague_ratio)) if args.vague_ratio else None
+                widened = False
+                started = time.perf_counter()
+                if method == "lead":
+                    out = lead(context, target)
+                else:
+                    compressed, result = compressor.compress(
+                        [context],
+                        split.question,
+                        target,
+                        method=method,
+                        history=split.history,
+                        vague_target_tokens=vague,
                     )
-                    tokens_in = count_tokens(context)
-                    target = max(1, math.floor(tokens_in / args.ratio))
-                    started = time.perf_counter()
-                    if method == "lead":
-                        out = lead(context, target)
-                    else:
-                        out = compressor.compress([context], item.question, target, method=method)[0][0]
-                    seconds = time.perf_counter() - started
-                    for domain in (item.domain, "all"):
-                        s = stats.setdefault(domain, {"in": [], "out": [], "ms": [], "kept": []})
-                        s["in"].append(tokens_in)
-                        s["out"].append(count_tokens(out))
-                        s["ms"].append(1000 * seconds / (tokens_in / 1000))
-                        s["kept"].append(1.0 if retained(out, item.answers) else 0.0)
-                    baseline = retained(context, item.answers)
-                    assert baseline, f"{item.passage_id}: the uncompressed context lacks its answer"
-                for domain, s in sorted(stats.items()):
-                    k, n = int(sum(s["kept"])), len(s["kept"])
-                    rows.append(
-                        {
-                            "set": set_name,
-                            "domain": domain,
-                            "setting": setting,
-                            "method": method,
-                            "n": n,
-                            "tokens_in_mean": round(statistics.mean(s["in"]), 1),
-                            "ratio": round(sum(s["in"]) / max(sum(s["out"]), 1), 2),
-                            "ms_per_1k_tokens_p50": round(statistics.median(s["ms"]), 3),
-                            "retention": round(k / n, 4),
-                            "retention_ci95": wilson(k, n),
-                        }
-                    )
-                    if domain == "all":
-                        print(json.dumps(rows[-1]), file=sys.stderr)
+                    out, widened = compressed[0], result.widened
+                seconds = time.perf_counter() - started
+                for domain in (item.domain, "all"):
+                    s = stats.setdefault(domain, {"in": [], "out": [], "ms": [], "kept": [], "widened": []})
+                    s["in"].append(tokens_in)
+                    s["out"].append(count_tokens(out))
+                    s["ms"].append(1000 * seconds / (tokens_in / 1000))
+                    s["kept"].append(1.0 if retained(out, item.answers) else 0.0)
+                    s["widened"].append(1.0 if widened else 0.0)
+                baseline = retained(context, item.answers)
+                assert baseline, f"{item.passage_id}: the uncompressed context lacks its answer"
+            for domain, s in sorted(stats.items()):
+                k, n = int(sum(s["kept"])), len(s["kept"])
+                rows.append(
+                    {
+                        "set": set_name,
+                        "domain": domain,
+                        "setting": setting,
+                        "method": method,
+                        "history": conversation,
+                        "n": n,
+                        "tokens_in_mean": round(statistics.mean(s["in"]), 1),
+                        "ratio": round(sum(s["in"]) / max(sum(s["out"]), 1), 2),
+                        "ms_per_1k_tokens_p50": round(statistics.median(s["ms"]), 3),
+                        "retention": round(k / n, 4),
+                        "retention_ci95": wilson(k, n),
+                        "widened_share": round(statistics.mean(s["widened"]), 4),
+                    }
+                )
+                if domain == "all":
+                    print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
 
 
@@ -349,6 +405,21 @@ def run_e2e(args: argparse.Namespace, data: dict[str, list[Item]]) -> dict[str, 
     }
 
 
+def weights(overrides: list[str], parser: argparse.ArgumentParser) -> Weights:
+    """:class:`Weights` with ``NAME=VALUE`` overrides (each field keeps its type)."""
+    chosen = Weights()
+    for override in overrides:
+        name, _, value = override.partition("=")
+        current = getattr(chosen, name, None)
+        if current is None or not value:
+            parser.error(f"--weight {override!r}: expected NAME=VALUE with NAME a field of Weights")
+        try:
+            chosen = dataclasses.replace(chosen, **{name: type(current)(value)})
+        except ValueError:
+            parser.error(f"--weight {override!r}: {value!r} is not a {type(current).__name__}")
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "eval"), default="eval")
@@ -357,6 +428,26 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, default=4.0)
     parser.add_argument("--long-tokens", type=int, default=2000)
     parser.add_argument("--methods", default="lead,lexical,hybrid")
+    parser.add_argument(
+        "--history",
+        choices=("both", "on", "off"),
+        default="both",
+        help="CoQA: send each question with its conversation's earlier turns (on), without (off), or both",
+    )
+    parser.add_argument("--sets", default="squad,coqa", help="which sets of corpora/compress")
+    parser.add_argument(
+        "--vague-ratio",
+        type=float,
+        default=0.0,
+        help="the ratio for a question too vague to choose by (a zone's vague_ratio; 0: none)",
+    )
+    parser.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a field of semdns.compress.lossy.Weights (tuning, on --split dev only)",
+    )
     parser.add_argument("--lossless", action="store_true")
     parser.add_argument(
         "--dict-sizes", default="16384,65536,262144", help="lossless: dictionary sizes to train (bytes)"
@@ -365,11 +456,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     args.methods = [m for m in args.methods.split(",") if m]
-    data = load(args.split)
+    args.weights = weights(args.weight, parser)
+    args.history = {"both": [False, True], "on": [True], "off": [False]}[args.history]
+    data = load(args.split, [s for s in args.sets.split(",") if s])
     result: dict[str, Any] = {
         "split": args.split,
         "ratio_target": args.ratio,
+        "vague_ratio": args.vague_ratio or None,
         "long_tokens": args.long_tokens,
+        "weights": dataclasses.asdict(args.weights),
         "lossy": run_lossy(args, data) if args.methods else [],
     }
     if args.lossless:
