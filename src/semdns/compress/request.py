@@ -75,7 +75,21 @@ def split_request(endpoint: str, body: dict[str, Any]) -> Split | None:
     last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
     if last_user < 0 or not isinstance(messages[last_user].get("content"), str):
         return None
-    split = Split([], "", [])  # filled in below; the question comes last
+    documents: list[str] = []
+    places: list[tuple[int, str]] = []
+    history: list[str] = []
+    tails: dict[int, str] = {}
+
+    def split_user(index: int, content: str) -> str:
+        """A user message's context (a ``head`` document, when there is one) and its own question,
+        which is kept verbatim and returned."""
+        head, question = split_question(content)
+        tails[index] = question
+        if head.strip():
+            documents.append(head)
+            places.append((index, "head"))
+        return question
+
     recent = last_user - HISTORY_MESSAGES
     for i, message in enumerate(messages[:last_user]):
         content = message.get("content")
@@ -83,29 +97,16 @@ def split_request(endpoint: str, body: dict[str, Any]) -> Split | None:
         if role not in _CONTEXT_ROLES or not isinstance(content, str) or not content.strip():
             continue
         if i >= recent and role == "user":
-            _add_head(split, i, content, history=True)
+            turn = split_user(i, content)
+            if turn.strip():
+                history.append(turn)
         elif i >= recent and role == "assistant" and count_tokens(content) <= QUESTION_TOKENS:
-            split.history.append(content)
+            history.append(content)
         else:
-            split.documents.append(content)
-            split.places.append((i, "whole"))
-    question = _add_head(split, last_user, messages[last_user]["content"], history=False)
-    if not split.documents:
-        return None
-    return Split(split.documents, question, split.places, split.history, split.tails)
-
-
-def _add_head(split: Split, index: int, content: str, *, history: bool) -> str:
-    """Split one user message into context (a ``head`` document, when there is one) and its own
-    question, kept verbatim (a history turn when ``history``); returns the question."""
-    head, question = split_question(content)
-    split.tails[index] = question
-    if head.strip():
-        split.documents.append(head)
-        split.places.append((index, "head"))
-    if history and question.strip():
-        split.history.append(question)
-    return question
+            documents.append(content)
+            places.append((i, "whole"))
+    question = split_user(last_user, messages[last_user]["content"])
+    return Split(documents, question, places, history, tails) if documents else None
 
 
 def rebuild(endpoint: str, body: dict[str, Any], split: Split, compressed: list[str]) -> dict[str, Any]:
