@@ -93,26 +93,34 @@ def load(split: str, sets: list[str] | None = None) -> dict[str, list[Item]]:
     return items
 
 
-def chat(context: str, item: Item, conversation: bool) -> list[dict[str, str]]:
+HISTORY_MODES = ("off", "on", "questions")
+
+
+def chat(context: str, item: Item, conversation: str) -> list[dict[str, str]]:
     """The request a chat client sends: the context with the first question in the first user
-    message; with ``conversation``, the earlier turns as user/assistant messages before the question."""
-    turns = item.history if conversation else ()
+    message; with ``conversation`` ``on``, the earlier turns as user/assistant messages before the
+    question; ``questions``: the earlier user questions only (as if the answers told nothing)."""
+    if conversation not in HISTORY_MODES:
+        raise ValueError(f"conversation must be one of {HISTORY_MODES}, got {conversation!r}")
+    turns = item.history if conversation != "off" else ()
     if not turns:
         return [{"role": "user", "content": f"{context}\n\n{item.question}"}]
-    messages = [{"role": "user", "content": f"{context}\n\n{turns[0][0]}"}]
-    messages.append({"role": "assistant", "content": turns[0][1]})
-    for question, answer in turns[1:]:
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    messages: list[dict[str, str]] = []
+    for n, (question, answer) in enumerate(turns):
+        messages.append({"role": "user", "content": f"{context}\n\n{question}" if n == 0 else question})
+        if conversation == "on":
+            messages.append({"role": "assistant", "content": answer})
     return [*messages, {"role": "user", "content": item.question}]
 
 
-def split_chat(context: str, item: Item, conversation: bool) -> Split:
+def split_chat(context: str, item: Item, conversation: str) -> Split:
     """What the gateway's lossy step reads from that request (semdns.compress.request): the context
-    as the one document, the question and, with ``conversation``, the earlier turns as history."""
+    as the one document, the question and the earlier turns it sends as history."""
     split = split_request("chat", {"messages": chat(context, item, conversation)})
     assert split is not None and len(split.documents) == 1, item.passage_id
     assert split.question == item.question, (split.question, item.question)
-    expected = [t for turn in item.history for t in turn if t.strip()] if conversation else []
+    sent = {"off": 0, "on": 2, "questions": 1}[conversation]
+    expected = [t for turn in item.history for t in turn[:sent] if t.strip()]
     assert split.history == expected, (split.history, expected)
     return split
 
@@ -192,7 +200,7 @@ def run_lossy(args: argparse.Namespace, data: dict[str, list[Item]]) -> list[dic
             for setting in ("passage", "long")
             for method in args.methods
             for conversation in args.history
-            if not conversation or (has_history and method != "lead")  # lead ignores the question
+            if conversation == "off" or (has_history and method != "lead")  # lead ignores the question
         ]:
             limit = args.hybrid_limit if method == "hybrid" else args.limit
             stats: dict[str, dict[str, list[float]]] = {}
@@ -522,9 +530,10 @@ def main() -> None:
     parser.add_argument("--methods", default="lead,lexical,hybrid")
     parser.add_argument(
         "--history",
-        choices=("both", "on", "off"),
+        choices=("both", "on", "off", "questions", "all"),
         default="both",
-        help="CoQA: send each question with its conversation's earlier turns (on), without (off), or both",
+        help="CoQA: send each question with its conversation's earlier turns (on), without (off), both, "
+        "with the earlier questions only (questions), or all three",
     )
     parser.add_argument("--sets", default="squad,coqa", help="which sets of corpora/compress")
     parser.add_argument(
@@ -562,7 +571,7 @@ def main() -> None:
     args = parser.parse_args()
     args.methods = [m for m in args.methods.split(",") if m]
     args.weights = weights(args.weight, parser)
-    args.history = {"both": [False, True], "on": [True], "off": [False]}[args.history]
+    args.history = {"both": ["off", "on"], "all": list(HISTORY_MODES)}.get(args.history, [args.history])
     data = load(args.split, [s for s in args.sets.split(",") if s])
     result: dict[str, Any] = {
         "split": args.split,

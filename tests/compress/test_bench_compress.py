@@ -46,13 +46,17 @@ def test_a_follow_up_is_sent_as_the_conversation_and_split_back() -> None:
         ("her mommy",),
         (("What color?", "white"), ("Where?", "a barn")),
     )
-    messages = compress.chat(CONTEXT, item, conversation=True)
+    messages = compress.chat(CONTEXT, item, conversation="on")
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
     assert messages[0]["content"] == f"{CONTEXT}\n\nWhat color?" and messages[-1]["content"] == "Who with?"
-    split = compress.split_chat(CONTEXT, item, conversation=True)
+    split = compress.split_chat(CONTEXT, item, conversation="on")
     assert split.documents == [CONTEXT] and split.history == ["What color?", "white", "Where?", "a barn"]
-    alone = compress.split_chat(CONTEXT, item, conversation=False)
+    asked = compress.split_chat(CONTEXT, item, conversation="questions")
+    assert asked.documents == [CONTEXT] and asked.history == ["What color?", "Where?"]
+    alone = compress.split_chat(CONTEXT, item, conversation="off")
     assert alone.documents == [CONTEXT] and alone.history == [] and alone.question == "Who with?"
+    with pytest.raises(ValueError, match="conversation must be one of"):
+        compress.chat(CONTEXT, item, conversation="yes")
 
 
 def test_weight_overrides_and_malformed_ones() -> None:
