@@ -1,7 +1,7 @@
 """Context-compression benchmark: prints one JSON object.
 
     python bench/compress.py [--split eval] [--sets squad,coqa] [--limit N] [--hybrid-limit N] \
-        [--ratio 4] [--history both|on|off] [--vague-ratio R] [--weight NAME=VALUE ...] \
+        [--ratio 4] [--history both|on|off|questions|all] [--vague-ratio R] [--weight NAME=VALUE ...] \
         [--lossless] [--levels 3,19] [--lossless-domains D,...] [--train-side WHEEL] \
         [--entropy 0,2,4] [--e2e N] [--out FILE]
 
@@ -15,7 +15,8 @@
    occurs in the compressed text, with a Wilson 95 % interval. Each question is sent as a chat
    request and split by the gateway's own code (semdns.compress.request); CoQA's, with
    ``--history on``, as the conversation so far (earlier turns as user/assistant messages), and
-   without it (``off``); ``both`` gives both rows. ``--vague-ratio``: a zone's ``vague_ratio``
+   without it (``off``); ``both`` gives both rows; ``questions`` sends the earlier user questions
+   without the answers; ``all`` gives the three. ``--vague-ratio``: a zone's ``vague_ratio``
    (the share of questions it applied to is ``widened_share``; the ratio column is what was
    reached, widened questions included).
 2. ``lossless`` (``--lossless``): zstd on typical messages (the routing corpora's eval prompts, one
