@@ -18,6 +18,12 @@ spent:
 Two cheap cues add to the score: a unit with a digit when the question asks for a quantity or a date,
 and a share of the best neighbour's score (the sentence after the one that names the subject often
 holds the answer). Units mined as the zone's boilerplate are dropped before anything else.
+
+The query is the question and the conversation before it (``history``: earlier questions and
+answers, weighted less the further back they are), since a follow-up ("Who did she live with?")
+often names nothing the context could be matched on; the earlier turns name the subject. A query
+that still says almost nothing may be given a wider budget (``vague_target_tokens``): keeping more
+beats guessing.
 """
 
 from __future__ import annotations
