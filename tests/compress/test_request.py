@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from semdns.compress.lossy import QueryAwareCompressor
-from semdns.compress.request import compress_body, split_question, split_request
+from semdns.compress.request import HISTORY_MESSAGES, compress_body, rebuild, split_question, split_request
 
 DOC = " ".join(f"Paragraph sentence {i} talks about shipping schedules and crates." for i in range(60))
 FACT = "The ferry to Hvar leaves at 07:45 from pier 3."
@@ -28,13 +29,105 @@ def test_system_messages_and_part_lists_are_not_context() -> None:
         "messages": [
             {"role": "system", "content": DOC},
             {"role": "user", "content": [{"type": "text", "text": DOC}]},
-            {"role": "assistant", "content": "Noted."},
+            {"role": "assistant", "content": DOC},
             {"role": "user", "content": "And the ferry?"},
         ]
     }
     split = split_request("chat", body)
     assert split is not None
-    assert split.documents == ["Noted."] and split.places == [(2, "whole")]
+    assert split.documents == [DOC] and split.places == [(2, "whole")] and split.history == []
+
+
+def test_a_conversation_gives_the_question_its_earlier_turns_kept_verbatim() -> None:
+    body = {
+        "messages": [
+            {"role": "system", "content": "Answer from the document."},
+            {"role": "user", "content": f"{DOC}\n\nWhich islands does the ferry serve?"},
+            {"role": "assistant", "content": "Hvar and Vis."},
+            {"role": "tool", "content": "timetable: none"},
+            {"role": "user", "content": "Where does it leave from?"},
+            {"role": "assistant", "content": "Pier 3."},
+            {"role": "user", "content": "When?"},
+        ]
+    }
+    split = split_request("chat", body)
+    assert split is not None and split.question == "When?"
+    assert split.history == [
+        "Which islands does the ferry serve?",
+        "Hvar and Vis.",
+        "Where does it leave from?",
+        "Pier 3.",
+    ]
+    assert split.documents == [DOC, "timetable: none"] and split.places == [(1, "head"), (3, "whole")]
+    out = rebuild("chat", body, split, ["kept part", ""])
+    assert out["messages"][1]["content"] == "kept part\n\nWhich islands does the ferry serve?"
+    assert out["messages"][3]["content"] == "…"  # an emptied context message keeps its place
+    assert [m["content"] for m in out["messages"][4:]] == ["Where does it leave from?", "Pier 3.", "When?"]
+    assert body["messages"][1]["content"].startswith(DOC)
+
+
+def test_turns_older_than_the_history_window_are_context() -> None:
+    old = [{"role": r, "content": f"old {r} turn {i}"} for i in range(HISTORY_MESSAGES) for r in ("user",)]
+    body = {
+        "messages": [
+            *old,
+            {"role": "assistant", "content": "recent answer"},
+            {"role": "user", "content": "Q?"},
+        ]
+    }
+    split = split_request("chat", body)
+    assert split is not None
+    assert split.documents == ["old user turn 0"] and split.places == [(0, "whole")]
+    assert split.history[0] == "old user turn 1" and split.history[-1] == "recent answer"
+
+
+def test_malformed_messages_are_no_context_and_raise_nothing() -> None:
+    body: dict[str, Any] = {
+        "messages": [
+            "not a message",
+            {"role": "assistant"},
+            {"role": "assistant", "content": None},
+            {"role": "user", "content": 42},
+            {"role": "user", "content": "   "},
+            {"content": DOC},
+            {"role": "user", "content": f"{DOC}\n\nWhen does the ferry to Hvar leave?"},
+        ]
+    }
+    split = split_request("chat", body)
+    assert split is not None and split.documents == [DOC] and split.history == []
+    out = rebuild("chat", body, split, ["short"])
+    assert out["messages"][0] == "not a message" and out["messages"][-1]["content"].startswith("short\n\n")
+    assert split_request("chat", {"messages": ["x", None, 3]}) is None
+
+
+def test_a_vague_question_gets_the_wider_budget_when_one_is_given() -> None:
+    body = {"messages": [{"role": "user", "content": f"{DOC} {FACT} {DOC}\n\nWhen?"}]}
+    narrow = compress_body(
+        QueryAwareCompressor(), "chat", body, lambda n: n // 4, min_tokens=1, method="lexical"
+    )
+    wide = compress_body(
+        QueryAwareCompressor(),
+        "chat",
+        body,
+        lambda n: n // 4,
+        min_tokens=1,
+        method="lexical",
+        vague_target=lambda n: n // 2,
+    )
+    assert narrow is not None and wide is not None
+    assert not narrow[1].widened and narrow[1].ratio >= 3.5
+    assert wide[1].widened and 1.8 <= wide[1].ratio <= 2.2
+    named = {"messages": [{"role": "user", "content": f"{DOC} {FACT} {DOC}\n\nWhen does the ferry leave?"}]}
+    sharp = compress_body(
+        QueryAwareCompressor(),
+        "chat",
+        named,
+        lambda n: n // 4,
+        min_tokens=1,
+        method="lexical",
+        vague_target=lambda n: n // 2,
+    )
+    assert sharp is not None and not sharp[1].widened and FACT in sharp[0]["messages"][0]["content"]
 
 
 def test_nothing_to_compress() -> None:

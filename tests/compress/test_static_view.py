@@ -63,6 +63,22 @@ def test_cosines_follow_the_idf_weighted_word_vectors() -> None:
     assert view.similarities("cat", []).shape == (0,)
 
 
+def test_question_weights_scale_each_word_and_must_match_it() -> None:
+    view = StaticSimilarity(PieceEncoder())
+    texts = [["cat"], ["dog"], ["cat", "dog"]]
+    even = view.similarities_of_words(["cat", "dog"], texts)
+    assert even[0] == pytest.approx(even[1])
+    leaning = view.similarities_of_words(["cat", "dog"], texts, [1.0, 0.25])
+    assert leaning[0] > leaning[1] > 0
+    only_cat = view.similarities_of_words(["cat", "dog"], texts, [1.0, 0.0])
+    assert only_cat[0] == pytest.approx(1.0) and only_cat[1] == pytest.approx(0.0)
+    assert view.similarities_of_words(["cat", "dog"], texts, [1.0, 1.0]).tolist() == pytest.approx(
+        even.tolist()
+    )
+    with pytest.raises(ValueError, match="1 weights for 2 question words"):
+        view.similarities_of_words(["cat", "dog"], texts, [1.0])
+
+
 def test_each_word_is_tokenised_once_and_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     encoder = PieceEncoder()
     view = StaticSimilarity(encoder)

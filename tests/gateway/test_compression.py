@@ -117,6 +117,37 @@ async def test_lossless_reports_the_ccp_ratio_and_sends_everything(tmp_path: Pat
     assert note["dictionary"].startswith(".:")  # the test zone is the root zone
 
 
+async def test_a_conversation_steers_compression_and_a_vague_opening_keeps_more(tmp_path: Path) -> None:
+    """The follow-up "How much of it?" names nothing; its earlier turns name the K7 pump, so the fact
+    survives and the turns reach the engine as sent. A vague opening question gets the zone's
+    vague_ratio, and the answer says so."""
+    policy = {"mode": "lossy", "ratio": 8, "vague_ratio": 2, "min_tokens": 100}
+    turns = [
+        {"role": "user", "content": f"{FILLER} {FACT} {FILLER}\n\nWhich pump must be primed?"},
+        {"role": "assistant", "content": "The blue K7 pump."},
+        {"role": "user", "content": "With what?"},
+        {"role": "assistant", "content": "Water."},
+        {"role": "user", "content": "How much of it?"},
+    ]
+    async with backends("root", "legal") as b, gateway(_tree(tmp_path, b, policy)) as gw:
+        talk = await gw.client.post(
+            "/v1/chat/completions", content=orjson.dumps({"model": "legal", "messages": turns})
+        )
+        sent = b["legal"].fake.last_body
+        vague = await gw.chat(f"{FILLER} {FACT} {FILLER}\n\nWhy?", model="legal")
+        widened = b["legal"].fake.last_body
+    assert talk.status_code == 200, talk.text
+    assert sent is not None and FACT in sent["messages"][0]["content"]
+    assert sent["messages"][0]["content"].endswith("\n\nWhich pump must be primed?")
+    assert sent["messages"][1:] == turns[1:]
+    assert "reason" not in talk.json()["semdns"]["compression"]
+    assert talk.json()["semdns"]["compression"]["ratio"] >= 6
+    assert vague.headers["x-semdns-compression"].endswith("; reason=vague_question")
+    note = vague.json()["semdns"]["compression"]
+    assert note["reason"] == "vague_question" and 1.6 <= note["ratio"] <= 2.5
+    assert widened is not None and len(widened["messages"][0]["content"]) > len(LONG) / 3
+
+
 async def test_malformed_bodies_still_get_400_not_a_compression_error(tmp_path: Path) -> None:
     async with backends("root", "legal") as b:
         tree = _tree(tmp_path, b, {"mode": "lossy", "ratio": 4, "min_tokens": 0})

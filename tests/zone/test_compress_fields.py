@@ -41,6 +41,13 @@ def test_targets() -> None:
     assert CompressSpec(mode="lossy", budget_tokens=300).target(2000) == 300
     assert CompressSpec(mode="lossy", ratio=2, budget_tokens=300).target(2000) == 300
     assert CompressSpec(mode="lossy", budget_tokens=3000).target(2000) == 2000
+    vague = CompressSpec(mode="lossy", ratio=4, vague_ratio=2, budget_tokens=800)
+    assert (vague.target(2000), vague.target(2000, vague=True), vague.target(1200, vague=True)) == (
+        500,
+        800,
+        600,
+    )
+    assert CompressSpec(mode="lossy").target(2000, vague=True) == 500  # no vague_ratio: no change
 
 
 def test_dictionary_path_is_relative_to_the_zone_file(write_zone: WriteZone) -> None:
@@ -58,6 +65,15 @@ MALFORMED = [
         "compress:\n  mode: lossy\n  budget_tokens: 3\n", 4, "greater than or equal to 16", id="budget"
     ),
     pytest.param("compress:\n  mode: lossless\n  ratio: 4\n", 2, "apply to mode: lossy", id="ratio-lossless"),
+    pytest.param(
+        "compress:\n  mode: lossy\n  vague_ratio: 0.5\n", 4, "greater than or equal to 1", id="vague-low"
+    ),
+    pytest.param(
+        "compress:\n  mode: lossy\n  vague_ratio: much\n", 4, "valid number", id="vague-not-a-number"
+    ),
+    pytest.param(
+        "compress:\n  mode: lossless\n  vague_ratio: 2\n", 2, "apply to mode: lossy", id="vague-lossless"
+    ),
     pytest.param("compress:\n  method: magic\n", 3, "'lexical', 'hybrid' or 'static'", id="method"),
     pytest.param("compress:\n  dictionary: '  '\n", 2, "dictionary is blank", id="blank-dictionary"),
     pytest.param("compress:\n  level: 3\n", 3, "level", id="unknown-field"),

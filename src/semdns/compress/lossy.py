@@ -18,6 +18,12 @@ spent:
 Two cheap cues add to the score: a unit with a digit when the question asks for a quantity or a date,
 and a share of the best neighbour's score (the sentence after the one that names the subject often
 holds the answer). Units mined as the zone's boilerplate are dropped before anything else.
+
+The query is the question and the conversation before it (``history``: earlier questions and
+answers, weighted less the further back they are), since a follow-up ("Who did she live with?")
+often names nothing the context could be matched on; the earlier turns name the subject. A query
+that still says almost nothing may be given a wider budget (``vague_target_tokens``): keeping more
+beats guessing.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +92,14 @@ class Weights:
     paragraph: float = 0.5
     semantic_pool: float = 2.5
     semantic_min_tokens: int = 1024
+    history: float = 0.5
+    """Weight of the conversation's newest earlier turn in the query (the question weighs 1)."""
+    history_decay: float = 0.5
+    """Each turn further back weighs this much less again."""
+    vague_words: int = 2
+    """A query with fewer content words than this, the question and its history together (a bare
+    "Who?" opening a conversation), says too little to choose by: when the caller gives a wider
+    budget for vague queries (``vague_target_tokens``), that one applies."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +114,43 @@ class LossyResult:
     boilerplate_dropped: int
     method: str
     seconds: float
+    widened: bool = False
+    """The query was vague and the wider budget applied (:attr:`Weights.vague_words`)."""
 
     @property
     def ratio(self) -> float:
         return self.tokens_in / max(self.tokens_out, 1)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """The question and the conversation before it, as weighted content words."""
+
+    question: str
+    text: str
+    """The question after the earlier turns, newest last (what the ``hybrid`` view embeds)."""
+    words: list[str]
+    weights: list[float]
+    """One per word: 1 for the question's, less for older turns'."""
+
+    @classmethod
+    def of(cls, question: str, history: Sequence[str], weights: Weights) -> _Query:
+        words = content_words(question)
+        per_word = [1.0] * len(words)
+        for back, turn in enumerate(reversed(history)):
+            turn_words = content_words(turn)
+            words += turn_words
+            per_word += [weights.history * weights.history_decay**back] * len(turn_words)
+        text = " ".join([*history, question]) if history else question
+        return cls(question, text, words, per_word)
+
+    def term_weights(self) -> dict[str, float]:
+        """Each stemmed term's weight: that of its most recent (heaviest) occurrence."""
+        out: dict[str, float] = {}
+        for word, weight in zip(self.words, self.weights, strict=True):
+            term = _stem(word)
+            out[term] = max(out.get(term, 0.0), weight)
+        return out
 
 
 @dataclass
@@ -136,9 +183,17 @@ class QueryAwareCompressor:
         *,
         method: Method = "hybrid",
         is_boilerplate: Callable[[str], bool] | None = None,
+        history: Sequence[str] = (),
+        vague_target_tokens: int | None = None,
     ) -> tuple[list[str], LossyResult]:
         """Compress ``documents`` together (one budget for all) against ``question``; returns the
-        compressed documents in the same order (a document may become empty) and the result."""
+        compressed documents in the same order (a document may become empty) and the result.
+
+        ``history``: the conversation's earlier turns (questions and answers, oldest first), which
+        join the question in the query at weights falling towards the past (:class:`Weights`): a
+        follow-up ("Who did she live with?") names little, its earlier turns name the story.
+        ``vague_target_tokens``: the budget when the query is too vague to choose by (keep more
+        rather than guess); the result's ``widened`` says when it applied."""
         started = time.perf_counter()
         units: list[tuple[int, int, Unit]] = []  # (document, index in document, unit)
         per_doc: list[list[Unit]] = []
@@ -155,7 +210,15 @@ class QueryAwareCompressor:
             else:
                 candidates.append(k)
         used = self._usable(method)
-        scores = self._scores(units, candidates, question, target_tokens, used)
+        query = _Query.of(question, history, self.weights)
+        widened = (
+            vague_target_tokens is not None
+            and vague_target_tokens > target_tokens
+            and len(query.words) < self.weights.vague_words
+        )
+        if widened and vague_target_tokens is not None:
+            target_tokens = vague_target_tokens
+        scores = self._scores(units, candidates, query, target_tokens, used)
         kept = self._select(units, candidates, scores, target_tokens)
         out: list[str] = []
         for d in range(len(per_doc)):
@@ -171,6 +234,7 @@ class QueryAwareCompressor:
             boilerplate_dropped=dropped,
             method=used,
             seconds=time.perf_counter() - started,
+            widened=widened,
         )
         return out, result
 
@@ -178,13 +242,15 @@ class QueryAwareCompressor:
         self,
         units: list[tuple[int, int, Unit]],
         candidates: list[int],
-        question: str,
+        query: _Query,
         target_tokens: int,
         method: str,
     ) -> dict[int, float]:
         w = self.weights
-        q_words = content_words(question)
-        q_terms = {_stem(t) for t in q_words}
+        question = query.question
+        q_words = query.words
+        q_weight = query.term_weights()
+        q_terms = set(q_weight)
         unit_words = {k: content_words(units[k][2].text) for k in candidates}
         unit_terms = {k: {_stem(t) for t in unit_words[k]} for k in candidates}
         n = max(len(candidates), 1)
@@ -192,7 +258,7 @@ class QueryAwareCompressor:
         for k in candidates:
             for t in unit_terms[k] & q_terms:
                 df[t] = df.get(t, 0) + 1
-        idf = {t: math.log((n + 1) / (df.get(t, 0) + 0.5)) for t in q_terms}
+        idf = {t: q_weight[t] * math.log((n + 1) / (df.get(t, 0) + 0.5)) for t in q_terms}
         total = sum(idf.values()) or 1.0
         wants_quantity = bool(_QUANTITY_RE.search(question))
         paragraphs: dict[tuple[int, int], set[str]] = {}
@@ -209,7 +275,7 @@ class QueryAwareCompressor:
             scores[k] = score
         if method == "hybrid" and self.encoder is not None and candidates:
             pool = self._pool(units, candidates, scores, target_tokens)
-            vectors = self.encoder.encode([question, *(units[k][2].text for k in pool)])
+            vectors = self.encoder.encode([query.text, *(units[k][2].text for k in pool)])
             sims = vectors[1:] @ vectors[0]
             floor = float(np.min(sims)) if len(pool) else 0.0
             for k in candidates:
@@ -217,7 +283,9 @@ class QueryAwareCompressor:
             for k, sim in zip(pool, sims, strict=True):
                 scores[k] += w.semantic * (float(sim) - floor)
         if method == "static" and self._static is not None and candidates:
-            sims = self._static.similarities_of_words(q_words, [unit_words[k] for k in candidates])
+            sims = self._static.similarities_of_words(
+                q_words, [unit_words[k] for k in candidates], query.weights
+            )
             for k, sim in zip(candidates, sims.tolist(), strict=True):
                 scores[k] += w.static * sim
         if w.neighbour:

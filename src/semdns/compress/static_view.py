@@ -71,9 +71,18 @@ class StaticSimilarity:
         has no content word)."""
         return self.similarities_of_words(self.words(question), [self.words(t) for t in texts])
 
-    def similarities_of_words(self, question: list[str], texts: Sequence[list[str]]) -> Floats:
+    def similarities_of_words(
+        self,
+        question: list[str],
+        texts: Sequence[list[str]],
+        question_weights: Sequence[float] | None = None,
+    ) -> Floats:
         """:meth:`similarities` of texts already split by :meth:`words` (the lexical view splits
-        them too, so the compressor splits once)."""
+        them too, so the compressor splits once). ``question_weights``, one per question word,
+        scale each word's share of the question's vector (a conversation's earlier turns weigh less
+        than its last question); all 1 when omitted."""
+        if question_weights is not None and len(question_weights) != len(question):
+            raise ValueError(f"{len(question_weights)} weights for {len(question)} question words")
         if not texts:
             return np.zeros(0, dtype=np.float32)
         table = self._rows()
@@ -107,7 +116,12 @@ class StaticSimilarity:
         idf = np.log((len(texts) + 1.0) / (df + 0.5)).astype(np.float32)
         # Text vectors: IDF-weighted sums of their words' vectors (repeated words add up). Every
         # operand is float32: a float64 one would make scipy convert the whole table.
-        weights = sparse.csr_matrix((idf[words_flat], (owner, words_flat)), shape=(len(index), n_words))
+        scale = np.ones(len(words_flat), dtype=np.float32)
+        if question_weights is not None:
+            scale[: len(question)] = np.asarray(question_weights, dtype=np.float32)
+        weights = sparse.csr_matrix(
+            (idf[words_flat] * scale, (owner, words_flat)), shape=(len(index), n_words)
+        )
         sums = np.asarray((weights @ average) @ table, dtype=np.float32)
         return _cosines(sums[1:], sums[0])
 

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,7 @@ class CompressionStep:
             min_tokens=spec.min_tokens,
             method=spec.method,
             is_boilerplate=miner.is_boilerplate if miner is not None else None,
+            vague_target=partial(spec.target, vague=True) if spec.vague_ratio is not None else None,
         )
         name = str(node.name)
         if done is None:
@@ -158,6 +160,7 @@ class CompressionStep:
             ratio=result.ratio,
             boilerplate_dropped=result.boilerplate_dropped,
             ms=result.seconds * 1000,
+            reason="vague_question" if result.widened else None,  # the zone's vague_ratio applied
         )
 
     def _lossless(self, parsed: ParsedRequest, tree: ZoneTree, node: ZoneNode) -> CompressionNote:

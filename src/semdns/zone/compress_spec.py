@@ -8,6 +8,8 @@ or to 1/``ratio`` of its tokens, whichever is smaller; 4x when neither is given)
 ``lexical`` (fast: a few ms per 2,000 tokens), ``static`` (adds static-embedding similarity from
 MiniLM's token table: better on questions that share few words with the text, at about twice the
 lexical cost) or ``hybrid`` (adds MiniLM similarity itself: about a hundred times slower on a CPU).
+``vague_ratio``: the ratio for a question too vague to choose by (fewer than two content words in it
+and its conversation, a bare "Who?"): keep more rather than guess (still within ``budget_tokens``).
 ``boilerplate``: drop sentences mined as the zone's boilerplate. ``dictionary``: a trained zstd
 dictionary file (``semdns compress train-dict``), relative to the zone file.
 A ``ratio`` or ``budget_tokens`` without a ``mode`` means ``mode: lossy``. A zone-level block is the
@@ -32,6 +34,7 @@ class CompressSpec(BaseModel):
     mode: CompressMode = "off"
     ratio: Annotated[float, Field(ge=1.0, le=100.0)] | None = None
     budget_tokens: Annotated[int, Field(ge=16, le=1_000_000)] | None = None
+    vague_ratio: Annotated[float, Field(ge=1.0, le=100.0)] | None = None
     min_tokens: Annotated[int, Field(ge=0, le=1_000_000)] = 512
     method: CompressMethod = "lexical"
     boilerplate: bool = True
@@ -47,17 +50,23 @@ class CompressSpec(BaseModel):
 
     @model_validator(mode="after")
     def _lossy_settings(self) -> CompressSpec:
-        if self.mode != "lossy" and (self.ratio is not None or self.budget_tokens is not None):
+        if self.mode != "lossy" and (
+            self.ratio is not None or self.budget_tokens is not None or self.vague_ratio is not None
+        ):
             raise ValueError(
-                f"ratio and budget_tokens apply to mode: lossy (this block has mode: {self.mode})"
+                "ratio, budget_tokens and vague_ratio apply to mode: lossy "
+                f"(this block has mode: {self.mode})"
             )
         if self.dictionary is not None and not self.dictionary.strip():
             raise ValueError("dictionary is blank; give the path of a .zdict file or remove the field")
         return self
 
-    def target(self, tokens: int) -> int:
-        """The token budget for a context of ``tokens`` tokens."""
+    def target(self, tokens: int, *, vague: bool = False) -> int:
+        """The token budget for a context of ``tokens`` tokens (``vague``: for a vague question,
+        with ``vague_ratio`` when one is set)."""
         ratio = self.ratio if self.ratio is not None else (None if self.budget_tokens else 4.0)
+        if vague and self.vague_ratio is not None:
+            ratio = self.vague_ratio
         limits = [tokens]
         if ratio is not None:
             limits.append(max(1, int(tokens / ratio)))
