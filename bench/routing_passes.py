@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +46,40 @@ from semdns.zone.tree import ZoneTree
 
 REPO = Path(__file__).resolve().parent.parent
 FULL_STAGES = ("classifier", "keyword", "embedding")
+FULL_MODEL = ("classifier", "embedding")
+"""Deciding stages (the costliest a decision ran) that needed the full transformer's vector."""
 
 
-def with_lexical(tree: ZoneTree, threshold: float | None, min_tokens: int = 0) -> ZoneTree:
+def with_lexical(
+    tree: ZoneTree, threshold: float | None, min_tokens: int = 0, shallow: float | None = None
+) -> ZoneTree:
     """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more,
-    or without it (None: the full path)."""
+    then, with ``shallow``, the shallow pass at that threshold; or neither (None: the full path)."""
 
     def stages(policy: Policy) -> tuple[str, ...]:
-        rest = tuple(s for s in policy.stages if s != "lexical") or FULL_STAGES
-        return rest if threshold is None else ("lexical", *rest)
+        rest = tuple(s for s in policy.stages if s not in ("lexical", "shallow")) or FULL_STAGES
+        if threshold is None:
+            return rest
+        return ("lexical", "shallow", *rest) if shallow is not None else ("lexical", *rest)
 
     if threshold is None:
         return tree.with_policies(stages=stages)
-    return tree.with_policies(stages=stages, lexical_threshold=threshold, lexical_min_tokens=min_tokens)
+    changes: dict[str, Any] = {"lexical_threshold": threshold, "lexical_min_tokens": min_tokens}
+    if shallow is not None:
+        changes["shallow_threshold"] = shallow
+    return tree.with_policies(stages=stages, **changes)
+
+
+def with_shallow_below(tree: ZoneTree, threshold: float) -> ZoneTree:
+    """``tree`` with the shallow pass's threshold changed at every node but the apex (the first level
+    is the one the first layers tell apart best; below it the subdomains need more of the model)."""
+    nodes = {
+        name: node
+        if name == tree.apex
+        else replace(node, policy=node.policy.model_copy(update={"shallow_threshold": threshold}))
+        for name, node in tree.nodes.items()
+    }
+    return ZoneTree.build(nodes, tree.apex, tree.signing_keys, tree.serials)
 
 
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
@@ -67,6 +89,8 @@ def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
         out[rate] = round(float(vectors[rate].mean()), 4)
         out[f"{rate}_ci"] = [round(x, 4) for x in mean_ci(vectors[rate])]
     out["settled_by_lexical"] = round(float(np.mean([s.routed.stage == "lexical" for s in scored])), 4)
+    out["settled_by_shallow"] = round(float(np.mean([s.routed.stage == "shallow" for s in scored])), 4)
+    out["full_transformer"] = round(float(np.mean([s.routed.stage in FULL_MODEL for s in scored])), 4)
     out["mean_us"] = round(float(np.mean([s.routed.elapsed_us for s in scored])), 1)
     if full is not None:
         base = rate_vectors(full)
@@ -81,12 +105,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--thresholds", default="0.7,0.8,0.85,0.9,0.95")
     parser.add_argument("--min-tokens", default="0", help="lexical_min_tokens values to combine")
+    parser.add_argument(
+        "--shallow",
+        default="",
+        help="shallow_threshold values to combine (the shallow pass after the lexical)",
+    )
+    parser.add_argument(
+        "--shallow-below",
+        default="",
+        help="shallow_threshold values below the apex to combine (default: the same)",
+    )
+    parser.add_argument("--classifier", type=Path, default=None, help="a classifier artefact to use")
     parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--sets", choices=("all", "tuning", "eval"), default="all")
     args = parser.parse_args(argv)
-    settings: list[tuple[float, int] | None] = [None] + [
-        (float(t), int(m)) for t in args.thresholds.split(",") for m in args.min_tokens.split(",")
+    shallow: list[float | None] = [None] + [float(t) for t in args.shallow.split(",") if t]
+    below: list[float | None] = [None] + [float(t) for t in args.shallow_below.split(",") if t]
+    settings: list[tuple[float, int, float | None, float | None] | None] = [None] + [
+        (float(t), int(m), h, b)
+        for t in args.thresholds.split(",")
+        for m in args.min_tokens.split(",")
+        for h in shallow
+        for b in (below if h is not None else [None])
     ]
 
     tree = load_default_tree()
@@ -107,8 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     full: dict[str, list[Scored]] = {}
     for setting in settings:
         label = "full path" if setting is None else f"lexical@{setting[0]}/min{setting[1]}"
-        tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
-        resolver = Resolver(tree_variant, memo, cache_size=0)
+        if setting is not None and setting[2] is not None:
+            label += f"+shallow@{setting[2]}"
+            if setting[3] is not None:
+                label += f"/below@{setting[3]}"
+        tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting[:3])
+        if setting is not None and setting[3] is not None:
+            tree_variant = with_shallow_below(tree_variant, setting[3])
+        resolver = Resolver(tree_variant, memo, cache_size=0, classifier_path=args.classifier)
         router = ResolverRouter(resolver)
         for set_name, items in sets.items():
             scored = run(router, items)
@@ -118,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(set_name, {})[label] = summary(scored, baseline)
             row = results[set_name][label]
             print(
-                f"{set_name:38s} {label:18s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
-                f"lexical-settled {row['settled_by_lexical']:.2f}",
+                f"{set_name:38s} {label:30s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
+                f"lexical {row['settled_by_lexical']:.2f} shallow {row['settled_by_shallow']:.2f} "
+                f"full model {row['full_transformer']:.2f}",
                 file=sys.stderr,
             )
         resolver.close()

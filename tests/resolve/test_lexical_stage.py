@@ -75,11 +75,11 @@ def test_a_python_stub_is_settled_without_the_transformer(
 
 
 def test_below_its_threshold_the_lexical_pass_hands_over_to_the_transformer(encoder: MiniLMEncoder) -> None:
-    strict = Resolver(tree_with(lexical_threshold=1.0), encoder, cache_size=0)
+    strict = Resolver(tree_with(lexical_threshold=1.0, shallow_threshold=1.0), encoder, cache_size=0)
     try:
         decision = strict.resolve(STUB, use_cache=False)
         assert decision.names == (Name.parse("python.code."),)
-        assert decision.trace[0].stages_tried[:2] == ("lexical", "classifier")
+        assert decision.trace[0].stages_tried[:3] == ("lexical", "shallow", "classifier")
         assert decision.stage == "classifier"
         assert decision.embedding is not None
     finally:

@@ -40,6 +40,7 @@ from semdns.eval.runner import run
 from semdns.resolve.embedding import ExampleBank
 from semdns.resolve.encoder import Encoder, Vectors
 from semdns.resolve.resolver import Resolver
+from semdns.resolve.shallow import IdsEncoder, shallow_encoder
 from semdns.resolve.static import TokenEncoder
 from semdns.resolve.training import train
 from semdns.zone.schema import STAGES, Stage
@@ -83,6 +84,36 @@ class MemoEncoder:
         return self._memo[text]
 
 
+class MemoIdsEncoder:
+    """A shallow encoder (:mod:`semdns.resolve.shallow`) that embeds each distinct token sequence once,
+    for the same reason as :class:`MemoEncoder`."""
+
+    def __init__(self, inner: IdsEncoder) -> None:
+        self._inner = inner
+        self._by_ids: dict[tuple[int, ...], Vectors] = {}
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        return self._inner.encode(texts)
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
+        keys = [tuple(ids) for ids in token_ids]
+        missing = [list(k) for k in dict.fromkeys(keys) if k not in self._by_ids]
+        if missing:
+            for key, vector in zip(missing, self._inner.encode_ids(missing), strict=True):
+                self._by_ids[tuple(key)] = vector.reshape(1, -1)
+        if not keys:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._by_ids[k] for k in keys]).astype(np.float32)
+
+
 class MemoTokenEncoder(MemoEncoder):
     """A :class:`MemoEncoder` that also tokenises (a :class:`~semdns.resolve.static.TokenEncoder`),
     so that resolvers built on it get their lexical stage; embeddings are remembered by token ids."""
@@ -91,6 +122,7 @@ class MemoTokenEncoder(MemoEncoder):
         super().__init__(inner)
         self._tokens = inner
         self._by_ids: dict[tuple[int, ...], Vectors] = {}
+        self._shallow: dict[int, MemoIdsEncoder] = {}
 
     def prime(self, text: str, vector: Vectors) -> None:
         super().prime(text, vector)
@@ -98,6 +130,16 @@ class MemoTokenEncoder(MemoEncoder):
 
     def token_ids(self, text: str) -> list[int]:
         return self._tokens.token_ids(text)
+
+    def shallow_encoder(self, layers: int) -> IdsEncoder | None:
+        """The inner encoder's shallow encoder, memoised like this one (one per depth); None when the
+        inner encoder has none."""
+        if layers not in self._shallow:
+            inner = shallow_encoder(self._tokens, layers)
+            if inner is None:
+                return None
+            self._shallow[layers] = MemoIdsEncoder(inner)
+        return self._shallow[layers]
 
     def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
         return self._tokens.token_ids_batch(texts)

@@ -25,19 +25,25 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from semdns.resolve.encoder import Vectors
 
 _log = logging.getLogger(__name__)
 
 EncodeIds = Callable[[Sequence[list[int]]], Vectors]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
 class _Pending:
-    ids: list[int]
-    future: asyncio.Future[Vectors]
+    """One request: token ids to embed with the batcher's model, or other model ``work`` to run (the
+    shallow pass's layers, or the rest of the model after them)."""
+
+    ids: list[int] | None
+    future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    work: Callable[[], Any] | None = None
 
 
 class BatcherClosed(RuntimeError):
@@ -68,15 +74,27 @@ class EmbeddingBatcher:
         self.batches = 0
         """Batches run so far (with :attr:`embedded`: the mean batch size, for benchmarks and tests)."""
         self.embedded = 0
+        self.ran = 0
+        """Other model work run so far (:meth:`run`)."""
 
     async def embed(self, ids: list[int]) -> Vectors:
         """The embedding of one tokenised prompt (a 1-D vector), computed in a shared batch."""
+        vector: Vectors = await self._submit(ids, None)
+        return vector
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Run other model ``work`` on the same workers (so that every transformer call of the process
+        shares one bounded set of threads), in turn with the batches; its result or its exception."""
+        result: T = await self._submit(None, work)
+        return result
+
+    async def _submit(self, ids: list[int] | None, work: Callable[[], Any] | None) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Vectors] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         with self._ready:
             if self._closed:
                 raise BatcherClosed("the embedding batcher is closed")
-            self._queue.append(_Pending(ids, future, loop))
+            self._queue.append(_Pending(ids, future, loop, work))
             if not self._threads:
                 for index in range(self.workers):
                     thread = threading.Thread(target=self._work, name=f"semdns-embed-{index}", daemon=True)
@@ -115,11 +133,14 @@ class EmbeddingBatcher:
 
     def _work(self) -> None:
         while (batch := self._take()) is not None:
-            live = [p for p in batch if not p.future.cancelled()]
+            for pending in batch:
+                if pending.work is not None and not pending.future.cancelled():
+                    self._run_one(pending, pending.work)
+            live = [p for p in batch if p.ids is not None and not p.future.cancelled()]
             if not live:
                 continue
             try:
-                vectors = self._encode_ids([p.ids for p in live])
+                vectors = self._encode_ids([p.ids for p in live if p.ids is not None])
             except Exception as exc:  # delivered to every waiter; the worker carries on
                 _log.warning("embedding a batch of %d failed: %r", len(live), exc)
                 for pending in live:
@@ -131,15 +152,26 @@ class EmbeddingBatcher:
             for pending, vector in zip(live, vectors, strict=True):
                 _deliver(pending, vector, None)
 
+    def _run_one(self, pending: _Pending, work: Callable[[], Any]) -> None:
+        try:
+            result = work()
+        except Exception as exc:  # delivered to its waiter; the worker carries on
+            _log.warning("model work failed: %r", exc)
+            _deliver(pending, None, exc)
+            return
+        with self._ready:
+            self.ran += 1
+        _deliver(pending, result, None)
 
-def _deliver(pending: _Pending, vector: Vectors | None, error: BaseException | None) -> None:
+
+def _deliver(pending: _Pending, result: Any, error: BaseException | None) -> None:
     def settle() -> None:
         if pending.future.done():
             return
         if error is not None:
             pending.future.set_exception(error)
         else:
-            pending.future.set_result(vector)  # type: ignore[arg-type]
+            pending.future.set_result(result)
 
     with contextlib.suppress(RuntimeError):  # the waiter's loop is closed: nobody is left to tell
         pending.loop.call_soon_threadsafe(settle)

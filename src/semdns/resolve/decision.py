@@ -17,7 +17,9 @@ from semdns.names import Name
 
 # How a level ended: a stage picked one or more children, the node is a leaf, no stage was confident
 # (abstain: stop here), or the caller named the node explicitly.
-Outcome = Literal["keyword", "lexical", "embedding", "classifier", "leaf", "abstain", "explicit", "delegated"]
+Outcome = Literal[
+    "keyword", "lexical", "shallow", "embedding", "classifier", "leaf", "abstain", "explicit", "delegated"
+]
 CacheStatus = Literal["miss", "hit", "negative-hit", "expired", "bypass", "stale"]
 
 # Cost order of the stages, for "the costliest stage this resolution needed".
@@ -27,8 +29,9 @@ STAGE_COST = {
     "keyword": 1,
     "abstain": 1,
     "lexical": 2,
-    "embedding": 3,
-    "classifier": 4,
+    "shallow": 3,
+    "embedding": 4,
+    "classifier": 5,
 }
 
 

@@ -78,6 +78,7 @@ class MiniLMEncoder:
         self._max_windows = max(1, max_windows)
         self._lock = threading.Lock()
         self._session: Any = None
+        self._model_path: Path | None = None
         self._tokenizer: Any = None
         self._table: npt.NDArray[np.float16] | None = None
         self._cls = 101
@@ -119,6 +120,7 @@ class MiniLMEncoder:
                 session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
             self._session = session
             self._tokenizer = tokenizer
+            self._model_path = model_path
 
     def token_ids(self, text: str) -> list[int]:
         """The prompt's token ids, [CLS] and [SEP] included, untruncated."""
@@ -165,22 +167,49 @@ class MiniLMEncoder:
         """
         if self._session is None:
             self._load()
+        return self.embed_with(self._session, token_ids)
+
+    def model_path(self) -> Path:
+        """The (quantised) model file this encoder runs, built on first use."""
+        if self._model_path is None:
+            self._load()
+        assert self._model_path is not None
+        return self._model_path
+
+    @property
+    def threads(self) -> int:
+        """Intra-op threads a call of this encoder's session uses."""
+        return self._threads
+
+    def embed_with(self, session: Any, token_ids: Sequence[list[int]]) -> Vectors:
+        """Embed tokenised texts with ``session`` (this model, or a part of it that ends at another
+        layer: :mod:`semdns.resolve.shallow`): one call per text over its windows, masked mean of the
+        hidden states, unit length."""
         vectors = np.zeros((len(token_ids), self.DIM), dtype=np.float32)
         for index, text_ids in enumerate(token_ids):
-            windows = self.windows(text_ids)
-            width = max(len(window) for window in windows)
-            ids = np.zeros((len(windows), width), dtype=np.int64)
-            mask = np.zeros((len(windows), width), dtype=np.int64)
-            for row, window in enumerate(windows):
-                ids[row, : len(window)] = window
-                mask[row, : len(window)] = 1
-            hidden = self._session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            )[0]
-            # The token-weighted mean of the window means: every real token of every window counts once.
-            summed = (hidden * mask[..., None]).sum(axis=(0, 1))
-            vectors[index] = summed / max(int(mask.sum()), 1)
-        return _normalize(vectors)
+            feeds = self.window_feeds(text_ids)
+            vectors[index] = self.pool(session.run(None, feeds)[0], feeds["attention_mask"])
+        return vectors
+
+    def window_feeds(self, text_ids: list[int]) -> dict[str, npt.NDArray[np.int64]]:
+        """The model inputs of one text: its windows (:meth:`windows`) padded to the longest."""
+        windows = self.windows(text_ids)
+        width = max(len(window) for window in windows)
+        ids = np.zeros((len(windows), width), dtype=np.int64)
+        mask = np.zeros((len(windows), width), dtype=np.int64)
+        for row, window in enumerate(windows):
+            ids[row, : len(window)] = window
+            mask[row, : len(window)] = 1
+        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+    @staticmethod
+    def pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
+        """One text's vector from its windows' hidden states: the token-weighted mean of the window
+        means (every real token of every window counts once), unit length."""
+        summed = (hidden * mask[..., None]).sum(axis=(0, 1))
+        mean = summed / max(int(mask.sum()), 1)
+        vector: Vectors = _normalize(mean.reshape(1, -1).astype(np.float32))[0]
+        return vector
 
     def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
         """One vector per vocabulary entry: the model's output for ``[CLS] token [SEP]`` at the token.

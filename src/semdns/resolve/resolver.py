@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from semdns.model_workers import default_workers
@@ -43,6 +44,7 @@ from semdns.resolve.embedding import CentroidSet, ExampleBank, build_centroids
 from semdns.resolve.encoder import Encoder, MiniLMEncoder, Vectors
 from semdns.resolve.judge import Judgement, judge
 from semdns.resolve.keyword import KeywordIndex, KeywordMatches
+from semdns.resolve.shallow import IdsEncoder, ShallowEncoder, ShallowStart, shallow_encoder
 from semdns.resolve.static import StaticEmbedding, TokenEncoder
 from semdns.resolve.text import cache_key
 from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
@@ -69,12 +71,14 @@ def _log_refresh_failure(future: Future[RoutingDecision] | asyncio.Future[Routin
 
 class _NeedsEmbedding(Exception):
     """Raised inside an inline (event-loop) resolution when a stage needs the model: ``joined`` says
-    which text (the query, or ``context [SEP] query``) and ``ids`` are its tokens."""
+    which text (the query, or ``context [SEP] query``), ``ids`` are its tokens and ``shallow`` asks
+    for the shallow pass's vector (the first layers) instead of the full model's."""
 
-    def __init__(self, joined: bool, ids: list[int] | None) -> None:
+    def __init__(self, joined: bool, ids: list[int] | None, *, shallow: bool = False) -> None:
         super().__init__("this resolution needs the embedding model")
         self.joined = joined
         self.ids = ids
+        self.shallow = shallow
 
 
 @dataclass
@@ -91,6 +95,9 @@ class _Query:
     features: QueryFeatures | None = None
     base: BaseFeatures | None = None
     lexical: QueryFeatures | None = None
+    shallow_start: ShallowStart | None = None
+    shallow_vector: Vectors | None = None
+    shallow: QueryFeatures | None = None
     ids: list[int] | None = None
     joined_ids: list[int] | None = None
     stages_run: set[str] = field(default_factory=set)
@@ -144,6 +151,7 @@ class Resolver:
             )
         )
         self.static = self._static_embedding(use_disk_cache)
+        self.shallow = self._shallow_encoder()
         self.stale_after_s = 1.8  # RFC 8767's client response timer
         self._dn_text: dict[Name, str] = {}
         self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="semdns-resolve")
@@ -156,6 +164,8 @@ class Resolver:
             # Load the model now (example embeddings may all have come from the disk cache), so that
             # the first request does not pay for it.
             self.encoder.encode(["warm-up"])
+            if self.shallow is not None:
+                self.shallow.encode(["warm-up"])
             if self.static is not None:  # and the lexical pass's first-call costs (regexes, tokenizer)
                 self._lexical_features(self._state(_WARM_UP, None, allow_model=False, embedding=None))
 
@@ -226,7 +236,16 @@ class Resolver:
 
     async def _embed_for(self, state: _Query, need: _NeedsEmbedding) -> None:
         """Compute the vector a stage asked for, batched with concurrent requests when possible."""
-        if self.batcher is not None and need.ids is not None:
+        if need.shallow:  # the first layers, on the same model workers as the full model
+            assert self.batcher is not None and need.ids is not None
+            state.shallow_start, state.shallow_vector = await self.batcher.run(
+                partial(self._shallow_start, need.ids)
+            )
+            return
+        started = self._continuable(state, joined=need.joined)
+        if self.batcher is not None and started is not None and isinstance(self.shallow, ShallowEncoder):
+            vector = await self.batcher.run(partial(self.shallow.finish, started))
+        elif self.batcher is not None and need.ids is not None:
             vector = await self.batcher.embed(need.ids)
         else:
             text = state.joined if need.joined else state.text
@@ -257,6 +276,22 @@ class Resolver:
             _log.warning("the classifier's lexical pass was trained with another tokenizer: stage off")
             return None
         return StaticEmbedding(table, idf)
+
+    def _shallow_encoder(self) -> IdsEncoder | None:
+        """The shallow pass's encoder, when a zone lists the stage and the classifier has a shallow
+        pass trained on this encoder's first layers; None otherwise (the stage then passes)."""
+        wanted = any("shallow" in node.policy.stages for node in self.tree)
+        layers = self.classifier.shallow_layers
+        if not wanted or not layers or not self.classifier.shallow_parents or self._tokens is None:
+            return None
+        shallow = shallow_encoder(self.encoder, layers)
+        trained_on = self.classifier.meta.get("shallow_encoder")
+        if shallow is None or shallow.model_id != trained_on:
+            _log.warning(
+                "the classifier's shallow pass was trained on another encoder (%s): stage off", trained_on
+            )
+            return None
+        return shallow
 
     # -- cache ------------------------------------------------------------------------------------
 
@@ -461,6 +496,19 @@ class Resolver:
                 multi_margin=policy.multi_margin,
                 max_fanout=policy.max_fanout,
             )
+        if stage == "shallow":
+            candidates = self.classifier.shallow_candidates(node.name)
+            if self.shallow is None or len(candidates) < 2:
+                return None
+            return judge(
+                node.name,
+                candidates,
+                self.classifier.score(node.name, self._shallow_features(state), shallow=True),
+                threshold=policy.shallow_threshold,
+                margin=policy.classifier_margin,
+                multi_margin=policy.multi_margin,
+                max_fanout=policy.max_fanout,
+            )
         candidates = self.classifier.candidates(node.name)
         if len(candidates) < 2:
             return None
@@ -496,6 +544,35 @@ class Resolver:
             state.lexical = self.classifier.with_embedding(self._base(state), vector)
         return state.lexical
 
+    def _shallow_features(self, state: _Query) -> QueryFeatures:
+        """The shallow pass's input: the same views with the vector of the encoder's first layers, of
+        the same tokens (computed off the event loop like the full vector)."""
+        if state.shallow is None:
+            assert self.shallow is not None
+            if state.shallow_vector is None:
+                ids = self._ids(state, joined=bool(state.context)) or []
+                if not state.allow_model:
+                    raise _NeedsEmbedding(bool(state.context), ids, shallow=True)
+                state.shallow_start, state.shallow_vector = self._shallow_start(ids)
+            state.shallow = self.classifier.with_embedding(self._base(state), state.shallow_vector)
+        return state.shallow
+
+    def _shallow_start(self, ids: list[int]) -> tuple[ShallowStart | None, Vectors]:
+        """The shallow vector of ``ids`` and, when the shallow encoder can continue (the packaged
+        model), what the full model needs to finish from there."""
+        assert self.shallow is not None
+        if isinstance(self.shallow, ShallowEncoder):
+            started = self.shallow.start(ids)
+            return started, started.vector
+        return None, self.shallow.encode_ids([ids])[0]
+
+    def _continuable(self, state: _Query, *, joined: bool) -> ShallowStart | None:
+        """The shallow pass's start when the full vector asked for is of the same text (the shallow
+        pass reads ``context [SEP] query`` when there is context, like the classifier), else None."""
+        if state.shallow_start is None or joined != bool(state.context):
+            return None
+        return state.shallow_start
+
     def _ids(self, state: _Query, *, joined: bool) -> list[int] | None:
         """The token ids of the query (or of ``context [SEP] query``), tokenised once."""
         if self._tokens is None:
@@ -514,6 +591,10 @@ class Resolver:
         ids = self._ids(state, joined=joined)
         if not state.allow_model:
             raise _NeedsEmbedding(joined, ids)
+        started = self._continuable(state, joined=joined)
+        if started is not None and isinstance(self.shallow, ShallowEncoder):
+            finished: Vectors = self.shallow.finish(started)  # the layers after the shallow pass's only
+            return finished
         if ids is not None and self._tokens is not None:
             vectors = self._tokens.encode_ids([ids])
         else:

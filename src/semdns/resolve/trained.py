@@ -14,7 +14,9 @@ prompt:
 A second set of models per parent, the **lexical pass**, reads the same lexical and structural views
 with a static embedding (:mod:`semdns.resolve.static`: token vectors summed, no transformer) in place
 of MiniLM's. It costs well under a millisecond, so the resolver asks it first and runs the transformer
-only for the prompts it is not sure about (``lexical_threshold`` in the zone policy).
+only for the prompts it is not sure about (``lexical_threshold`` in the zone policy). A third set,
+the **shallow pass**, reads the same views with the vector of the transformer's first layers
+(:mod:`semdns.resolve.shallow`, a third of a full call), for what the lexical pass leaves.
 
 There is one small model per parent (its classes: the children, and "stay here" when the parent has
 examples of its own), all reading the same features, computed once per request. Corpus labels that
@@ -118,6 +120,11 @@ class TrainedClassifier:
     token_idf: Floats | None = None
     """The static embedding's token weights (:func:`semdns.resolve.static.token_idf`), or None when
     this classifier has no lexical pass."""
+    shallow_parents: dict[Name, ParentModel] = field(default_factory=dict)
+    """The shallow pass: one model per parent over TF-IDF, structure and the vector of the encoder's
+    first ``shallow_layers`` layers (:mod:`semdns.resolve.shallow`)."""
+    shallow_layers: int = 0
+    """How many encoder layers the shallow pass reads (0: this classifier has no shallow pass)."""
 
     @property
     def vocabulary_size(self) -> int:
@@ -167,10 +174,20 @@ class TrainedClassifier:
         model = self.lexical_parents.get(parent)
         return model.candidates if model is not None else ()
 
-    def score(self, parent: Name, features: QueryFeatures, *, lexical: bool = False) -> list[float]:
+    def shallow_candidates(self, parent: Name) -> tuple[Name, ...]:
+        """The classes of the shallow pass at ``parent`` (empty when it has no shallow model)."""
+        model = self.shallow_parents.get(parent)
+        return model.candidates if model is not None else ()
+
+    def score(
+        self, parent: Name, features: QueryFeatures, *, lexical: bool = False, shallow: bool = False
+    ) -> list[float]:
         """Calibrated probability of each of ``candidates(parent)`` (``lexical_candidates`` with
-        ``lexical``), in that order."""
-        model = self.lexical_parents[parent] if lexical else self.parents[parent]
+        ``lexical``, ``shallow_candidates`` with ``shallow``), in that order."""
+        if lexical:
+            model = self.lexical_parents[parent]
+        else:
+            model = self.shallow_parents[parent] if shallow else self.parents[parent]
         vocab = self.vocabulary_size
         logits = model.weights[:, vocab:] @ features.dense + model.bias
         if len(features.columns):
@@ -193,7 +210,11 @@ class TrainedClassifier:
             "scales": np.array([self.structural_scale, self.embedding_scale]),
             "meta": np.array(json.dumps(meta, sort_keys=True)),
         }
-        for prefix, models in (("", self.parents), ("lexical_", self.lexical_parents)):
+        for prefix, models in (
+            ("", self.parents),
+            ("lexical_", self.lexical_parents),
+            ("shallow_", self.shallow_parents),
+        ):
             arrays[f"{prefix}parents"] = np.array([str(p) for p in models])
             arrays[f"{prefix}temperatures"] = np.array([m.temperature for m in models.values()])
             for i, model in enumerate(models.values()):
@@ -202,6 +223,8 @@ class TrainedClassifier:
                 arrays[f"{prefix}bias_{i}"] = model.bias.astype(np.float32)
         if self.token_idf is not None:
             arrays["token_idf"] = self.token_idf.astype(np.float16)
+        if self.shallow_parents:
+            arrays["shallow_layers"] = np.array(self.shallow_layers)
         with path.open("wb") as handle:
             np.savez_compressed(handle, **arrays)
 
@@ -215,6 +238,10 @@ class TrainedClassifier:
                 raise ValueError(f"{path}: classifier format {found!r}, expected {FORMAT_VERSION!r}")
             structural_scale, embedding_scale = (float(x) for x in data["scales"])
             token_idf = data["token_idf"].astype(np.float32) if "token_idf" in data.files else None
+            shallow_parents = _load_models(data, "shallow_")
+            shallow_layers = int(data["shallow_layers"]) if "shallow_layers" in data.files else 0
+            if shallow_parents and shallow_layers < 1:
+                raise ValueError(f"{path}: a shallow pass without its layer count")
             return cls(
                 vocabulary={str(w): i for i, w in enumerate(data["vocabulary"])},
                 idf=data["idf"].astype(np.float32),
@@ -224,6 +251,8 @@ class TrainedClassifier:
                 meta=meta,
                 lexical_parents=_load_models(data, "lexical_"),
                 token_idf=token_idf,
+                shallow_parents=shallow_parents,
+                shallow_layers=shallow_layers,
             )
 
 

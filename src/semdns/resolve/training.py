@@ -39,6 +39,7 @@ from semdns.names import InvalidName, Name
 from semdns.resolve.encoder import Encoder, Vectors, encode_cached
 from semdns.resolve.features import DIM as STRUCTURAL_DIM
 from semdns.resolve.features import structural_features
+from semdns.resolve.shallow import SHALLOW_LAYERS, IdsEncoder, shallow_encoder
 from semdns.resolve.static import StaticEmbedding, TokenEncoder, token_idf
 from semdns.resolve.trained import FORMAT_VERSION, ParentModel, TrainedClassifier, namespace_digest, tokens
 from semdns.zone.tree import ZoneTree
@@ -145,11 +146,13 @@ def train(
     c: float = C,
     zone_weight: float = ZONE_WEIGHT,
     example_vectors: Vectors | None = None,
+    shallow_layers: int = SHALLOW_LAYERS,
 ) -> TrainedClassifier:
     """Train the classifier of ``tree`` on its examples and the labelled ``corpora``.
 
     ``example_vectors``: the zone examples' embeddings in tree order, when the caller already has them
-    (a resolver's :class:`~semdns.resolve.embedding.ExampleBank`), so they are not computed twice."""
+    (a resolver's :class:`~semdns.resolve.embedding.ExampleBank`), so they are not computed twice.
+    ``shallow_layers``: the depth of the shallow pass (0: none; an encoder that cannot be cut has none)."""
     say = progress or (lambda _message: None)
     per_corpus = [load_corpus(path, tree) for path in corpora]
     corpus_items = [item for items in per_corpus for item in items]
@@ -160,13 +163,9 @@ def train(
     if example_vectors is None or len(example_vectors) != len(examples):
         # The same list the resolver's centroids embed: its disk cache entry is shared.
         example_vectors = encode_cached(encoder, [e.text for e in examples], use_disk=use_disk_cache)
-    parts = [example_vectors] if examples else []
-    # One cache entry per corpus file, so that adding or dropping a corpus re-embeds only that one.
-    for group in per_corpus:
-        parts.append(encode_cached(encoder, [c.text for c in group], use_disk=use_disk_cache))
     keep = _first_occurrences([*examples, *corpus_items])
     items = [[*examples, *corpus_items][i] for i in keep]
-    embeddings = np.vstack(parts)[keep]
+    embeddings = _embed_all(encoder, example_vectors, per_corpus, keep, use_disk_cache)
     texts = [item.text for item in items]
     dev = np.array([item.source != "zone" and _is_dev(item.text) for item in items])
     if dev.sum() < 50:  # too few corpus items to calibrate on: hold out a share of the examples
@@ -192,6 +191,18 @@ def train(
             [dense[:, :STRUCTURAL_DIM], static.vectors(token_ids) * EMBEDDING_SCALE]
         ).astype(np.float32)
         lexical_parents = _fit_parents(tree, items, lexical, static_dense, dev, c, zone_weight, say)
+    shallow_parents: dict[Name, ParentModel] = {}
+    shallow = shallow_encoder(encoder, shallow_layers) if shallow_layers else None
+    if shallow is not None:
+        say(f"the shallow pass: the same views with the vector of the first {shallow_layers} layers")
+        shallow_examples = (
+            encode_cached(shallow, [e.text for e in examples], use_disk=use_disk_cache) if examples else None
+        )
+        shallow_vectors = _embed_all(shallow, shallow_examples, per_corpus, keep, use_disk_cache)
+        shallow_dense = np.hstack([dense[:, :STRUCTURAL_DIM], shallow_vectors * EMBEDDING_SCALE]).astype(
+            np.float32
+        )
+        shallow_parents = _fit_parents(tree, items, lexical, shallow_dense, dev, c, zone_weight, say)
     counts = Counter(str(item.name) for item in items)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -203,6 +214,8 @@ def train(
         "per_name": dict(sorted(counts.items())),
         "temperatures": {str(p): round(m.temperature, 4) for p, m in parents.items()},
         "lexical_temperatures": {str(p): round(m.temperature, 4) for p, m in lexical_parents.items()},
+        "shallow_temperatures": {str(p): round(m.temperature, 4) for p, m in shallow_parents.items()},
+        "shallow_encoder": shallow.model_id if shallow is not None else None,
         "c": c,
         "zone_weight": zone_weight,
     }
@@ -215,7 +228,25 @@ def train(
         meta=meta,
         lexical_parents=lexical_parents,
         token_idf=idf_of_tokens,
+        shallow_parents=shallow_parents,
+        shallow_layers=shallow_layers if shallow_parents else 0,
     )
+
+
+def _embed_all(
+    encoder: Encoder | IdsEncoder,
+    example_vectors: Vectors | None,
+    per_corpus: Sequence[Sequence[LabelledText]],
+    keep: Sequence[int],
+    use_disk_cache: bool,
+) -> Vectors:
+    """The vectors of the zone examples then of every corpus (one disk-cache entry per corpus file, so
+    that adding or dropping a corpus re-embeds only that one), at the kept positions."""
+    parts = [example_vectors] if example_vectors is not None and len(example_vectors) else []
+    for group in per_corpus:
+        parts.append(encode_cached(encoder, [c.text for c in group], use_disk=use_disk_cache))
+    stacked: Vectors = np.vstack(parts)[list(keep)]
+    return stacked
 
 
 def _fit_parents(

@@ -20,7 +20,7 @@ from semdns.privacy.policy import PrivacySpec
 from semdns.zone.cascade_spec import CascadeSpec
 from semdns.zone.compress_spec import CompressSpec
 
-Stage = Literal["keyword", "lexical", "embedding", "classifier"]
+Stage = Literal["keyword", "lexical", "shallow", "embedding", "classifier"]
 STAGES: tuple[Stage, ...] = ("keyword", "embedding", "classifier")
 """The default stage order. ``lexical`` (the classifier's cheap first pass, on a static embedding) is
 opt-in: it pays off with a classifier trained on real prompts (``semdns train``), as the shipped zones
@@ -69,6 +69,10 @@ class Policy(_Strict):
     lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] = 0
     """Prompts shorter than this (in MiniLM tokens) skip the lexical pass: the transformer costs little
     on them, and a bag of static token vectors carries least meaning there."""
+    shallow_threshold: Probability = 0.85
+    """The shallow pass (the classifier on the vector of the transformer's first layers, a third of a
+    full call) decides only above this calibrated probability (and the classifier's margin); below it
+    the full transformer runs."""
     multi_margin: Probability = 0.05
     max_fanout: Annotated[int, Field(ge=1, le=8)] = 3
     stages: tuple[Stage, ...] = STAGES
@@ -97,6 +101,7 @@ class PolicyOverride(_Strict):
     classifier_margin: Probability | None = None
     lexical_threshold: Probability | None = None
     lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    shallow_threshold: Probability | None = None
     multi_margin: Probability | None = None
     max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
     stages: tuple[Stage, ...] | None = None

@@ -1,0 +1,206 @@
+"""The shallow pass: MiniLM's first layers, for the prompts the lexical pass cannot settle.
+
+A transformer call costs in proportion to the layers it runs (one intra-op thread, 2 cores: about
+1.5 ms for 8 tokens and 22 ms for 128 through all six layers, 0.55 ms and 7.6 ms through the first
+two; docs/routing.md). The early layers already carry most of what tells a domain apart: their
+masked mean separates the top-level domains of the held-out training items as well as the full
+model's sentence vector does (a one-off probe, docs/routing.md). So the resolver's second pass reads
+the first :data:`SHALLOW_LAYERS` layers only, with the classifier's words and structure, and the full
+model runs only for what that pass is not sure about.
+
+The part of the model is cut from the same quantised file (:func:`semdns.resolve.quantize.quantized_model`)
+with the ``onnx`` package's extractor, so its layers compute exactly what the full model's first
+layers compute; it is built once per machine and cached beside the full model, rebuilt when the
+cached file is unreadable. Vectors are pooled like the full model's (one call per text over the same
+windows, masked mean, unit length: :meth:`MiniLMEncoder.embed_with`), so a text's shallow vector is a
+function of its text alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from semdns.resolve.encoder import MiniLMEncoder, Vectors
+
+_log = logging.getLogger(__name__)
+
+SHALLOW_LAYERS = 3
+"""Encoder layers the shallow pass runs (of MiniLM's six): half a call's cost."""
+
+_LAYER_NORMS_PER_LAYER = 2  # attention output and feed-forward output, after the embeddings' one
+
+
+def layer_output(model: Any, layers: int) -> str:
+    """The name of the tensor that leaves encoder layer ``layers`` (1-based) in ``model`` (an
+    ``onnx.ModelProto`` of a BERT-style encoder): the output of its ``1 + 2 * layers``-th layer
+    normalisation in graph order. ``ValueError`` when the graph is not shaped like that."""
+    norms = [node for node in model.graph.node if node.op_type == "LayerNormalization"]
+    if len(norms) % _LAYER_NORMS_PER_LAYER != 1:
+        raise ValueError(f"expected 1 + 2 per layer LayerNormalization nodes, found {len(norms)}")
+    depth = (len(norms) - 1) // _LAYER_NORMS_PER_LAYER
+    if not 1 <= layers <= depth:
+        raise ValueError(f"the model has {depth} layers; cannot stop after {layers}")
+    return str(norms[_LAYER_NORMS_PER_LAYER * layers].output[0])
+
+
+_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+
+
+def shallow_model(full: Path, layers: int, *, rest: bool = False, rebuild: bool = False) -> Path:
+    """The first ``layers`` layers of the model in ``full`` (``rest``: the layers after them, reading
+    their output), cut out once and cached beside it."""
+    target = full.with_name(f"{full.stem}-{'after' if rest else 'layers'}{layers}.onnx")
+    if target.is_file() and not rebuild:
+        return target
+    try:
+        return _cut(full, layers, target, rest)
+    except OSError:  # a read-only cache: cut it where we can, for this process
+        scratch = Path(tempfile.mkdtemp(prefix="semdns-model-"))
+        return _cut(full, layers, scratch / target.name, rest)
+
+
+def _cut(full: Path, layers: int, target: Path, rest: bool) -> Path:
+    import onnx
+    from onnx.utils import extract_model
+
+    _log.info("cutting the encoder after layer %d for the shallow pass (once): %s", layers, target)
+    model = onnx.load(str(full), load_external_data=False)
+    cut = layer_output(model, layers)
+    inputs, outputs = ([cut, *_INPUTS], [model.graph.output[0].name]) if rest else (_INPUTS, [cut])
+    partial = target.with_name(f"{target.stem}.{os.getpid()}.tmp.onnx")
+    try:
+        extract_model(str(full), str(partial), inputs, outputs)
+        os.replace(partial, target)  # atomic: concurrent workers cut the same bytes
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class ShallowStart:
+    """A text's pass through the first layers: its shallow vector, and what the rest of the model
+    needs to finish the full vector without running those layers again."""
+
+    vector: Vectors
+    hidden: npt.NDArray[np.float32]  # (windows, width, dim): the first layers' output
+    feeds: dict[str, npt.NDArray[np.int64]]  # the windows' ids, mask and token types
+
+
+class ShallowEncoder:
+    """Sentence vectors from the first :data:`SHALLOW_LAYERS` layers of a :class:`MiniLMEncoder`
+    (its tokenizer, windows and pooling; its own, smaller model session), and the full vector of the
+    same text from where they stopped (:meth:`start`, :meth:`finish`)."""
+
+    def __init__(self, full: MiniLMEncoder, layers: int = SHALLOW_LAYERS) -> None:
+        self.full = full
+        self.layers = layers
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._rest: Any = None
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.full.model_id}/layers{self.layers}"
+
+    @property
+    def dim(self) -> int:
+        return self.full.dim
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                self._session = self._open(rest=False)
+                self._rest = self._open(rest=True)
+            return self._session
+
+    def _open(self, *, rest: bool) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.full.threads
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.inter_op_num_threads = 1
+        path = shallow_model(self.full.model_path(), self.layers, rest=rest)
+        try:
+            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception:  # a cached file cut short: cut it again
+            path = shallow_model(self.full.model_path(), self.layers, rest=rest, rebuild=True)
+            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.encode_ids(self.full.token_ids_batch(texts))
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
+        """Shallow vectors of texts tokenised by the full encoder's :meth:`~MiniLMEncoder.token_ids`."""
+        session = self._session if self._session is not None else self._load()
+        return self.full.embed_with(session, token_ids)
+
+    def start(self, text_ids: list[int]) -> ShallowStart:
+        """One text's shallow vector, keeping the first layers' output for :meth:`finish`."""
+        session = self._session if self._session is not None else self._load()
+        feeds = self.full.window_feeds(text_ids)
+        hidden = session.run(None, feeds)[0]
+        return ShallowStart(self.full.pool(hidden, feeds["attention_mask"]), hidden, feeds)
+
+    def finish(self, started: ShallowStart) -> Vectors:
+        """The full model's vector of the text ``started`` began: the remaining layers only, the same
+        numbers as :meth:`MiniLMEncoder.encode_ids` gives (tests/resolve/test_shallow.py)."""
+        if self._rest is None:
+            self._load()
+        names = {i.name for i in self._rest.get_inputs()}
+        feeds: dict[str, Any] = {k: v for k, v in started.feeds.items() if k in names}
+        feeds[self._rest.get_inputs()[0].name] = started.hidden
+        hidden = self._rest.run(None, feeds)[0]
+        return self.full.pool(hidden, started.feeds["attention_mask"])
+
+
+@runtime_checkable
+class IdsEncoder(Protocol):
+    """What the resolver and training need of a shallow encoder (:class:`ShallowEncoder` is one; the
+    evaluation's memoising wrapper is another)."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors: ...
+
+
+@runtime_checkable
+class HasShallow(Protocol):
+    """An encoder wrapper that provides its own shallow encoder (the evaluation's memo)."""
+
+    def shallow_encoder(self, layers: int) -> IdsEncoder | None: ...
+
+
+_SHALLOW: weakref.WeakKeyDictionary[MiniLMEncoder, dict[int, ShallowEncoder]] = weakref.WeakKeyDictionary()
+
+
+def shallow_encoder(encoder: object, layers: int = SHALLOW_LAYERS) -> IdsEncoder | None:
+    """The shallow encoder of ``encoder`` (one per encoder and depth, so resolvers of hot reloads share
+    its session), or None when ``encoder`` is not a transformer that can be cut (a test double)."""
+    if isinstance(encoder, HasShallow):
+        return encoder.shallow_encoder(layers)
+    if not isinstance(encoder, MiniLMEncoder):
+        return None
+    by_depth = _SHALLOW.setdefault(encoder, {})
+    if layers not in by_depth:
+        by_depth[layers] = ShallowEncoder(encoder, layers)
+    return by_depth[layers]
