@@ -173,7 +173,9 @@ def register(app: typer.Typer) -> None:
                 assert isinstance(own, Resolver)
                 auth = Authority.build(rt.tree, own, authority.follower, f"http://{host}:{port}")
             # auto follows delegations to the final name, on the protocol server's follower (one cache).
-            rt.recursion = Recursion(rt.tree, auth.follower, server=auth.server, encoder=resolver.encoder)
+            rt.recursion = Recursion(
+                rt.tree, auth.follower, server=auth.server, encoder=resolver.encoder, shallow=resolver.shallow
+            )
             return ProtocolRoutes(auth).routes()
 
         live = Live(runtime, protocol_routes)

@@ -23,6 +23,7 @@ from semdns.delegation.follower import Follower
 from semdns.delegation.server import create_protocol_app
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, Vectors
+from semdns.resolve.shallow import IdsEncoder, shallow_encoder
 from semdns.zone import ZoneTree, load_zone_files
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "delegation"
@@ -57,8 +58,41 @@ class CountingEncoder:
         self.texts += len(token_ids)
         return self.inner.encode_ids(token_ids)
 
+    def token_ids(self, text: str) -> list[int]:
+        return self.inner.token_ids(text)
+
+    def shallow_encoder(self, layers: int) -> CountingShallow | None:
+        """The inner encoder's shallow pass, counted too (so that the resolvers built on this one have
+        the shallow stage the shipped zones list)."""
+        inner = shallow_encoder(self.inner, layers)
+        return CountingShallow(inner) if inner is not None else None
+
     def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
         return self.inner.token_table(use_disk=use_disk)
+
+
+class CountingShallow:
+    """A shallow encoder counting the texts it ran (to prove a carried shallow vector was reused)."""
+
+    def __init__(self, inner: IdsEncoder) -> None:
+        self.inner = inner
+        self.texts = 0
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        self.texts += len(texts)
+        return self.inner.encode(texts)
+
+    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
+        self.texts += len(token_ids)
+        return self.inner.encode_ids(token_ids)
 
 
 class Router(httpx.AsyncBaseTransport):

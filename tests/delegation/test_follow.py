@@ -10,7 +10,7 @@ import httpx
 import msgspec
 import pytest
 
-from conftest import CODE_URL, LEGAL_URL, ROOT_URL, Cluster, CountingEncoder
+from conftest import CODE_URL, LEGAL_URL, ROOT_URL, Cluster, CountingEncoder, CountingShallow
 from semdns.delegation.stub import RemoteResolver
 from semdns.names import Name
 from semdns.protocol.codec import JSON_TYPE, MSGPACK_TYPE, decode, encode
@@ -113,6 +113,7 @@ VAGUE_LEGAL = [
     "Is it okay that my landlord kept the deposit because of some scuffs on the wall?",
     "My neighbour says the fence is on his side, who decides that?",
     "Can my boss make me sign something saying I won't work for a competitor?",
+    "Can they do that to me?",
 ]
 
 
@@ -137,6 +138,29 @@ def test_child_reuses_the_parents_embedding(cluster: Cluster, single: Resolver) 
     assert answer.stage in ("embedding", "classifier")
     assert answer.names[0].name.endswith("legal.")
     assert legal_encoder.texts == before
+
+
+def test_child_reuses_the_parents_shallow_vector(cluster: Cluster, single: Resolver) -> None:
+    # A prompt the root settles with the shallow pass (the first layers only) and whose descent below
+    # legal. asks the shallow pass again: the child reads the carried vector, it does not run them.
+    query = next(
+        (
+            q
+            for q in VAGUE_LEGAL
+            if (d := single.resolve(q, use_cache=False)).trace[0].outcome == "shallow"
+            and d.names[0].is_under(Name.parse("legal."))
+        ),
+        None,
+    )
+    assert query is not None, "no prompt was settled at the root by the shallow pass"
+    legal = cluster.authorities[LEGAL_URL].resolver
+    assert isinstance(legal.shallow, CountingShallow)
+    before = legal.shallow.texts
+
+    answer = resolve_once(cluster, query, mode="recursive")
+    assert answer.names[0].name.endswith("legal.")
+    assert any(t.server == LEGAL_URL and "shallow" in t.stages for t in answer.trace)
+    assert legal.shallow.texts == before
 
 
 def test_cached_referral_skips_the_parent(cluster: Cluster) -> None:

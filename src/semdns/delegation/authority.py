@@ -109,6 +109,8 @@ class Authority:
         text = self._text(query)
         context = self._context(query)
         carried = usable_vector(query.embedding, self.resolver.encoder)
+        shallow = self.resolver.shallow
+        carried_shallow = usable_vector(query.shallow_embedding, shallow) if shallow is not None else None
         start = self._start(zone, query)
         decision = await self.resolver.aresolve(
             text,
@@ -116,11 +118,13 @@ class Authority:
             embedding=carried,
             start=start,
             start_confidence=query.start_confidence if start == zone else None,
+            shallow_embedding=carried_shallow,
         )
         names = name_answers(decision, self.tree)
         referrals = self._referrals(names)
         names = self._constrain(names, query, start)
         computed = decision.embedding if carried is None else None
+        computed_shallow = decision.shallow_embedding if carried_shallow is None else None
         answer = Answer(
             id=query.id,
             zone=query.zone,
@@ -132,6 +136,9 @@ class Authority:
             ttl=decision.ttl,
             embedding_reused=carried is not None,
             embedding=embedding_message(computed, self.resolver.encoder) if computed is not None else None,
+            shallow_embedding=embedding_message(computed_shallow, shallow)
+            if computed_shallow is not None and shallow is not None
+            else None,
         )
         if query.recursive and referrals:
             here = PathEntry(zone=query.zone, server=self.server)

@@ -127,7 +127,8 @@ class Follower:
             if not pending:
                 break
             embedding = query.embedding or answer.embedding
-            carried = msgspec.structs.replace(query, embedding=embedding) if embedding else query
+            shallow = query.shallow_embedding or answer.shallow_embedding
+            carried = msgspec.structs.replace(query, embedding=embedding, shallow_embedding=shallow)
             outcomes = await asyncio.gather(
                 *(self._follow(p, carried, recursive=recursive, deadline=deadline) for p in pending)
             )

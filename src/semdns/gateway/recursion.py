@@ -61,11 +61,13 @@ class Recursion:
         server: str,
         encoder: Encoder | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        shallow: Encoder | None = None,
     ) -> None:
         self.tree = tree
         self.follower = follower
         self.server = server.rstrip("/")
         self.encoder = encoder
+        self.shallow = shallow  # the resolver's shallow encoder, to name the shallow vector it carries
         self.timeout_s = timeout_s
 
     async def follow(self, decision: RoutingDecision, text: str, context: str | None) -> Followed:
@@ -79,6 +81,9 @@ class Recursion:
         embedding = None
         if decision.embedding is not None and self.encoder is not None:
             embedding = embedding_message(decision.embedding, self.encoder)
+        shallow = None
+        if decision.shallow_embedding is not None and self.shallow is not None:
+            shallow = embedding_message(decision.shallow_embedding, self.shallow)
         query_id = new_query_id()
         answer = Answer(
             id=query_id,
@@ -89,6 +94,7 @@ class Recursion:
             stage=decision.stage,
             ttl=decision.ttl,
             embedding=embedding,
+            shallow_embedding=shallow,
         )
         query = Query(id=query_id, text=text, context=context or None, zone=apex, recursive=True)
         here = [PathEntry(zone=apex, server=self.server)]

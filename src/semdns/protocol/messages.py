@@ -1,4 +1,4 @@
-"""The messages of the semdns wire protocol, version 1.0: SQP, the answer, CCP and RAP.
+"""The messages of the semdns wire protocol, version 1.1: SQP, the answer, CCP and RAP.
 
 Every message is a :class:`msgspec.Struct`: the same definition is the MessagePack encoding (binary,
 for resolvers), the JSON form (for people and ``curl``) and, through :mod:`semdns.protocol.schema`, the
@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Raw, Struct
 
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 
 # -- bounds ----------------------------------------------------------------------------------------
 # One table, quoted in docs/protocol.md; a message that breaks one is refused with a clear error.
@@ -128,6 +128,9 @@ class Query(_Message, kw_only=True):
     text: Annotated[str, Meta(max_length=MAX_TEXT_CHARS)] | None = None
     text_compressed: CompressedContext | None = None
     embedding: Embedding | None = None
+    # The shallow pass's vector (the encoder's first layers: semdns.resolve.shallow), carried like
+    # ``embedding`` when the asker settled a level with it, so a child does not run those layers again.
+    shallow_embedding: Embedding | None = None
     context: Annotated[str, Meta(max_length=MAX_CONTEXT_CHARS)] | None = None
     context_compressed: CompressedContext | None = None
     constraints: Constraints | None = None
@@ -233,6 +236,8 @@ class Answer(_Message, kw_only=True):
     # The query embedding this resolver computed (when the query carried none): the asker passes it on
     # to the children it follows, so a query is embedded once along the whole chain.
     embedding: Embedding | None = None
+    # The same for the shallow pass's vector.
+    shallow_embedding: Embedding | None = None
 
 
 class Envelope(_Message, kw_only=True):

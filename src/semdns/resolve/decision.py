@@ -103,6 +103,8 @@ class RoutingDecision:
     cache: CacheStatus = "miss"
     elapsed_us: float = 0.0
     embedding: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
+    shallow_embedding: npt.NDArray[np.float32] | None = field(default=None, repr=False, compare=False)
+    """The shallow pass's vector when it ran (:mod:`semdns.resolve.shallow`), for delegated resolvers."""
 
     @property
     def names(self) -> tuple[Name, ...]:

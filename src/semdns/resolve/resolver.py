@@ -180,6 +180,7 @@ class Resolver:
         embedding: Vectors | None = None,
         start: Name | None = None,
         start_confidence: float | None = None,
+        shallow_embedding: Vectors | None = None,
     ) -> RoutingDecision:
         """Resolve synchronously (CLI, benchmarks, threads). May run the embedding model.
 
@@ -187,7 +188,8 @@ class Resolver:
         query's vector computed by another resolver with the same encoder (never computed again here);
         ``start`` begins the descent at a node below the apex (a delegation point) and
         ``start_confidence`` is the path confidence the asker had on reaching it, so that the descent
-        continues exactly as one resolver holding every zone would.
+        continues exactly as one resolver holding every zone would; ``shallow_embedding`` is the shallow
+        pass's vector the asker computed, like ``embedding``.
         """
         started = time.perf_counter()
         key = self._key(query, context, start, start_confidence)
@@ -201,6 +203,7 @@ class Resolver:
             embedding=embedding,
             start=start,
             start_confidence=start_confidence,
+            shallow_embedding=shallow_embedding,
         )
         return self._finish(key, decision, started, "miss" if use_cache else "bypass", store=use_cache)
 
@@ -213,6 +216,7 @@ class Resolver:
         embedding: Vectors | None = None,
         start: Name | None = None,
         start_confidence: float | None = None,
+        shallow_embedding: Vectors | None = None,
     ) -> RoutingDecision:
         """Resolve from async code without blocking the loop on the model (arguments: :meth:`resolve`)."""
         started = time.perf_counter()
@@ -224,7 +228,9 @@ class Resolver:
         if stale is not None and _plain_key(key):
             return await self._fresh_or_stale(key, query, context, stale, started)
         state = self._state(query, context, allow_model=False, embedding=embedding)
-        for _attempt in range(3):  # the query's vector, then the joined text's: at most two waits
+        state.shallow_vector = shallow_embedding
+        # The shallow vector, the query's, the joined text's: at most three waits.
+        for _attempt in range(4):
             try:
                 decision = self._resolve_state(state, start, start_confidence)
                 break
@@ -285,8 +291,10 @@ class Resolver:
         if not wanted or not layers or not self.classifier.shallow_parents or self._tokens is None:
             return None
         shallow = shallow_encoder(self.encoder, layers)
+        if shallow is None:  # an encoder whose layers cannot be cut (a test double): no shallow pass
+            return None
         trained_on = self.classifier.meta.get("shallow_encoder")
-        if shallow is None or shallow.model_id != trained_on:
+        if shallow.model_id != trained_on:
             _log.warning(
                 "the classifier's shallow pass was trained on another encoder (%s): stage off", trained_on
             )
@@ -371,8 +379,10 @@ class Resolver:
         embedding: Vectors | None = None,
         start: Name | None = None,
         start_confidence: float | None = None,
+        shallow_embedding: Vectors | None = None,
     ) -> RoutingDecision:
         state = self._state(query, context, allow_model=allow_model, embedding=embedding)
+        state.shallow_vector = shallow_embedding
         return self._resolve_state(state, start, start_confidence)
 
     def _state(
@@ -401,6 +411,7 @@ class Resolver:
             stage=stage,
             ttl=ttl,
             embedding=state.vector,
+            shallow_embedding=state.shallow_vector,
         )
 
     def _descend(
