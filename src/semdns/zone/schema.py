@@ -72,7 +72,8 @@ class Policy(_Strict):
     lexical_short_threshold: Probability | None = None
     """The lexical pass's threshold for prompts under ``lexical_min_tokens`` (None: they skip it). A
     bag of static token vectors carries least meaning on a one-line query, so a short prompt must be
-    surer to be settled without the transformer (docs/routing.md has the trade-off measured)."""
+    surer to be settled without the transformer (docs/routing.md has the trade-off measured). A zone
+    under one that sets it turns it off again with 1.0 (no probability is above it)."""
     multi_margin: Probability = 0.05
     max_fanout: Annotated[int, Field(ge=1, le=8)] = 3
     stages: tuple[Stage, ...] = STAGES
