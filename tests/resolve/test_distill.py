@@ -4,7 +4,7 @@ unlabelled texts, agreement calibration, and bad unlabelled corpora."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from semdns.cli import _register, app
 from semdns.names import Name
+from semdns.resolve.classifier import ClassifierMismatch, classifier_for
 from semdns.resolve.distill import (
     UnlabelledError,
     agreement_labels,
@@ -198,13 +199,17 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return _jsonl(folder / "train.jsonl", labelled), _jsonl(folder / "unlabelled.jsonl", unlabelled)
 
 
+@pytest.fixture(scope="module")
+def taught(encoder: MiniLMEncoder, corpora: tuple[Path, Path]) -> TrainedClassifier:
+    labelled, unlabelled = corpora
+    return train(load_zone_files([SMALL]), encoder, [labelled], use_disk_cache=False, unlabelled=[unlabelled])
+
+
 def test_unlabelled_texts_teach_the_lexical_pass_and_never_the_full_classifier(
-    encoder: MiniLMEncoder, corpora: tuple[Path, Path]
+    encoder: MiniLMEncoder, corpora: tuple[Path, Path], taught: TrainedClassifier
 ) -> None:
     labelled, unlabelled = corpora
-    tree = load_zone_files([SMALL])
-    plain = train(tree, encoder, [labelled], use_disk_cache=False)
-    taught = train(tree, encoder, [labelled], use_disk_cache=False, unlabelled=[unlabelled])
+    plain = train(load_zone_files([SMALL]), encoder, [labelled], use_disk_cache=False)
     assert taught.meta["unlabelled_texts"] == 80 and str(unlabelled) in taught.meta["unlabelled"]
     assert plain.meta["unlabelled_texts"] == 0
     for parent, model in plain.parents.items():  # the full classifier is the same
@@ -236,3 +241,63 @@ def test_semdns_train_reads_unlabelled_corpora_and_check_sees_them(
     assert broken.exit_code == 2 and f'{bad}:1: each line needs a non-empty "query"' in broken.output
     missing = runner.invoke(app, [*args, "--unlabelled", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2 and "no such corpus file" in missing.output
+
+
+# -- malformed artefacts ----------------------------------------------------------------------------
+
+
+def _rewrite(source: Path, target: Path, change: Callable[[dict[str, np.ndarray]], None]) -> Path:
+    with np.load(source, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    change(arrays)
+    with target.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return target
+
+
+def _index_of(arrays: dict[str, np.ndarray], prefix: str, parent: str) -> int:
+    return [str(p) for p in arrays[f"{prefix}parents"]].index(parent)
+
+
+def _narrow_lexical(arrays: dict[str, np.ndarray]) -> None:
+    i = _index_of(arrays, "lexical_", ".")
+    arrays[f"lexical_weights_{i}"] = arrays[f"lexical_weights_{i}"][:, :-3]
+
+
+def _short_bias(arrays: dict[str, np.ndarray]) -> None:
+    arrays["bias_0"] = arrays["bias_0"][:-1]
+
+
+def _zero_temperature(arrays: dict[str, np.ndarray]) -> None:
+    arrays["lexical_temperatures"] = np.zeros_like(arrays["lexical_temperatures"])
+
+
+def _no_token_weights(arrays: dict[str, np.ndarray]) -> None:
+    del arrays["token_idf"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_narrow_lexical, "the lexical model of . reads"),
+        (_short_bias, "weight rows and"),
+        (_zero_temperature, "has temperature 0.0"),
+        (_no_token_weights, "no token weights"),
+    ],
+)
+def test_a_malformed_artefact_fails_at_load_naming_the_file(
+    tmp_path: Path,
+    encoder: MiniLMEncoder,
+    taught: TrainedClassifier,
+    change: Callable[[dict[str, np.ndarray]], None],
+    message: str,
+) -> None:
+    good = tmp_path / "good.npz"
+    taught.save(good)
+    assert TrainedClassifier.load(good).lexical_parents.keys() == taught.lexical_parents.keys()
+    bad = _rewrite(good, tmp_path / "bad.npz", change)
+    with pytest.raises(ValueError) as info:
+        TrainedClassifier.load(bad)
+    assert str(bad) in str(info.value) and message in str(info.value)
+    with pytest.raises(ClassifierMismatch, match="not a semdns classifier"):
+        classifier_for(load_zone_files([SMALL]), encoder, path=bad)
