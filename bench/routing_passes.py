@@ -14,7 +14,9 @@ the full path with its 95% bootstrap interval, and the share of prompts the lexi
 alone (the decision's costliest stage was ``lexical``: no transformer ran). Every transformer
 embedding is computed once and shared by all settings. Prints one JSON object.
 
-    .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--limit N] [--out FILE]
+    .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--min-tokens 0,24]
+        [--short-thresholds none,0.9] [--classifier FILE.npz] [--sets tuning|eval|all] [--limit N]
+        [--out FILE]
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from semdns.eval.routers import ResolverRouter
 from semdns.eval.runner import run
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
+from semdns.resolve.trained import TrainedClassifier
 from semdns.zone import load_default_tree
 from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
@@ -47,9 +50,12 @@ REPO = Path(__file__).resolve().parent.parent
 FULL_STAGES = ("classifier", "keyword", "embedding")
 
 
-def with_lexical(tree: ZoneTree, threshold: float | None, min_tokens: int = 0) -> ZoneTree:
-    """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more,
-    or without it (None: the full path)."""
+def with_lexical(
+    tree: ZoneTree, threshold: float | None, min_tokens: int = 0, short_threshold: float | None = None
+) -> ZoneTree:
+    """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more
+    (and at ``short_threshold`` for shorter ones, which skip it when None), or without it (None: the
+    full path)."""
 
     def stages(policy: Policy) -> tuple[str, ...]:
         rest = tuple(s for s in policy.stages if s != "lexical") or FULL_STAGES
@@ -57,7 +63,12 @@ def with_lexical(tree: ZoneTree, threshold: float | None, min_tokens: int = 0) -
 
     if threshold is None:
         return tree.with_policies(stages=stages)
-    return tree.with_policies(stages=stages, lexical_threshold=threshold, lexical_min_tokens=min_tokens)
+    return tree.with_policies(
+        stages=stages,
+        lexical_threshold=threshold,
+        lexical_min_tokens=min_tokens,
+        lexical_short_threshold=short_threshold,
+    )
 
 
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
@@ -81,13 +92,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--thresholds", default="0.7,0.8,0.85,0.9,0.95")
     parser.add_argument("--min-tokens", default="0", help="lexical_min_tokens values to combine")
+    parser.add_argument(
+        "--short-thresholds",
+        default="none",
+        help="lexical_short_threshold values to combine ('none': short prompts skip the lexical pass)",
+    )
+    parser.add_argument(
+        "--classifier", type=Path, default=None, help="a classifier artefact (default: the shipped one)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--sets", choices=("all", "tuning", "eval"), default="all")
     args = parser.parse_args(argv)
-    settings: list[tuple[float, int] | None] = [None] + [
-        (float(t), int(m)) for t in args.thresholds.split(",") for m in args.min_tokens.split(",")
+    shorts = [None if s == "none" else float(s) for s in args.short_thresholds.split(",")]
+    settings: list[tuple[float, int, float | None] | None] = [None] + [
+        (float(t), int(m), s)
+        for t in args.thresholds.split(",")
+        for m in args.min_tokens.split(",")
+        for s in (shorts if int(m) > 0 else [None])
     ]
+    classifier = TrainedClassifier.load(args.classifier) if args.classifier else None
 
     tree = load_default_tree()
     encoder = MiniLMEncoder()
@@ -107,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     full: dict[str, list[Scored]] = {}
     for setting in settings:
         label = "full path" if setting is None else f"lexical@{setting[0]}/min{setting[1]}"
+        if setting is not None and setting[2] is not None:
+            label += f"/short@{setting[2]}"
         tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
-        resolver = Resolver(tree_variant, memo, cache_size=0)
+        resolver = Resolver(tree_variant, memo, cache_size=0, classifier=classifier)
         router = ResolverRouter(resolver)
         for set_name, items in sets.items():
             scored = run(router, items)
@@ -118,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(set_name, {})[label] = summary(scored, baseline)
             row = results[set_name][label]
             print(
-                f"{set_name:38s} {label:18s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
+                f"{set_name:38s} {label:28s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
                 f"lexical-settled {row['settled_by_lexical']:.2f}",
                 file=sys.stderr,
             )

@@ -215,7 +215,7 @@ class TrainedClassifier:
                 raise ValueError(f"{path}: classifier format {found!r}, expected {FORMAT_VERSION!r}")
             structural_scale, embedding_scale = (float(x) for x in data["scales"])
             token_idf = data["token_idf"].astype(np.float32) if "token_idf" in data.files else None
-            return cls(
+            loaded = cls(
                 vocabulary={str(w): i for i, w in enumerate(data["vocabulary"])},
                 idf=data["idf"].astype(np.float32),
                 parents=_load_models(data, ""),
@@ -225,6 +225,33 @@ class TrainedClassifier:
                 lexical_parents=_load_models(data, "lexical_"),
                 token_idf=token_idf,
             )
+        problem = _inconsistency(loaded)
+        if problem is not None:
+            raise ValueError(f"{path}: {problem}")
+        return loaded
+
+
+def _inconsistency(classifier: TrainedClassifier) -> str | None:
+    """What makes a loaded artefact unusable (a model that does not read the shared features, a lexical
+    pass without its token weights), so that it fails at load and not on the first request."""
+    width: int | None = None
+    for section, models in (("", classifier.parents), ("lexical ", classifier.lexical_parents)):
+        for parent, model in models.items():
+            rows, columns = model.weights.shape
+            if width is None:
+                width = columns
+            which = f"the {section}model of {parent}"
+            if rows != len(model.candidates) or model.bias.shape != (rows,):
+                classes, biases = len(model.candidates), len(model.bias)
+                return f"{which} has {rows} weight rows and {biases} biases for {classes} classes"
+            if columns != width or columns <= classifier.vocabulary_size:
+                vocabulary = classifier.vocabulary_size
+                return f"{which} reads {columns} features, not {width} (vocabulary {vocabulary} + dense)"
+            if not (np.isfinite(model.temperature) and model.temperature > 0):
+                return f"{which} has temperature {model.temperature}"
+    if classifier.lexical_parents and classifier.token_idf is None:
+        return "it has lexical models but no token weights (token_idf)"
+    return None
 
 
 def _load_models(data: Any, prefix: str) -> dict[Name, ParentModel]:
