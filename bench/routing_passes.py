@@ -9,12 +9,18 @@ lexical stage at several thresholds:
   out of ``semdns train``'s fit) and the team's labelled set;
 - on every evaluation split (``corpora/routing/*/eval.jsonl``: never trained or tuned on), to report.
 
-Per set and setting: exact and wrong-specialist rates, the paired difference of the exact rate against
-the full path with its 95% bootstrap interval, and the share of prompts the lexical pass settled
-alone (the decision's costliest stage was ``lexical``: no transformer ran). Every transformer
-embedding is computed once and shared by all settings. Prints one JSON object.
+With ``--shallow``, each setting is also tried with the shallow pass after the lexical one (the
+classifier on the vector of the transformer's first layers: ``shallow_threshold``).
 
-    .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--limit N] [--out FILE]
+Per set and setting: exact and wrong-specialist rates, the paired difference of the exact rate against
+the full path with its 95% bootstrap interval, the share of prompts the lexical pass settled alone
+(the decision's costliest stage was ``lexical``: no transformer ran), the share the shallow pass
+settled (only the first layers ran) and the share that needed the full transformer. Every
+transformer embedding is computed once and shared by all settings. Prints one JSON object.
+
+    .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--min-tokens 0,24]
+        [--short-thresholds none,0.9] [--shallow 0.8,0.9] [--classifier FILE.npz]
+        [--sets tuning|eval|all] [--limit N] [--out FILE]
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,7 @@ from semdns.eval.routers import ResolverRouter
 from semdns.eval.runner import run
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
+from semdns.resolve.trained import TrainedClassifier
 from semdns.zone import load_default_tree
 from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
@@ -51,10 +57,15 @@ FULL_MODEL = ("classifier", "embedding")
 
 
 def with_lexical(
-    tree: ZoneTree, threshold: float | None, min_tokens: int = 0, shallow: float | None = None
+    tree: ZoneTree,
+    threshold: float | None,
+    min_tokens: int = 0,
+    short_threshold: float | None = None,
+    shallow: float | None = None,
 ) -> ZoneTree:
-    """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more,
-    then, with ``shallow``, the shallow pass at that threshold; or neither (None: the full path)."""
+    """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more
+    (and at ``short_threshold`` for shorter ones, which skip it when None), then with ``shallow`` the
+    shallow pass at that threshold; or neither (None: the full path)."""
 
     def stages(policy: Policy) -> tuple[str, ...]:
         rest = tuple(s for s in policy.stages if s not in ("lexical", "shallow")) or FULL_STAGES
@@ -64,22 +75,14 @@ def with_lexical(
 
     if threshold is None:
         return tree.with_policies(stages=stages)
-    changes: dict[str, Any] = {"lexical_threshold": threshold, "lexical_min_tokens": min_tokens}
+    changes: dict[str, Any] = {
+        "lexical_threshold": threshold,
+        "lexical_min_tokens": min_tokens,
+        "lexical_short_threshold": short_threshold,
+    }
     if shallow is not None:
         changes["shallow_threshold"] = shallow
     return tree.with_policies(stages=stages, **changes)
-
-
-def with_shallow_below(tree: ZoneTree, threshold: float) -> ZoneTree:
-    """``tree`` with the shallow pass's threshold changed at every node but the apex (the first level
-    is the one the first layers tell apart best; below it the subdomains need more of the model)."""
-    nodes = {
-        name: node
-        if name == tree.apex
-        else replace(node, policy=node.policy.model_copy(update={"shallow_threshold": threshold}))
-        for name, node in tree.nodes.items()
-    }
-    return ZoneTree.build(nodes, tree.apex, tree.signing_keys, tree.serials)
 
 
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
@@ -106,29 +109,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thresholds", default="0.7,0.8,0.85,0.9,0.95")
     parser.add_argument("--min-tokens", default="0", help="lexical_min_tokens values to combine")
     parser.add_argument(
+        "--short-thresholds",
+        default="none",
+        help="lexical_short_threshold values to combine ('none': short prompts skip the lexical pass)",
+    )
+    parser.add_argument(
         "--shallow",
         default="",
         help="shallow_threshold values to combine (the shallow pass after the lexical)",
     )
     parser.add_argument(
-        "--shallow-below",
-        default="",
-        help="shallow_threshold values below the apex to combine (default: the same)",
+        "--classifier", type=Path, default=None, help="a classifier artefact (default: the shipped one)"
     )
-    parser.add_argument("--classifier", type=Path, default=None, help="a classifier artefact to use")
     parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--sets", choices=("all", "tuning", "eval"), default="all")
     args = parser.parse_args(argv)
+    shorts = [None if s == "none" else float(s) for s in args.short_thresholds.split(",")]
     shallow: list[float | None] = [None] + [float(t) for t in args.shallow.split(",") if t]
-    below: list[float | None] = [None] + [float(t) for t in args.shallow_below.split(",") if t]
     settings: list[tuple[float, int, float | None, float | None] | None] = [None] + [
-        (float(t), int(m), h, b)
+        (float(t), int(m), s, h)
         for t in args.thresholds.split(",")
         for m in args.min_tokens.split(",")
+        for s in (shorts if int(m) > 0 else [None])
         for h in shallow
-        for b in (below if h is not None else [None])
     ]
+    classifier = TrainedClassifier.load(args.classifier) if args.classifier else None
 
     tree = load_default_tree()
     encoder = MiniLMEncoder()
@@ -149,13 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     for setting in settings:
         label = "full path" if setting is None else f"lexical@{setting[0]}/min{setting[1]}"
         if setting is not None and setting[2] is not None:
-            label += f"+shallow@{setting[2]}"
-            if setting[3] is not None:
-                label += f"/below@{setting[3]}"
-        tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting[:3])
+            label += f"/short@{setting[2]}"
         if setting is not None and setting[3] is not None:
-            tree_variant = with_shallow_below(tree_variant, setting[3])
-        resolver = Resolver(tree_variant, memo, cache_size=0, classifier_path=args.classifier)
+            label += f"+shallow@{setting[3]}"
+        tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
+        resolver = Resolver(tree_variant, memo, cache_size=0, classifier=classifier)
         router = ResolverRouter(resolver)
         for set_name, items in sets.items():
             scored = run(router, items)
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(set_name, {})[label] = summary(scored, baseline)
             row = results[set_name][label]
             print(
-                f"{set_name:38s} {label:30s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
+                f"{set_name:38s} {label:36s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
                 f"lexical {row['settled_by_lexical']:.2f} shallow {row['settled_by_shallow']:.2f} "
                 f"full model {row['full_transformer']:.2f}",
                 file=sys.stderr,

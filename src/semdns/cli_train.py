@@ -2,10 +2,12 @@
 
 The shipped default is rebuilt with::
 
-    semdns train --corpus @corpora/routing/training-set.txt --output src/semdns/data/classifier/default.npz
+    semdns train --corpus @corpora/routing/training-set.txt --unlabelled @corpora/routing/distill-set.txt \
+        --output src/semdns/data/classifier/default.npz
 
 and ``semdns train --check FILE`` (run by the tests) says whether an artefact is still the one its zones
-and corpora would give: the namespace digest and every corpus file's sha256 must match.
+and corpora would give: the namespace digest and every corpus file's sha256 (labelled and unlabelled)
+must match.
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ def expand_corpora(patterns: list[str]) -> list[Path]:
     return sorted(set(found))
 
 
-def stale_reasons(artefact: Path, tree: ZoneTree, corpora: list[Path]) -> list[str]:
-    """Why ``artefact`` is not what training on ``tree`` and ``corpora`` would give (empty: current)."""
+def stale_reasons(
+    artefact: Path, tree: ZoneTree, corpora: list[Path], unlabelled: list[Path] | None = None
+) -> list[str]:
+    """Why ``artefact`` is not what training on ``tree``, ``corpora`` and the ``unlabelled`` texts would
+    give (empty: current)."""
     from semdns.resolve.trained import TrainedClassifier, namespace_digest
     from semdns.resolve.training import file_digest
 
@@ -59,15 +64,16 @@ def stale_reasons(artefact: Path, tree: ZoneTree, corpora: list[Path]) -> list[s
     reasons: list[str] = []
     if classifier.meta.get("namespace") != namespace_digest(tree):
         reasons.append("the zones' names or examples changed")
-    recorded: dict[str, str] = classifier.meta.get("corpora", {})
-    current = {str(p): file_digest(p) for p in corpora}
-    for path in sorted(set(recorded) | set(current)):
-        if path not in current:
-            reasons.append(f"{path} was used but is not given now")
-        elif path not in recorded:
-            reasons.append(f"{path} is new")
-        elif recorded[path] != current[path]:
-            reasons.append(f"{path} changed")
+    for key, paths in (("corpora", corpora), ("unlabelled", unlabelled or [])):
+        recorded: dict[str, str] = classifier.meta.get(key, {})
+        current = {str(p): file_digest(p) for p in paths}
+        for path in sorted(set(recorded) | set(current)):
+            if path not in current:
+                reasons.append(f"{path} was used but is not given now")
+            elif path not in recorded:
+                reasons.append(f"{path} is new")
+            elif recorded[path] != current[path]:
+                reasons.append(f"{path} changed")
     return reasons
 
 
@@ -85,6 +91,13 @@ def register(app: typer.Typer) -> None:
             "-c",
             help="Labelled JSON-lines corpus, glob, or @FILE listing them (repeatable; train splits only).",
         ),
+        unlabelled: list[str] | None = typer.Option(  # noqa: B008
+            None,
+            "--unlabelled",
+            "-u",
+            help="JSON-lines texts (labels ignored) that teach the lexical pass what the full classifier "
+            "does with them; glob or @FILE (repeatable; train splits only).",
+        ),
         output: Path = typer.Option(  # noqa: B008
             Path("semdns-classifier.npz"), "--output", "-o", help="Where to write the artefact."
         ),
@@ -96,21 +109,27 @@ def register(app: typer.Typer) -> None:
         """Train the classifier stage on the zones' examples and labelled corpora (a versioned artefact)."""
         tree = load_tree_or_exit(zone)
         corpora = expand_corpora(corpus or [])
+        extra = expand_corpora(unlabelled or [])
         if check:
-            reasons = stale_reasons(output, tree, corpora)
+            reasons = stale_reasons(output, tree, corpora, extra)
             if reasons:
                 typer.echo(f"{output}: stale: " + "; ".join(reasons), err=True)
                 raise typer.Exit(1)
             typer.echo(f"{output}: up to date ({len(corpora)} corpora)")
             return
+        from semdns.resolve.distill import UnlabelledError
         from semdns.resolve.encoder import MiniLMEncoder
         from semdns.resolve.training import train
 
         try:
             classifier = train(
-                tree, MiniLMEncoder(), corpora, progress=lambda message: typer.echo(message, err=True)
+                tree,
+                MiniLMEncoder(),
+                corpora,
+                progress=lambda message: typer.echo(message, err=True),
+                unlabelled=extra,
             )
-        except SemdnsError as exc:
+        except (SemdnsError, UnlabelledError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         if not classifier.parents:

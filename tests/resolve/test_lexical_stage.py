@@ -10,11 +10,13 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from semdns.names import Name
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, Vectors
 from semdns.zone import load_default_tree
+from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneTree
 
 STUB = 'def running_median(values: list[float]) -> list[float]:\n    """Median of each prefix."""\n'
@@ -122,17 +124,57 @@ def test_async_resolution_agrees_with_sync_and_batches_the_transformer(resolver:
     assert resolver.batcher.batches - batches_before <= len(prompts)
 
 
-def test_context_is_read_by_both_passes(resolver: Resolver) -> None:
+def test_context_is_read_by_both_passes(encoder: MiniLMEncoder) -> None:
     # The follow-up alone is too short for the lexical pass; with the earlier turn it is not.
     context = (
         "I am comparing two contracts for my small business: a mutual non-disclosure agreement with a "
         "supplier and a five year commercial lease for the shop, and I need to know my obligations."
     )
-    alone = resolver.resolve("and what about the second one?", use_cache=False)
-    assert "lexical" not in alone.trace[0].stages_tried  # under lexical_min_tokens
-    decision = resolver.resolve("and what about the second one?", context, use_cache=False)
-    assert "lexical" in decision.trace[0].stages_tried
-    assert decision.names[0].is_under(Name.parse("legal."))
+    floor = Resolver(tree_with(lexical_min_tokens=24, lexical_short_threshold=None), encoder, cache_size=0)
+    try:
+        alone = floor.resolve("and what about the second one?", use_cache=False)
+        assert "lexical" not in alone.trace[0].stages_tried  # under lexical_min_tokens
+        decision = floor.resolve("and what about the second one?", context, use_cache=False)
+        assert "lexical" in decision.trace[0].stages_tried
+        assert decision.names[0].is_under(Name.parse("legal."))
+    finally:
+        floor.close()
+
+
+SHORT = "Write a haiku about autumn rain."
+
+
+@pytest.mark.parametrize(
+    ("short_threshold", "decides"),
+    [(None, None), (0.5, True), (1.0, False)],
+)
+def test_a_short_prompt_meets_its_own_threshold(
+    encoder: MiniLMEncoder, short_threshold: float | None, decides: bool | None
+) -> None:
+    """Under ``lexical_min_tokens`` the lexical pass decides only above ``lexical_short_threshold``
+    (whatever ``lexical_threshold`` says), or not at all without one."""
+    lenient_long = tree_with(
+        lexical_min_tokens=24, lexical_threshold=0.0, lexical_short_threshold=short_threshold
+    )
+    resolver = Resolver(lenient_long, encoder, cache_size=0)
+    try:
+        top = resolver.resolve(SHORT, use_cache=False).trace[0]
+        if decides is None:
+            assert "lexical" not in top.stages_tried
+        elif decides:
+            assert top.outcome == "lexical" and top.chosen == (Name.parse("creative."),)
+        else:
+            assert top.stages_tried[:2] == ("lexical", "classifier")
+        long_prompt = resolver.resolve(WORD_PROBLEM, use_cache=False).trace[0]
+        assert long_prompt.outcome == "lexical"  # 24+ tokens: lexical_threshold applies
+    finally:
+        resolver.close()
+
+
+def test_the_short_threshold_is_a_probability() -> None:
+    with pytest.raises(ValidationError, match="lexical_short_threshold"):
+        Policy(lexical_short_threshold=1.5)
+    assert Policy().lexical_short_threshold is None
 
 
 def test_without_the_stage_listed_nothing_changes(encoder: MiniLMEncoder) -> None:

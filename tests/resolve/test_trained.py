@@ -253,13 +253,18 @@ def test_the_shipped_artefact_is_current_for_the_default_zones_and_corpora() -> 
     training corpus change: the command is in the module docstring of semdns.cli_train."""
     shipped = [p for p in shipped_artefacts() if p.name == "default.npz"]
     assert shipped, "src/semdns/data/classifier/default.npz is missing"
-    listed = (REPO / "corpora" / "routing" / "training-set.txt").read_text(encoding="utf-8").split("\n")
-    corpora = [Path(line) for line in listed if line.strip() and not line.startswith("#")]
-    assert corpora and all((REPO / p).is_file() for p in corpora)
+    corpora, unlabelled = (
+        [Path(line) for line in listing.split("\n") if line.strip() and not line.startswith("#")]
+        for listing in (
+            (REPO / "corpora" / "routing" / f"{name}.txt").read_text(encoding="utf-8")
+            for name in ("training-set", "distill-set")
+        )
+    )
+    assert corpora and unlabelled and all((REPO / p).is_file() for p in [*corpora, *unlabelled])
     here = Path.cwd()
     os.chdir(REPO)
     try:
-        assert stale_reasons(shipped[0], load_default_tree(), corpora) == []
+        assert stale_reasons(shipped[0], load_default_tree(), corpora, unlabelled) == []
     finally:
         os.chdir(here)
 

@@ -496,13 +496,16 @@ class Resolver:
             if self.static is None or len(candidates) < 2:
                 return None
             ids = self._ids(state, joined=bool(state.context)) or []
+            threshold = policy.lexical_threshold
             if len(ids) - 2 < policy.lexical_min_tokens:  # [CLS] and [SEP] are not the prompt's
-                return None
+                if policy.lexical_short_threshold is None:
+                    return None
+                threshold = policy.lexical_short_threshold  # a short prompt must be surer
             return judge(
                 node.name,
                 candidates,
                 self.classifier.score(node.name, self._lexical_features(state), lexical=True),
-                threshold=policy.lexical_threshold,
+                threshold=threshold,
                 margin=policy.classifier_margin,
                 multi_margin=policy.multi_margin,
                 max_fanout=policy.max_fanout,

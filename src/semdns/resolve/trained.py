@@ -242,7 +242,7 @@ class TrainedClassifier:
             shallow_layers = int(data["shallow_layers"]) if "shallow_layers" in data.files else 0
             if shallow_parents and shallow_layers < 1:
                 raise ValueError(f"{path}: a shallow pass without its layer count")
-            return cls(
+            loaded = cls(
                 vocabulary={str(w): i for i, w in enumerate(data["vocabulary"])},
                 idf=data["idf"].astype(np.float32),
                 parents=_load_models(data, ""),
@@ -254,6 +254,38 @@ class TrainedClassifier:
                 shallow_parents=shallow_parents,
                 shallow_layers=shallow_layers,
             )
+        problem = _inconsistency(loaded)
+        if problem is not None:
+            raise ValueError(f"{path}: {problem}")
+        return loaded
+
+
+def _inconsistency(classifier: TrainedClassifier) -> str | None:
+    """What makes a loaded artefact unusable (a model that does not read the shared features, a lexical
+    pass without its token weights), so that it fails at load and not on the first request."""
+    width: int | None = None
+    sections = (
+        ("", classifier.parents),
+        ("lexical ", classifier.lexical_parents),
+        ("shallow ", classifier.shallow_parents),
+    )
+    for section, models in sections:
+        for parent, model in models.items():
+            rows, columns = model.weights.shape
+            if width is None:
+                width = columns
+            which = f"the {section}model of {parent}"
+            if rows != len(model.candidates) or model.bias.shape != (rows,):
+                classes, biases = len(model.candidates), len(model.bias)
+                return f"{which} has {rows} weight rows and {biases} biases for {classes} classes"
+            if columns != width or columns <= classifier.vocabulary_size:
+                vocabulary = classifier.vocabulary_size
+                return f"{which} reads {columns} features, not {width} (vocabulary {vocabulary} + dense)"
+            if not (np.isfinite(model.temperature) and model.temperature > 0):
+                return f"{which} has temperature {model.temperature}"
+    if classifier.lexical_parents and classifier.token_idf is None:
+        return "it has lexical models but no token weights (token_idf)"
+    return None
 
 
 def _load_models(data: Any, prefix: str) -> dict[Name, ParentModel]:

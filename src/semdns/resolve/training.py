@@ -36,6 +36,15 @@ import numpy.typing as npt
 
 from semdns.errors import SemdnsError
 from semdns.names import InvalidName, Name
+from semdns.resolve.distill import (
+    agreement_labels,
+    blend,
+    load_unlabelled,
+    soft_fit,
+    stack_rows,
+    teacher_descent,
+    teacher_probabilities,
+)
 from semdns.resolve.encoder import Encoder, Vectors, encode_cached
 from semdns.resolve.features import DIM as STRUCTURAL_DIM
 from semdns.resolve.features import structural_features
@@ -49,6 +58,11 @@ MAX_VOCABULARY = 60_000
 STRUCTURAL_SCALE = 0.5
 EMBEDDING_SCALE = 1.5
 C = 8.0
+LEXICAL_C = 32.0
+"""The lexical pass's inverse regularisation: weaker than the full models' (``C``). Its static view is a
+blunter signal than MiniLM's, and with less shrinkage its calibrated probabilities spread further from
+the middle, so more prompts clear the threshold at the same accuracy (bench/routing_passes.py, tuning
+sets only: docs/routing.md)."""
 ZONE_WEIGHT = 6.0
 
 Progress = Callable[[str], None]
@@ -144,17 +158,22 @@ def train(
     progress: Progress | None = None,
     use_disk_cache: bool = True,
     c: float = C,
+    lexical_c: float = LEXICAL_C,
     zone_weight: float = ZONE_WEIGHT,
     example_vectors: Vectors | None = None,
+    unlabelled: Sequence[Path] = (),
     shallow_layers: int = SHALLOW_LAYERS,
 ) -> TrainedClassifier:
     """Train the classifier of ``tree`` on its examples and the labelled ``corpora``.
 
     ``example_vectors``: the zone examples' embeddings in tree order, when the caller already has them
     (a resolver's :class:`~semdns.resolve.embedding.ExampleBank`), so they are not computed twice.
+    ``unlabelled``: JSON-lines files whose queries (labels ignored) teach the lexical pass what the full
+    classifier does with them (:mod:`semdns.resolve.distill`); the full classifier never reads them.
     ``shallow_layers``: the depth of the shallow pass (0: none; an encoder that cannot be cut has none)."""
     say = progress or (lambda _message: None)
     per_corpus = [load_corpus(path, tree) for path in corpora]
+    per_unlabelled = [load_unlabelled(path) for path in unlabelled]
     corpus_items = [item for items in per_corpus for item in items]
     examples = zone_examples(tree)
     if not examples and not corpus_items:
@@ -171,7 +190,10 @@ def train(
     if dev.sum() < 50:  # too few corpus items to calibrate on: hold out a share of the examples
         dev = np.array([_is_dev(item.text) for item in items])
     say(f"{len(items)} labelled texts ({int(dev.sum())} held out for calibration)")
-    vocabulary, idf, lexical = _lexical([t for t, d in zip(texts, dev, strict=True) if not d], texts)
+    extra = _unlabelled_rows(encoder, per_unlabelled, set(texts), use_disk_cache)
+    fit_texts = [t for t, d in zip(texts, dev, strict=True) if not d]
+    vocabulary, idf, every_row = _lexical(fit_texts, [*texts, *extra.texts])
+    lexical, extra.lexical = every_row[: len(texts)], every_row[len(texts) :]
     dense = np.hstack(
         [
             np.vstack([structural_features(t) for t in texts]) * STRUCTURAL_SCALE,
@@ -190,7 +212,18 @@ def train(
         static_dense = np.hstack(
             [dense[:, :STRUCTURAL_DIM], static.vectors(token_ids) * EMBEDDING_SCALE]
         ).astype(np.float32)
-        lexical_parents = _fit_parents(tree, items, lexical, static_dense, dev, c, zone_weight, say)
+        student = _Views(lexical, dense, static_dense, dev)
+        if extra.texts:
+            say(f"{len(extra.texts)} unlabelled texts, routed by the full classifier")
+            extra.static_dense = np.hstack(
+                [
+                    extra.dense[:, :STRUCTURAL_DIM],
+                    static.vectors(encoder.token_ids_batch(extra.texts)) * EMBEDDING_SCALE,
+                ]
+            ).astype(np.float32)
+        lexical_parents = _fit_lexical_parents(
+            tree, items, student, extra, parents, lexical_c, zone_weight, say
+        )
     shallow_parents: dict[Name, ParentModel] = {}
     shallow = shallow_encoder(encoder, shallow_layers) if shallow_layers else None
     if shallow is not None:
@@ -209,6 +242,8 @@ def train(
         "namespace": namespace_digest(tree),
         "encoder": encoder.model_id,
         "corpora": {str(p): file_digest(p) for p in corpora},
+        "unlabelled": {str(p): file_digest(p) for p in unlabelled},
+        "unlabelled_texts": len(extra.texts),
         "items": len(items),
         "held_out": int(dev.sum()),
         "per_name": dict(sorted(counts.items())),
@@ -217,6 +252,7 @@ def train(
         "shallow_temperatures": {str(p): round(m.temperature, 4) for p, m in shallow_parents.items()},
         "shallow_encoder": shallow.model_id if shallow is not None else None,
         "c": c,
+        "lexical_c": lexical_c,
         "zone_weight": zone_weight,
     }
     return TrainedClassifier(
@@ -270,6 +306,105 @@ def _fit_parents(
         boost = np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
         parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c, boost)
     return parents
+
+
+@dataclass
+class _Views:
+    """Rows of texts as both passes read them: sparse TF-IDF, the full classifier's dense block
+    (structure and MiniLM) and the lexical pass's (structure and the static embedding)."""
+
+    lexical: Any
+    dense: npt.NDArray[np.float32]
+    static_dense: npt.NDArray[np.float32]
+    dev: npt.NDArray[np.bool_]
+    texts: Sequence[str] = ()
+
+
+def _unlabelled_rows(
+    encoder: Encoder, per_file: Sequence[Sequence[str]], labelled: set[str], use_disk_cache: bool
+) -> _Views:
+    """The unlabelled texts not already labelled (each once), their MiniLM dense block and their
+    held-out flags; the TF-IDF and static blocks are filled in by the caller."""
+    texts: list[str] = []
+    vectors: list[Vectors] = []
+    seen = set(labelled)
+    for group in per_file:
+        # The whole file is one disk-cache entry, as for the labelled corpora.
+        embedded = encode_cached(encoder, list(group), use_disk=use_disk_cache)
+        for text, vector in zip(group, embedded, strict=True):
+            if text not in seen:
+                seen.add(text)
+                texts.append(text)
+                vectors.append(vector)
+    if not texts:
+        empty = np.zeros((0, STRUCTURAL_DIM + encoder.dim), dtype=np.float32)
+        return _Views(None, empty, empty, np.zeros(0, dtype=bool))
+    dense = np.hstack(
+        [
+            np.vstack([structural_features(t) for t in texts]) * STRUCTURAL_SCALE,
+            np.vstack(vectors) * EMBEDDING_SCALE,
+        ]
+    ).astype(np.float32)
+    return _Views(None, dense, dense, np.array([_is_dev(t) for t in texts]), texts)
+
+
+def _fit_lexical_parents(
+    tree: ZoneTree,
+    items: Sequence[LabelledText],
+    student: _Views,
+    extra: _Views,
+    teachers: dict[Name, ParentModel],
+    c: float,
+    zone_weight: float,
+    say: Progress,
+) -> dict[Name, ParentModel]:
+    """The lexical pass distilled from the full models ``teachers`` (:mod:`semdns.resolve.distill`):
+    per parent, soft targets on the labelled rows, the teacher's probabilities on the unlabelled rows
+    that reach it, and a temperature calibrated on agreement with the teacher's choice."""
+    from scipy import sparse
+
+    vocabulary = student.lexical.shape[1]
+    reached = (
+        teacher_descent(tree.apex, teachers, extra.lexical, extra.dense, vocabulary) if extra.texts else {}
+    )
+    models: dict[Name, ParentModel] = {}
+    for node in tree:
+        labels = _classes_at(tree, node.name, items)
+        if labels is None:
+            continue
+        candidates, y, rows = labels
+        teacher = teachers[node.name]
+        if teacher.candidates != candidates:  # pragma: no cover - both come from _classes_at
+            raise RuntimeError(f"{node.name}: the full and lexical models have different classes")
+        probabilities = teacher_probabilities(teacher, student.lexical[rows], student.dense[rows], vocabulary)
+        boost = np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
+        x = sparse.hstack(
+            [student.lexical[rows], sparse.csr_matrix(student.static_dense[rows])], format="csr"
+        )
+        targets = blend(y, probabilities)
+        weights = _class_weights(y, len(candidates)) * boost
+        agree = agreement_labels(probabilities)
+        held = student.dev[rows]
+        calibrate = held.sum() >= 10 and len(set(y[~held])) == len(candidates)
+        if node.name in reached:
+            more, more_probabilities = reached[node.name]
+            more_x = sparse.hstack(
+                [extra.lexical[more], sparse.csr_matrix(extra.static_dense[more])], format="csr"
+            )
+            x = stack_rows([x, more_x])
+            targets = np.vstack([targets, more_probabilities])
+            weights = np.concatenate([weights, np.ones(len(more))])
+            agree = np.concatenate([agree, agreement_labels(more_probabilities)])
+            held = np.concatenate([held, extra.dev[more]])
+        say(f"{node.name}: lexical pass on {x.shape[0]} texts ({x.shape[0] - len(rows)} unlabelled)")
+        fit = ~held if calibrate else np.ones(len(held), dtype=bool)
+        weights_, bias = soft_fit(x[fit], targets[fit], weights[fit], c, len(candidates))
+        temperature = 1.0
+        if calibrate:
+            logits = np.asarray(x[held] @ weights_.T + bias, dtype=np.float64)
+            temperature = _fit_temperature(logits, agree[held])
+        models[node.name] = ParentModel(candidates, weights_, bias, temperature)
+    return models
 
 
 def _empty(tree: ZoneTree, encoder: Encoder) -> TrainedClassifier:

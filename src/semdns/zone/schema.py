@@ -67,10 +67,15 @@ class Policy(_Strict):
     below it the transformer runs and the stages after it decide. Higher: fewer prompts settled
     cheaply, closer to the full path (docs/routing.md has the trade-off measured)."""
     lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] = 0
-    """Prompts shorter than this (in MiniLM tokens) skip the lexical pass: the transformer costs little
-    on them, and a bag of static token vectors carries least meaning there."""
+    """Prompts shorter than this (in MiniLM tokens) are short: they skip the lexical pass, or with
+    ``lexical_short_threshold`` are settled by it only above that stricter threshold."""
+    lexical_short_threshold: Probability | None = None
+    """The lexical pass's threshold for prompts under ``lexical_min_tokens`` (None: they skip it). A
+    bag of static token vectors carries least meaning on a one-line query, so a short prompt must be
+    surer to be settled without the transformer (docs/routing.md has the trade-off measured). A zone
+    under one that sets it turns it off again with 1.0 (no probability is above it)."""
     shallow_threshold: Probability = 0.85
-    """The shallow pass (the classifier on the vector of the transformer's first layers, a third of a
+    """The shallow pass (the classifier on the vector of the transformer's first layers, half of a
     full call) decides only above this calibrated probability (and the classifier's margin); below it
     the full transformer runs."""
     multi_margin: Probability = 0.05
@@ -101,6 +106,7 @@ class PolicyOverride(_Strict):
     classifier_margin: Probability | None = None
     lexical_threshold: Probability | None = None
     lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    lexical_short_threshold: Probability | None = None
     shallow_threshold: Probability | None = None
     multi_margin: Probability | None = None
     max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
