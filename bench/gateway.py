@@ -22,7 +22,7 @@ by default).
 namespace (every name's engine pointed at the fake backend), ``model: "auto"``, default temperature (no
 response cache), and every request a different public prompt (the corpora's evaluation splits), so the
 decision cache cannot help: N requests per concurrency level (1, 8, 32), with the shipped zones (lexical
-pass first) and with the lexical stage removed (the full path: every prompt through MiniLM), gateway CPU
+pass, then shallow pass) and with both removed (the full path: every prompt through MiniLM), gateway CPU
 per request included.
 
     python bench/gateway.py --auto-unique 2000 [--serve-workers N]
@@ -248,7 +248,7 @@ def _bench_zone(workdir: Path, backend_port: int) -> list[Path]:
 
 def _shipped_zones(workdir: Path, backend_port: int, *, lexical: bool = True) -> list[Path]:
     """The shipped namespace with every engine replaced by the fake backend (``lexical=False``: the
-    lexical stage removed from every policy, so every prompt takes the full path)."""
+    lexical and shallow stages removed from every policy, so every prompt takes the full path)."""
     import yaml
 
     from semdns.zone.loader import default_zone_paths
@@ -263,7 +263,7 @@ def _shipped_zones(workdir: Path, backend_port: int, *, lexical: bool = True) ->
                 ]
         policy = zone.get("policy") or {}
         if not lexical and "stages" in policy:
-            policy["stages"] = [s for s in policy["stages"] if s != "lexical"]
+            policy["stages"] = [s for s in policy["stages"] if s not in ("lexical", "shallow")]
         target = workdir / f"{'lexical' if lexical else 'full'}-{path.name}"
         target.write_text(yaml.safe_dump(zone, sort_keys=False), encoding="utf-8")
         out.append(target)
@@ -512,7 +512,11 @@ def _auto_main(count: int, serve_workers: int = 1) -> dict[str, object]:
         "requests_per_level": count,
         "serve_workers": serve_workers,
     }
-    for label, lexical in (("shipped (lexical pass first)", True), ("full path (no lexical stage)", False)):
+    variants = (
+        ("shipped (lexical, then shallow pass)", True),
+        ("full path (no lexical or shallow stage)", False),
+    )
+    for label, lexical in variants:
 
         def zones(workdir: Path, port: int, lexical: bool = lexical) -> list[Path]:
             return _shipped_zones(workdir, port, lexical=lexical)

@@ -12,9 +12,10 @@ are in microseconds, measured in-process with perf_counter around ``Resolver.res
 ``--throughput`` measures instead routing decisions per second on unique public prompts (the
 corpora's evaluation splits, shuffled; decision cache off, so nothing repeats to help), through
 ``Resolver.aresolve`` at concurrency 1, 8 and 32 in one event loop: the shipped resolver (lexical
-pass first, transformer batched across requests) beside the same resolver without the lexical stage
-(the full path, every prompt through MiniLM) and the per-decision cost of semantic-router's rule
-(top-5 nearest examples; one MiniLM call a decision, as the library makes it) on the same prompts.
+pass first, then the shallow pass, the transformer on model workers) beside the same resolver
+without the shallow stage and without either (the full path, every prompt through MiniLM), and the
+per-decision cost of semantic-router's rule (top-5 nearest examples; one MiniLM call a decision, as
+the library makes it) on the same prompts.
 
     .venv/bin/python bench/resolve.py --throughput [--prompts 1500] [--out results.json]
 """
@@ -37,6 +38,7 @@ from _common import emit, percentile, public_prompts
 from semdns.eval.routing import load_labelled, score_multi, score_single
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
+from semdns.zone.tree import ZoneTree
 
 HERE = Path(__file__).parent
 QUERIES = HERE / "data" / "queries"
@@ -184,11 +186,14 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
 
     tree = load_default_tree()
     prompts = public_prompts(count)
+
+    def without(*dropped: str) -> ZoneTree:
+        return tree.with_policies(stages=lambda policy: tuple(s for s in policy.stages if s not in dropped))
+
     variants = {
-        "shipped (lexical pass first)": tree,
-        "full path (no lexical stage)": tree.with_policies(
-            stages=lambda policy: tuple(s for s in policy.stages if s != "lexical")
-        ),
+        "shipped (lexical pass, then shallow pass)": tree,
+        "lexical pass only (no shallow stage)": without("shallow"),
+        "full path (no lexical or shallow stage)": without("lexical", "shallow"),
     }
     runs: dict[str, list[dict[str, object]]] = {}
     encoder = MiniLMEncoder()
@@ -201,7 +206,9 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
     by_wait = {}
     for wait_ms in waits_ms:
         batcher = EmbeddingBatcher(encoder.encode_ids, max_wait_s=wait_ms / 1000, workers=cores)
-        resolver = Resolver(variants["full path (no lexical stage)"], encoder, cache_size=0, batcher=batcher)
+        resolver = Resolver(
+            variants["full path (no lexical or shallow stage)"], encoder, cache_size=0, batcher=batcher
+        )
         by_wait[f"{wait_ms} ms"] = asyncio.run(drive(resolver, prompts, 32))
         resolver.close()
     # The shipped resolver runs one model worker per core; one worker is the alternative it beat.
