@@ -104,14 +104,7 @@ class MemoIdsEncoder:
         return self._inner.encode(texts)
 
     def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
-        keys = [tuple(ids) for ids in token_ids]
-        missing = [list(k) for k in dict.fromkeys(keys) if k not in self._by_ids]
-        if missing:
-            for key, vector in zip(missing, self._inner.encode_ids(missing), strict=True):
-                self._by_ids[tuple(key)] = vector.reshape(1, -1)
-        if not keys:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._by_ids[k] for k in keys]).astype(np.float32)
+        return _remembered(self._by_ids, self._inner.encode_ids, token_ids, self.dim)
 
 
 class MemoTokenEncoder(MemoEncoder):
@@ -148,12 +141,24 @@ class MemoTokenEncoder(MemoEncoder):
         return self._tokens.token_table(use_disk=use_disk)
 
     def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
-        keys = [tuple(ids) for ids in token_ids]
-        missing = [list(k) for k in dict.fromkeys(keys) if k not in self._by_ids]
-        if missing:
-            for key, vector in zip(missing, self._tokens.encode_ids(missing), strict=True):
-                self._by_ids[tuple(key)] = vector.reshape(1, -1)
-        return np.vstack([self._by_ids[k] for k in keys]).astype(np.float32)
+        return _remembered(self._by_ids, self._tokens.encode_ids, token_ids, self.dim)
+
+
+def _remembered(
+    memo: dict[tuple[int, ...], Vectors],
+    encode_ids: Callable[[Sequence[list[int]]], Vectors],
+    token_ids: Sequence[list[int]],
+    dim: int,
+) -> Vectors:
+    """The vectors of ``token_ids``, embedding (in one call) only the sequences not in ``memo``."""
+    keys = [tuple(ids) for ids in token_ids]
+    missing = [list(k) for k in dict.fromkeys(keys) if k not in memo]
+    if missing:
+        for key, vector in zip(missing, encode_ids(missing), strict=True):
+            memo[tuple(key)] = vector.reshape(1, -1)
+    if not keys:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.vstack([memo[k] for k in keys]).astype(np.float32)
 
 
 @dataclass
