@@ -501,36 +501,32 @@ class Resolver:
                 if policy.lexical_short_threshold is None:
                     return None
                 threshold = policy.lexical_short_threshold  # a short prompt must be surer
-            return judge(
-                node.name,
-                candidates,
-                self.classifier.score(node.name, self._lexical_features(state), lexical=True),
-                threshold=threshold,
-                margin=policy.classifier_margin,
-                multi_margin=policy.multi_margin,
-                max_fanout=policy.max_fanout,
-            )
+            scores = self.classifier.score(node.name, self._lexical_features(state), lexical=True)
+            return self._judge_pass(node, candidates, scores, threshold)
         if stage == "shallow":
             candidates = self.classifier.shallow_candidates(node.name)
             if self.shallow is None or len(candidates) < 2:
                 return None
-            return judge(
-                node.name,
-                candidates,
-                self.classifier.score(node.name, self._shallow_features(state), shallow=True),
-                threshold=policy.shallow_threshold,
-                margin=policy.classifier_margin,
-                multi_margin=policy.multi_margin,
-                max_fanout=policy.max_fanout,
-            )
+            scores = self.classifier.score(node.name, self._shallow_features(state), shallow=True)
+            return self._judge_pass(node, candidates, scores, policy.shallow_threshold)
         candidates = self.classifier.candidates(node.name)
         if len(candidates) < 2:
             return None
+        scores = self.classifier.score(node.name, self._features(state))
+        return self._judge_pass(node, candidates, scores, policy.classifier_threshold)
+
+    @staticmethod
+    def _judge_pass(
+        node: ZoneNode, candidates: tuple[Name, ...], scores: list[float], threshold: float
+    ) -> Judgement:
+        """The verdict of one of the classifier's passes (lexical, shallow, full): they differ in what
+        they read and in their threshold, and share the classifier's margin."""
+        policy = node.policy
         return judge(
             node.name,
             candidates,
-            self.classifier.score(node.name, self._features(state)),
-            threshold=policy.classifier_threshold,
+            scores,
+            threshold=threshold,
             margin=policy.classifier_margin,
             multi_margin=policy.multi_margin,
             max_fanout=policy.max_fanout,
