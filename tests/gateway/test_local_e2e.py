@@ -56,7 +56,8 @@ async def test_auto_request_answered_by_the_local_engine_through_the_openai_clie
     assert answer and answer.strip()
     served = raw.headers["x-semdns-name"]
     assert served in {str(n.name) for n in tree}
-    assert raw.headers["x-semdns-stage"] in {"keyword", "lexical", "shallow", "embedding", "classifier", "leaf"}
+    stages = {"keyword", "lexical", "shallow", "embedding", "classifier", "leaf"}
+    assert raw.headers["x-semdns-stage"] in stages
     assert completion.model == served  # the local engine answers under the name it stands in for
     usage = completion.usage
     assert usage is not None and usage.prompt_tokens > 10 and usage.completion_tokens > 0
