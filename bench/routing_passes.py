@@ -62,6 +62,7 @@ def with_lexical(
     min_tokens: int = 0,
     short_threshold: float | None = None,
     shallow: float | None = None,
+    long_threshold: float | None = None,
 ) -> ZoneTree:
     """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more
     (and at ``short_threshold`` for shorter ones, which skip it when None), then with ``shallow`` the
@@ -79,6 +80,7 @@ def with_lexical(
         "lexical_threshold": threshold,
         "lexical_min_tokens": min_tokens,
         "lexical_short_threshold": short_threshold,
+        "lexical_long_threshold": long_threshold,
     }
     if shallow is not None:
         changes["shallow_threshold"] = shallow
@@ -119,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         help="shallow_threshold values to combine (the shallow pass after the lexical)",
     )
     parser.add_argument(
+        "--long-thresholds", default="none", help="lexical_long_threshold values to combine ('none': unset)"
+    )
+    parser.add_argument(
         "--classifier", type=Path, default=None, help="a classifier artefact (default: the shipped one)"
     )
     parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
@@ -127,12 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shorts = [None if s == "none" else float(s) for s in args.short_thresholds.split(",")]
     shallow: list[float | None] = [None] + [float(t) for t in args.shallow.split(",") if t]
-    settings: list[tuple[float, int, float | None, float | None] | None] = [None] + [
-        (float(t), int(m), s, h)
+    longs = [None if x == "none" else float(x) for x in args.long_thresholds.split(",")]
+    settings: list[tuple[float, int, float | None, float | None, float | None] | None] = [None] + [
+        (float(t), int(m), s, h, g)
         for t in args.thresholds.split(",")
         for m in args.min_tokens.split(",")
         for s in (shorts if int(m) > 0 else [None])
         for h in shallow
+        for g in longs
     ]
     classifier = TrainedClassifier.load(args.classifier) if args.classifier else None
 
@@ -158,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             label += f"/short@{setting[2]}"
         if setting is not None and setting[3] is not None:
             label += f"+shallow@{setting[3]}"
+        if setting is not None and setting[4] is not None:
+            label += f"/long@{setting[4]}"
         tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
         resolver = Resolver(tree_variant, memo, cache_size=0, classifier=classifier)
         router = ResolverRouter(resolver)

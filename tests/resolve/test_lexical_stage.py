@@ -187,3 +187,30 @@ def test_without_the_stage_listed_nothing_changes(encoder: MiniLMEncoder) -> Non
         assert np.isclose(np.linalg.norm(decision.embedding), 1.0)
     finally:
         plain.close()
+
+
+def test_a_long_prompt_meets_its_own_threshold(encoder: MiniLMEncoder) -> None:
+    """Past one transformer window the lexical pass decides at ``lexical_long_threshold``; shorter
+    prompts keep ``lexical_threshold``."""
+    from semdns.resolve.resolver import LONG_PROMPT_TOKENS
+
+    long_prompt = (WORD_PROBLEM + " ") * 4
+    assert len(encoder.token_ids(long_prompt)) > LONG_PROMPT_TOKENS >= len(encoder.token_ids(WORD_PROBLEM))
+    lenient = Resolver(
+        tree_with(lexical_threshold=1.0, lexical_long_threshold=0.0, shallow_threshold=1.0),
+        encoder,
+        cache_size=0,
+    )
+    strict = Resolver(
+        tree_with(lexical_threshold=0.0, lexical_long_threshold=1.0, shallow_threshold=1.0),
+        encoder,
+        cache_size=0,
+    )
+    try:
+        assert lenient.resolve(long_prompt, use_cache=False).trace[0].outcome == "lexical"
+        assert lenient.resolve(WORD_PROBLEM, use_cache=False).trace[0].outcome != "lexical"
+        assert strict.resolve(long_prompt, use_cache=False).trace[0].outcome != "lexical"
+        assert strict.resolve(WORD_PROBLEM, use_cache=False).trace[0].outcome == "lexical"
+    finally:
+        lenient.close()
+        strict.close()

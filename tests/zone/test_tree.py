@@ -28,5 +28,8 @@ def test_values_and_functions_of_the_old_policy_change_every_node_and_nothing_el
 def test_a_change_a_zone_file_could_not_make_is_refused() -> None:
     with pytest.raises(pydantic.ValidationError, match="lexical_threshold"):
         load_default_tree().with_policies(lexical_threshold=1.5)
+    for field in ("lexical_long_threshold", "shallow_threshold"):
+        with pytest.raises(pydantic.ValidationError, match=field):
+            load_default_tree().with_policies(**{field: -0.1})
     with pytest.raises(pydantic.ValidationError, match="stage"):
         load_default_tree().with_policies(stages=("keyword", "keyword"))

@@ -51,6 +51,9 @@ from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifie
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 _TOP_SCORES = 3
+LONG_PROMPT_TOKENS = 128
+"""Prompts of more tokens than this ([CLS] and [SEP] included) overflow one transformer window: the
+lexical pass may settle them at ``lexical_long_threshold``."""
 _STALE_S = 86_400.0
 """How long an expired decision may still be served when resolution fails (RFC 8767: 1 to 3 days)."""
 _STALE_ANSWER_TTL = 30
@@ -501,6 +504,8 @@ class Resolver:
                 if policy.lexical_short_threshold is None:
                     return None
                 threshold = policy.lexical_short_threshold  # a short prompt must be surer
+            elif policy.lexical_long_threshold is not None and len(ids) > LONG_PROMPT_TOKENS:
+                threshold = policy.lexical_long_threshold  # the transformer's costliest prompts
             scores = self.classifier.score(node.name, self._lexical_features(state), lexical=True)
             return self._judge_pass(node, candidates, scores, threshold)
         if stage == "shallow":

@@ -74,6 +74,10 @@ class Policy(_Strict):
     bag of static token vectors carries least meaning on a one-line query, so a short prompt must be
     surer to be settled without the transformer (docs/routing.md has the trade-off measured). A zone
     under one that sets it turns it off again with 1.0 (no probability is above it)."""
+    lexical_long_threshold: Probability | None = None
+    """The lexical pass's threshold for prompts longer than the transformer's window (128 tokens), when
+    set (None: ``lexical_threshold``). The transformer reads only the first and last windows of such a
+    prompt, at its highest cost, while the lexical pass reads every word."""
     shallow_threshold: Probability = 0.85
     """The shallow pass (the classifier on the vector of the transformer's first layers, half of a
     full call) decides only above this calibrated probability (and the classifier's margin); below it
@@ -107,6 +111,7 @@ class PolicyOverride(_Strict):
     lexical_threshold: Probability | None = None
     lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] | None = None
     lexical_short_threshold: Probability | None = None
+    lexical_long_threshold: Probability | None = None
     shallow_threshold: Probability | None = None
     multi_margin: Probability | None = None
     max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
