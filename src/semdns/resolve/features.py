@@ -152,7 +152,7 @@ def structural_features(text: str) -> Floats:
     lines = text.count("\n") + 1
     n_words = len(text.split())
     chars = len(text)
-    letters = chars - sum(len(gap) for gap in _NOT_ALPHA.findall(text))
+    letters = len(_NOT_ALPHA.sub("", text))  # the ASCII letters
     symbols = len(_SYMBOL.findall(text))
     lower = text.lower()
     numbers = len(_NUMBER.findall(text))

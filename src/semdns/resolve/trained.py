@@ -37,6 +37,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +136,16 @@ class TrainedClassifier:
     def lexical(self, text: str) -> tuple[npt.NDArray[np.intp], Floats]:
         """Sparse TF-IDF of ``text``: column indices and values (sublinear tf, L2-normalised), the
         same numbers scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` gives at training."""
-        # Count every unit first (in C), then look up only the distinct ones in the vocabulary.
+        # Count every unit first (in C), look up only the distinct ones in the vocabulary (-1: not in
+        # it), and keep the known ones with one mask: no Python tuple per unit.
+        counted = Counter(tokens(text))
         column = self.vocabulary.get
-        found = [(i, c) for t, c in Counter(tokens(text)).items() if (i := column(t)) is not None]
-        if not found:
+        every = np.fromiter(map(column, counted, repeat(-1)), dtype=np.intp, count=len(counted))
+        known = every >= 0
+        if not known.any():
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32)
-        columns = np.fromiter((i for i, _ in found), dtype=np.intp, count=len(found))
-        counts = np.fromiter((c for _, c in found), dtype=np.float32, count=len(found))
+        columns = every[known]
+        counts = np.fromiter(counted.values(), dtype=np.float32, count=len(counted))[known]
         tf = 1.0 + np.log(counts)
         values = tf * self.idf[columns]
         norm = float(np.linalg.norm(values))
