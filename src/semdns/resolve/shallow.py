@@ -33,7 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from semdns.resolve.encoder import MiniLMEncoder, Vectors
+from semdns.resolve.encoder import MiniLMEncoder, Vectors, open_session
 
 _log = logging.getLogger(__name__)
 
@@ -110,6 +110,8 @@ class ShallowEncoder:
         self._lock = threading.Lock()
         self._session: Any = None
         self._rest: Any = None
+        self._rest_hidden = ""  # the rest's input that takes the first layers' output
+        self._rest_feeds: frozenset[str] = frozenset()  # the model inputs it reads as well
 
     @property
     def model_id(self) -> str:
@@ -124,21 +126,16 @@ class ShallowEncoder:
             if self._session is None:
                 self._session = self._open(rest=False)
                 self._rest = self._open(rest=True)
+                inputs = [i.name for i in self._rest.get_inputs()]
+                self._rest_hidden, self._rest_feeds = inputs[0], frozenset(inputs[1:])
             return self._session
 
     def _open(self, *, rest: bool) -> Any:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.full.threads
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.inter_op_num_threads = 1
-        path = shallow_model(self.full.model_path(), self.layers, rest=rest)
-        try:
-            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception:  # a cached file cut short: cut it again
-            path = shallow_model(self.full.model_path(), self.layers, rest=rest, rebuild=True)
-            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        full = self.full.model_path()
+        session, _ = open_session(
+            lambda rebuild: shallow_model(full, self.layers, rest=rest, rebuild=rebuild), self.full.threads
+        )
+        return session
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -162,9 +159,8 @@ class ShallowEncoder:
         numbers as :meth:`MiniLMEncoder.encode_ids` gives (tests/resolve/test_shallow.py)."""
         if self._rest is None:
             self._load()
-        names = {i.name for i in self._rest.get_inputs()}
-        feeds: dict[str, Any] = {k: v for k, v in started.feeds.items() if k in names}
-        feeds[self._rest.get_inputs()[0].name] = started.hidden
+        feeds: dict[str, Any] = {k: v for k, v in started.feeds.items() if k in self._rest_feeds}
+        feeds[self._rest_hidden] = started.hidden
         hidden = self._rest.run(None, feeds)[0]
         return self.full.pool(hidden, started.feeds["attention_mask"])
 
