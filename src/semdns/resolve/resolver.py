@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -230,8 +230,9 @@ class Resolver:
         stale = self.cache.stale(key) if use_cache and self.cache is not None else None
         if stale is not None and _plain_key(key):
             return await self._fresh_or_stale(key, query, context, stale, started)
-        state = self._state(query, context, allow_model=False, embedding=embedding)
-        state.shallow_vector = shallow_embedding
+        state = self._state(
+            query, context, allow_model=False, embedding=embedding, shallow_embedding=shallow_embedding
+        )
         # The shallow vector, the query's, the joined text's: at most three waits.
         for _attempt in range(4):
             try:
@@ -251,9 +252,9 @@ class Resolver:
                 partial(self._shallow_start, need.ids)
             )
             return
-        started = self._continuable(state, joined=need.joined)
-        if self.batcher is not None and started is not None and isinstance(self.shallow, ShallowEncoder):
-            vector = await self.batcher.run(partial(self.shallow.finish, started))
+        finish = self._finisher(state, joined=need.joined)
+        if self.batcher is not None and finish is not None:
+            vector = await self.batcher.run(finish)
         elif self.batcher is not None and need.ids is not None:
             vector = await self.batcher.embed(need.ids)
         else:
@@ -384,14 +385,24 @@ class Resolver:
         start_confidence: float | None = None,
         shallow_embedding: Vectors | None = None,
     ) -> RoutingDecision:
-        state = self._state(query, context, allow_model=allow_model, embedding=embedding)
-        state.shallow_vector = shallow_embedding
+        state = self._state(
+            query, context, allow_model=allow_model, embedding=embedding, shallow_embedding=shallow_embedding
+        )
         return self._resolve_state(state, start, start_confidence)
 
     def _state(
-        self, query: str, context: str | None, *, allow_model: bool, embedding: Vectors | None
+        self,
+        query: str,
+        context: str | None,
+        *,
+        allow_model: bool,
+        embedding: Vectors | None,
+        shallow_embedding: Vectors | None = None,
     ) -> _Query:
-        return _Query(query, context, self.keywords.match(query), allow_model, vector=embedding)
+        matches = self.keywords.match(query)
+        return _Query(
+            query, context, matches, allow_model, vector=embedding, shallow_vector=shallow_embedding
+        )
 
     def _resolve_state(
         self, state: _Query, start: Name | None, start_confidence: float | None
@@ -581,12 +592,13 @@ class Resolver:
             return started, started.vector
         return None, self.shallow.encode_ids([ids])[0]
 
-    def _continuable(self, state: _Query, *, joined: bool) -> ShallowStart | None:
-        """The shallow pass's start when the full vector asked for is of the same text (the shallow
-        pass reads ``context [SEP] query`` when there is context, like the classifier), else None."""
-        if state.shallow_start is None or joined != bool(state.context):
+    def _finisher(self, state: _Query, *, joined: bool) -> Callable[[], Vectors] | None:
+        """The full vector finished from the shallow pass's layers, when that pass ran on the same text
+        (it reads ``context [SEP] query`` when there is context, like the classifier); else None."""
+        started = state.shallow_start
+        if started is None or joined != bool(state.context) or not isinstance(self.shallow, ShallowEncoder):
             return None
-        return state.shallow_start
+        return partial(self.shallow.finish, started)
 
     def _ids(self, state: _Query, *, joined: bool) -> list[int] | None:
         """The token ids of the query (or of ``context [SEP] query``), tokenised once."""
@@ -606,10 +618,9 @@ class Resolver:
         ids = self._ids(state, joined=joined)
         if not state.allow_model:
             raise _NeedsEmbedding(joined, ids)
-        started = self._continuable(state, joined=joined)
-        if started is not None and isinstance(self.shallow, ShallowEncoder):
-            finished: Vectors = self.shallow.finish(started)  # the layers after the shallow pass's only
-            return finished
+        finish = self._finisher(state, joined=joined)
+        if finish is not None:
+            return finish()  # the layers after the shallow pass's only
         if ids is not None and self._tokens is not None:
             vectors = self._tokens.encode_ids([ids])
         else:
