@@ -285,6 +285,12 @@ def _embed_all(
     return stacked
 
 
+def _zone_boost(items: Sequence[LabelledText], rows: Any, zone_weight: float) -> npt.NDArray[np.float64]:
+    """Each row's sample weight: ``zone_weight`` for a zone example (what the zone author wrote, few but
+    authoritative), 1 for a corpus item."""
+    return np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
+
+
 def _fit_parents(
     tree: ZoneTree,
     items: Sequence[LabelledText],
@@ -303,7 +309,7 @@ def _fit_parents(
             continue
         candidates, y, rows = labels
         say(f"{node.name}: {len(rows)} texts over {len(candidates)} classes")
-        boost = np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
+        boost = _zone_boost(items, rows, zone_weight)
         parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c, boost)
     return parents
 
@@ -377,7 +383,7 @@ def _fit_lexical_parents(
         if teacher.candidates != candidates:  # pragma: no cover - both come from _classes_at
             raise RuntimeError(f"{node.name}: the full and lexical models have different classes")
         probabilities = teacher_probabilities(teacher, student.lexical[rows], student.dense[rows], vocabulary)
-        boost = np.array([zone_weight if items[r].source == "zone" else 1.0 for r in rows])
+        boost = _zone_boost(items, rows, zone_weight)
         x = sparse.hstack(
             [student.lexical[rows], sparse.csr_matrix(student.static_dense[rows])], format="csr"
         )
