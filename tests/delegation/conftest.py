@@ -30,49 +30,9 @@ EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "delegation"
 ROOT_URL, LEGAL_URL, CODE_URL = "http://127.0.0.1:18940", "http://127.0.0.1:18941", "http://127.0.0.1:18942"
 
 
-class CountingEncoder:
-    """The real encoder, counting how many texts it embedded (to prove an embedding was reused)."""
-
-    def __init__(self, inner: MiniLMEncoder) -> None:
-        self.inner = inner
-        self.texts = 0
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    def encode(self, texts: Sequence[str]) -> Vectors:
-        self.texts += len(texts)
-        return self.inner.encode(texts)
-
-    # Tokenising and the token table make it a TokenEncoder, so that the resolvers built on it have
-    # the lexical stage the shipped zones list, like a resolver on the plain encoder.
-    def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        return self.inner.token_ids_batch(texts)
-
-    def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
-        self.texts += len(token_ids)
-        return self.inner.encode_ids(token_ids)
-
-    def token_ids(self, text: str) -> list[int]:
-        return self.inner.token_ids(text)
-
-    def shallow_encoder(self, layers: int) -> CountingShallow | None:
-        """The inner encoder's shallow pass, counted too (so that the resolvers built on this one have
-        the shallow stage the shipped zones list)."""
-        inner = shallow_encoder(self.inner, layers)
-        return CountingShallow(inner) if inner is not None else None
-
-    def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
-        return self.inner.token_table(use_disk=use_disk)
-
-
 class CountingShallow:
-    """A shallow encoder counting the texts it ran (to prove a carried shallow vector was reused)."""
+    """A model counting the texts it embedded (to prove a carried vector was reused): the shallow
+    pass's, or the full encoder's (:class:`CountingEncoder`)."""
 
     def __init__(self, inner: IdsEncoder) -> None:
         self.inner = inner
@@ -93,6 +53,31 @@ class CountingShallow:
     def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
         self.texts += len(token_ids)
         return self.inner.encode_ids(token_ids)
+
+
+class CountingEncoder(CountingShallow):
+    """The real encoder, counting how many texts it embedded (to prove an embedding was reused)."""
+
+    def __init__(self, inner: MiniLMEncoder) -> None:
+        super().__init__(inner)
+        self.full = inner
+
+    # Tokenising, the token table and the shallow pass make it a TokenEncoder with a shallow encoder,
+    # so that the resolvers built on it have the lexical and shallow stages the shipped zones list,
+    # like a resolver on the plain encoder.
+    def token_ids_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.full.token_ids_batch(texts)
+
+    def token_ids(self, text: str) -> list[int]:
+        return self.full.token_ids(text)
+
+    def shallow_encoder(self, layers: int) -> CountingShallow | None:
+        """The inner encoder's shallow pass, counted too."""
+        inner = shallow_encoder(self.full, layers)
+        return CountingShallow(inner) if inner is not None else None
+
+    def token_table(self, *, use_disk: bool = True) -> npt.NDArray[np.float16]:
+        return self.full.token_table(use_disk=use_disk)
 
 
 class Router(httpx.AsyncBaseTransport):
