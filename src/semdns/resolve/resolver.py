@@ -506,7 +506,7 @@ class Resolver:
                 max_fanout=policy.max_fanout,
             )
         if stage == "lexical":
-            candidates = self.classifier.lexical_candidates(node.name)
+            candidates = self.classifier.candidates(node.name, "lexical")
             if self.static is None or len(candidates) < 2:
                 return None
             ids = self._ids(state, joined=bool(state.context)) or []
@@ -517,13 +517,13 @@ class Resolver:
                 threshold = policy.lexical_short_threshold  # a short prompt must be surer
             elif policy.lexical_long_threshold is not None and len(ids) > LONG_PROMPT_TOKENS:
                 threshold = policy.lexical_long_threshold  # the transformer's costliest prompts
-            scores = self.classifier.score(node.name, self._lexical_features(state), lexical=True)
+            scores = self.classifier.score(node.name, self._lexical_features(state), "lexical")
             return self._judge_pass(node, candidates, scores, threshold)
         if stage == "shallow":
-            candidates = self.classifier.shallow_candidates(node.name)
+            candidates = self.classifier.candidates(node.name, "shallow")
             if self.shallow is None or len(candidates) < 2:
                 return None
-            scores = self.classifier.score(node.name, self._shallow_features(state), shallow=True)
+            scores = self.classifier.score(node.name, self._shallow_features(state), "shallow")
             return self._judge_pass(node, candidates, scores, policy.shallow_threshold)
         candidates = self.classifier.candidates(node.name)
         if len(candidates) < 2:

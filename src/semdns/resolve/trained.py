@@ -39,7 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,10 @@ from semdns.names import Name
 from semdns.resolve.encoder import Vectors
 from semdns.resolve.features import structural_features
 from semdns.zone.tree import ZoneTree
+
+Pass = Literal["full", "lexical", "shallow"]
+"""The classifier's three sets of models: on the transformer's vector, on the static embedding, on the
+vector of the transformer's first layers."""
 
 FORMAT_VERSION = "semdns-classifier-v4"
 """Bump when the features or the file layout change: older artefacts are then ignored."""
@@ -168,30 +172,20 @@ class TrainedClassifier:
 
     # -- prediction ---------------------------------------------------------------------------
 
-    def candidates(self, parent: Name) -> tuple[Name, ...]:
-        """The classes at ``parent`` (empty when it has no model)."""
-        model = self.parents.get(parent)
+    def models(self, which: Pass = "full") -> dict[Name, ParentModel]:
+        """The per-parent models of one pass: the full classifier, its lexical pass or its shallow pass."""
+        if which == "lexical":
+            return self.lexical_parents
+        return self.shallow_parents if which == "shallow" else self.parents
+
+    def candidates(self, parent: Name, which: Pass = "full") -> tuple[Name, ...]:
+        """The classes of pass ``which`` at ``parent`` (empty when it has no model there)."""
+        model = self.models(which).get(parent)
         return model.candidates if model is not None else ()
 
-    def lexical_candidates(self, parent: Name) -> tuple[Name, ...]:
-        """The classes of the lexical pass at ``parent`` (empty when it has no lexical model)."""
-        model = self.lexical_parents.get(parent)
-        return model.candidates if model is not None else ()
-
-    def shallow_candidates(self, parent: Name) -> tuple[Name, ...]:
-        """The classes of the shallow pass at ``parent`` (empty when it has no shallow model)."""
-        model = self.shallow_parents.get(parent)
-        return model.candidates if model is not None else ()
-
-    def score(
-        self, parent: Name, features: QueryFeatures, *, lexical: bool = False, shallow: bool = False
-    ) -> list[float]:
-        """Calibrated probability of each of ``candidates(parent)`` (``lexical_candidates`` with
-        ``lexical``, ``shallow_candidates`` with ``shallow``), in that order."""
-        if lexical:
-            model = self.lexical_parents[parent]
-        else:
-            model = self.shallow_parents[parent] if shallow else self.parents[parent]
+    def score(self, parent: Name, features: QueryFeatures, which: Pass = "full") -> list[float]:
+        """Calibrated probability of each of ``candidates(parent, which)``, in that order."""
+        model = self.models(which)[parent]
         vocab = self.vocabulary_size
         logits = model.weights[:, vocab:] @ features.dense + model.bias
         if len(features.columns):
