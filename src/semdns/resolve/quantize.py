@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 _log = logging.getLogger(__name__)
@@ -42,15 +43,23 @@ def _digest(source: Path) -> str:
 def quantized_model(source: Path, cache: Path, *, rebuild: bool = False) -> Path:
     """The dynamically quantised version of ``source``, built on first use and cached in ``cache``
     (``rebuild``: build it again, when the cached file turned out unreadable)."""
-    target = cache / f"minilm-{_digest(source)}.onnx"
+    return cached_model(
+        cache / f"minilm-{_digest(source)}.onnx", lambda target: _build(source, target), rebuild
+    )
+
+
+def cached_model(target: Path, build: Callable[[Path], Path], rebuild: bool = False) -> Path:
+    """``target`` when it is already built (and ``rebuild`` is not asked), else ``build(target)``; in a
+    read-only cache, ``build`` writes into a temporary folder instead, for this process. A derived
+    model file is built once per machine this way (the quantised encoder, the shallow pass's parts)."""
     if target.is_file() and not rebuild:
         return target
     try:
-        cache.mkdir(parents=True, exist_ok=True)
-        return _build(source, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return build(target)
     except OSError:  # a read-only home: build it where we can, for this process
         scratch = Path(tempfile.mkdtemp(prefix="semdns-model-"))
-        return _build(source, scratch / target.name)
+        return build(scratch / target.name)
 
 
 def _no_preprocessing_advice(record: logging.LogRecord) -> bool:

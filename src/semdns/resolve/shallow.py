@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import weakref
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from semdns.resolve.encoder import MiniLMEncoder, Vectors, open_session
+from semdns.resolve.quantize import cached_model
 
 _log = logging.getLogger(__name__)
 
@@ -63,13 +63,7 @@ def shallow_model(full: Path, layers: int, *, rest: bool = False, rebuild: bool 
     """The first ``layers`` layers of the model in ``full`` (``rest``: the layers after them, reading
     their output), cut out once and cached beside it."""
     target = full.with_name(f"{full.stem}-{'after' if rest else 'layers'}{layers}.onnx")
-    if target.is_file() and not rebuild:
-        return target
-    try:
-        return _cut(full, layers, target, rest)
-    except OSError:  # a read-only cache: cut it where we can, for this process
-        scratch = Path(tempfile.mkdtemp(prefix="semdns-model-"))
-        return _cut(full, layers, scratch / target.name, rest)
+    return cached_model(target, lambda to: _cut(full, layers, to, rest), rebuild)
 
 
 def _cut(full: Path, layers: int, target: Path, rest: bool) -> Path:
