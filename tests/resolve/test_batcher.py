@@ -124,6 +124,28 @@ def test_a_failing_model_fails_every_waiter_and_the_worker_carries_on() -> None:
     batcher.close()
 
 
+def test_other_model_work_runs_on_the_workers_and_a_failure_reaches_only_its_waiter() -> None:
+    model = SlowModel(delay_s=0.0)
+    batcher = EmbeddingBatcher(model)
+
+    def explode() -> str:
+        raise RuntimeError("layers exploded")
+
+    async def main() -> tuple[str, Vectors, str]:
+        with pytest.raises(RuntimeError, match="layers exploded"):
+            await batcher.run(explode)
+        where, vector = await asyncio.gather(
+            batcher.run(lambda: threading.current_thread().name), batcher.embed([3, 4])
+        )
+        return where, vector, await batcher.run(lambda: "after")
+
+    where, vector, after = asyncio.run(main())
+    batcher.close()
+    assert where == "semdns-embed-0" and after == "after"  # a model worker ran it; the worker went on
+    assert vector.tolist() == [7.0, 2.0]
+    assert batcher.ran == 2  # the failed work is not counted
+
+
 def test_a_closed_batcher_refuses_new_work_and_releases_waiters() -> None:
     model = SlowModel(delay_s=0.2)
     batcher = EmbeddingBatcher(model, max_batch=1)
@@ -138,6 +160,8 @@ def test_a_closed_batcher_refuses_new_work_and_releases_waiters() -> None:
         await running  # the batch already running completes
         with pytest.raises(BatcherClosed):
             await batcher.embed([3])
+        with pytest.raises(BatcherClosed):
+            await batcher.run(lambda: None)
 
     asyncio.run(main())
 
