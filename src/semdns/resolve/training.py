@@ -209,18 +209,13 @@ def train(
         table = encoder.token_table(use_disk=use_disk_cache)
         idf_of_tokens = token_idf([ids for ids, d in zip(token_ids, dev, strict=True) if not d], len(table))
         static = StaticEmbedding(table, idf_of_tokens)
-        static_dense = np.hstack(
-            [dense[:, :STRUCTURAL_DIM], static.vectors(token_ids) * EMBEDDING_SCALE]
-        ).astype(np.float32)
+        static_dense = _with_embedding(dense, static.vectors(token_ids))
         student = _Views(lexical, dense, static_dense, dev)
         if extra.texts:
             say(f"{len(extra.texts)} unlabelled texts, routed by the full classifier")
-            extra.static_dense = np.hstack(
-                [
-                    extra.dense[:, :STRUCTURAL_DIM],
-                    static.vectors(encoder.token_ids_batch(extra.texts)) * EMBEDDING_SCALE,
-                ]
-            ).astype(np.float32)
+            extra.static_dense = _with_embedding(
+                extra.dense, static.vectors(encoder.token_ids_batch(extra.texts))
+            )
         lexical_parents = _fit_lexical_parents(
             tree, items, student, extra, parents, lexical_c, zone_weight, say
         )
@@ -232,9 +227,7 @@ def train(
             encode_cached(shallow, [e.text for e in examples], use_disk=use_disk_cache) if examples else None
         )
         shallow_vectors = _embed_all(shallow, shallow_examples, per_corpus, keep, use_disk_cache)
-        shallow_dense = np.hstack([dense[:, :STRUCTURAL_DIM], shallow_vectors * EMBEDDING_SCALE]).astype(
-            np.float32
-        )
+        shallow_dense = _with_embedding(dense, shallow_vectors)
         shallow_parents = _fit_parents(tree, items, lexical, shallow_dense, dev, c, zone_weight, say)
     counts = Counter(str(item.name) for item in items)
     meta: dict[str, Any] = {
@@ -283,6 +276,15 @@ def _embed_all(
         parts.append(encode_cached(encoder, [c.text for c in group], use_disk=use_disk_cache))
     stacked: Vectors = np.vstack(parts)[list(keep)]
     return stacked
+
+
+def _with_embedding(dense: npt.NDArray[np.float32], vectors: Vectors) -> npt.NDArray[np.float32]:
+    """The dense block of ``dense`` (structure, then MiniLM's vector) with ``vectors`` in place of
+    MiniLM's: what the lexical and shallow passes read, scaled like the full classifier's."""
+    block: npt.NDArray[np.float32] = np.hstack([dense[:, :STRUCTURAL_DIM], vectors * EMBEDDING_SCALE]).astype(
+        np.float32
+    )
+    return block
 
 
 def _zone_boost(items: Sequence[LabelledText], rows: Any, zone_weight: float) -> npt.NDArray[np.float64]:
