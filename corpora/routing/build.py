@@ -1073,7 +1073,11 @@ def write_readme(corpora: list[Corpus]):
         pk = ", ".join(f"{a.name}=={a.version}" for a in c.meta["archives"])
         L.append(f"| [{c.name}]({c.name}/CARD.md) | {pk} | {len(c.out['train'])} | {len(c.out['eval'])} | "
                  f"{c.meta.get('short_licence', '')} |")
-    L += ["", "## Items per semdns name (train / eval, all corpora)", "",
+    L += ["", "NQ-open and TriviaQA never train the classifier (`training-set.txt`); their *training* splits' "
+          "questions,", "labels ignored, are read by `semdns train --unlabelled` to distil the lexical pass "
+          "(`distill-set.txt`),", "so their evaluation splits are not an unseen source for that pass "
+          "(docs/routing.md).", ""]
+    L += ["## Items per semdns name (train / eval, all corpora)", "",
           "| name | " + " | ".join(c.name for c in corpora) + " | total |",
           "|---|" + "---:|" * (len(corpora) + 1)]
     for n in names:
