@@ -8,13 +8,14 @@ from typing import Any
 
 import httpx
 import msgspec
+import numpy as np
 import pytest
 
 from conftest import CODE_URL, LEGAL_URL, ROOT_URL, Cluster, CountingEncoder, CountingShallow
 from semdns.delegation.stub import RemoteResolver
 from semdns.names import Name
 from semdns.protocol.codec import JSON_TYPE, MSGPACK_TYPE, decode, encode
-from semdns.protocol.messages import Answer, Envelope, Query
+from semdns.protocol.messages import Answer, Embedding, Envelope, Query
 from semdns.protocol.signing import ZoneKey
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder
@@ -161,6 +162,34 @@ def test_child_reuses_the_parents_shallow_vector(cluster: Cluster, single: Resol
     assert answer.names[0].name.endswith("legal.")
     assert any(t.server == LEGAL_URL and "shallow" in t.stages for t in answer.trace)
     assert legal.shallow.texts == before
+
+
+def test_a_carried_shallow_vector_the_child_cannot_use_is_ignored(cluster: Cluster) -> None:
+    # Another model's vector, one cut short and one with a NaN: the child runs the layers itself and
+    # answers as it would without them; nothing fails.
+    authority = cluster.authorities[LEGAL_URL]
+    shallow = authority.resolver.shallow
+    assert isinstance(shallow, CountingShallow)
+    texts = [f"Is a verbal promise to lend my car to {who} enforceable?" for who in ("Ann", "Bo", "Cy")]
+    good = shallow.inner.encode(["Is a verbal promise to lend my car enforceable?"])[0]
+    unusable = [
+        Embedding(model="another-model/layers3", dim=shallow.dim, data=good.astype("<f4").tobytes()),
+        Embedding(model=shallow.model_id, dim=shallow.dim, data=good.astype("<f4").tobytes()[:-4]),
+        Embedding(
+            model=shallow.model_id,
+            dim=shallow.dim,
+            data=np.where(np.arange(shallow.dim) == 0, np.nan, good).astype("<f4").tobytes(),
+        ),
+    ]
+    for index, (text, carried) in enumerate(zip(texts, unusable, strict=True)):
+        expected = authority.resolver.resolve(text, use_cache=False)
+        before = shallow.texts
+        answer, status = run(
+            authority.answer(Query(id=f"q-{index}", text=text, zone="legal.", shallow_embedding=carried))
+        )
+        assert status == 200 and not answer.errors
+        assert [n.name for n in answer.names] == [str(n) for n in expected.names]
+        assert shallow.texts == before + 1  # embedded here, the carried vector unused
 
 
 def test_cached_referral_skips_the_parent(cluster: Cluster) -> None:
