@@ -22,7 +22,9 @@
 2. ``lossless`` (``--lossless``): zstd on typical messages (the routing corpora's eval prompts, one
    domain a zone), without a dictionary and with dictionaries of ``--dict-sizes`` bytes trained on
    the same domain's train prompts (``semdns compress train-dict``'s trainer), in standard and in
-   CCP's lean frames (at each of ``--levels``): ratio and microseconds per message. ``--entropy``:
+   CCP's lean frames (at each of ``--levels``): ratio and microseconds per message; then CCP's word
+   coder (``words``, a word model trained on the same prompts) and the senders' rule (words for
+   short messages, zstd-lean beyond). ``--entropy``:
    the bound a byte n-gram model trained on the same prompts puts on any coder (bench/_entropy.py).
 3. ``e2e`` (``--e2e N``): N long-context requests (SQuAD ``long`` contexts) through a real gateway on
    127.0.0.1 to the embedded local engine (SmolLM2-135M), each sent twice: with the client's opt-out
@@ -350,7 +352,73 @@ def run_lossless(
                 )
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
+        rows += _word_rows(domain, train, held, sizes, repeats)
     return rows
+
+
+def _word_rows(
+    domain: str, train: list[str], held: list[str], sizes: list[int], repeats: int
+) -> list[dict[str, Any]]:
+    """CCP's word coder on the same messages (a model trained on the domain's train prompts), and
+    the senders' rule (:func:`semdns.protocol.ccp.pick_dictionary`: the word model up to
+    ``SHORT_MESSAGE_BYTES``, zstd-lean with the largest dictionary beyond). Each timed pass starts
+    from a model fresh from its file, so what the coder remembers (spelled runs) is only what that
+    pass taught it, as on a server that just started."""
+    from semdns.compress.dictionaries import train_zone_dictionary, train_zone_words
+    from semdns.protocol.ccp import compress_context, frame_compressor, pick_dictionary
+    from semdns.protocol.words import SHORT_MESSAGE_BYTES, WordModel
+
+    words = train_zone_words(f"{domain}.", train, version=1)
+    model = WordModel.from_bytes(words.data)
+    payloads = [m.encode("utf-8") for m in held]
+    raw = sum(len(p) for p in payloads)
+    coded = [model.encode(m) for m in held]
+    assert [model.decode(c, len(p)) for c, p in zip(coded, payloads, strict=True)] == payloads
+
+    def cold_us(fn: Any, items: list[Any]) -> float:
+        times = []
+        for _ in range(repeats):
+            fresh = WordModel.from_bytes(words.data)
+            started = time.perf_counter()
+            for item in items:
+                fn(fresh, item)
+            times.append(1e6 * (time.perf_counter() - started) / len(items))
+        return round(min(times), 2)
+
+    row: dict[str, Any] = {
+        "domain": domain,
+        "method": "words",
+        "train_messages": len(train),
+        "dictionary_bytes": len(words.data),
+        "messages": len(payloads),
+        "bytes_mean": round(raw / len(payloads), 1),
+        "ratio": round(raw / sum(len(c) for c in coded), 3),
+        "compress_us_per_message": cold_us(lambda m, text: m.encode(text), held),
+        "decompress_us_per_message": cold_us(
+            lambda m, pair: m.decode(pair[0], pair[1]),
+            [(c, len(p)) for c, p in zip(coded, payloads, strict=True)],
+        ),
+        "ccp_us_per_message": cold_us(lambda _m, text: compress_context(text, dictionary=words), held),
+        "dictionary": words.id,
+    }
+    zstd = train_zone_dictionary(f"{domain}.", train, version=1, size=max(sizes, default=262144))
+    lean = frame_compressor(zstd, lean=True)
+    chosen = [pick_dictionary(m, zstd, words) for m in held]
+    rule_bytes = sum(
+        len(model.encode(m)) if d is words else len(lean.compress(p))
+        for m, p, d in zip(held, payloads, chosen, strict=True)
+    )
+    rule = {
+        "domain": domain,
+        "method": f"rule: words up to {SHORT_MESSAGE_BYTES} B, else zstd-lean",
+        "messages": len(payloads),
+        "words_share": round(sum(d is words for d in chosen) / len(chosen), 3),
+        "ratio": round(raw / rule_bytes, 3),
+        "dictionary_bytes": len(zstd.data),
+    }
+    for found in (row, rule):
+        print(json.dumps(found), file=sys.stderr)
+    return [row, rule]
 
 
 def triviaqa_train_side(wheel: Path, held: list[str]) -> list[str]:

@@ -108,3 +108,21 @@ def test_cli_train_dict(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "cannot read" in bad.output
     name = runner.invoke(app, ["compress", "train-dict", "..bad", str(corpus), "--out", str(out)])
     assert name.exit_code == 2 and "not a zone origin" in name.output
+
+
+def test_cli_train_dict_with_the_word_model(tmp_path: Path) -> None:
+    register(app)
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"text": s}) + "\n" for s in SAMPLES), encoding="utf-8")
+    out = tmp_path / "dicts"
+    result = CliRunner().invoke(
+        app, ["compress", "train-dict", "legal.", str(corpus), "--out", str(out), "--words"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "legal.v1.zdict").exists() and (out / "legal.v1.words").exists()
+    assert "ratio" in result.output and "with the word model" in result.output
+    assert "words: legal.v1.words" in result.output
+    words = load(out / "legal.v1.words", "legal.")
+    assert words.kind == "words"
+    sample = SAMPLES[3]
+    assert decompress_context(compress_context(sample, dictionary=words), DictionaryStore([words])) == sample

@@ -117,6 +117,24 @@ async def test_lossless_reports_the_ccp_ratio_and_sends_everything(tmp_path: Pat
     assert note["dictionary"].startswith(".:")  # the test zone is the root zone
 
 
+async def test_lossless_reports_the_word_model_for_a_short_context(tmp_path: Path) -> None:
+    """A zone with a word model (compress.words): a short context is measured with it, a long one
+    with zstd as before."""
+    from semdns.compress.dictionaries import save, train_zone_words
+
+    samples = [f"{FACT} Section {i} covers accessory {i}." for i in range(100)]
+    words = save(train_zone_words(".", samples, version=1), tmp_path, samples=100, sources=["t"])  # root zone
+    async with backends("root", "legal") as b:
+        tree = _tree(tmp_path, b, {"mode": "lossless", "words": str(words.path)})
+        async with gateway(tree, StubResolver([("pump", "legal.")])) as gw:
+            short = await gw.chat(f"{FACT}\n\n{QUESTION}")
+            long = await gw.chat(LONG)
+    note = short.json()["semdns"]["compression"]
+    assert note["method"] == "words" and note["dictionary"] == words.dictionary.id and note["ratio"] > 3
+    assert short.headers["x-semdns-compression"].startswith("lossless; method=words; ratio=")
+    assert long.json()["semdns"]["compression"]["method"] == "zstd"
+
+
 async def test_a_conversation_steers_compression_and_a_vague_opening_keeps_more(tmp_path: Path) -> None:
     """The follow-up "How much of it?" names nothing; its earlier turns name the K7 pump, so the fact
     survives and the turns reach the engine as sent. A vague opening question gets the zone's

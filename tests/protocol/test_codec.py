@@ -191,7 +191,7 @@ def test_newer_major_is_refused_with_a_clear_error(form: Literal["msgpack", "jso
 def test_malformed_version_string() -> None:
     with pytest.raises(ProtocolError, match="malformed protocol version"):
         codec.check_version("one")
-    assert codec.check_version(PROTOCOL_VERSION) == (1, 1)
+    assert codec.check_version(PROTOCOL_VERSION) == (1, 2)
 
 
 def test_content_types() -> None:

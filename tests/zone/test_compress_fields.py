@@ -58,6 +58,14 @@ def test_dictionary_path_is_relative_to_the_zone_file(write_zone: WriteZone) -> 
     assert spec.dictionary == str(path.parent / "d" / "legal.v1.zdict")
 
 
+def test_word_model_path_is_relative_to_the_zone_file(write_zone: WriteZone) -> None:
+    path = write_zone(
+        "origin: legal.\ncompress:\n  mode: lossless\n  words: d/legal.v1.words\nnodes:\n  '@': {}\n"
+    )
+    spec = load_zone_files([path]).node(Name.parse("legal.")).compress
+    assert spec.words == str(path.parent / "d" / "legal.v1.words") and spec.dictionary is None
+
+
 MALFORMED = [
     pytest.param("compress:\n  mode: maybe\n", 3, "'off', 'lossless' or 'lossy'", id="mode"),
     pytest.param("compress:\n  mode: lossy\n  ratio: 0.5\n", 4, "greater than or equal to 1", id="ratio-low"),
@@ -76,6 +84,8 @@ MALFORMED = [
     ),
     pytest.param("compress:\n  method: magic\n", 3, "'lexical', 'hybrid' or 'static'", id="method"),
     pytest.param("compress:\n  dictionary: '  '\n", 2, "dictionary is blank", id="blank-dictionary"),
+    pytest.param("compress:\n  words: ''\n", 2, "words is blank", id="blank-words"),
+    pytest.param("compress:\n  words: [a]\n", 3, "valid string", id="words-not-a-path"),
     pytest.param("compress:\n  level: 3\n", 3, "level", id="unknown-field"),
     pytest.param("compress: yes\n", 2, "valid dictionary", id="not-a-mapping"),
 ]

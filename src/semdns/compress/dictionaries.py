@@ -1,4 +1,4 @@
-"""Trained, versioned zstd dictionaries for a zone (lossless compression, CCP).
+"""Trained, versioned zstd dictionaries and word models for a zone (lossless compression, CCP).
 
 A zone's built-in dictionary is trained at load from the zone's own few texts (examples,
 descriptions). ``semdns compress train-dict`` trains a larger one from a corpus or from recorded
@@ -7,6 +7,9 @@ manifest ``<zone>.v<N>.json``; the version counts up per zone in the output fold
 id ``<zone>:v<N>:<sha256-16>`` names exactly those bytes, so peers that fetched v1 keep decompressing
 v1 contexts after v2 ships. A zone file names the file as ``compress: {dictionary: ...}``; the
 authority then serves it at ``GET /semdns/v1/dictionaries/{id}`` with the zone's other dictionaries.
+``--words`` also trains the zone's word model (:mod:`semdns.protocol.words`, for short messages) as
+``<zone>.v<N>.words`` with its manifest ``<zone>.v<N>.words.json``, named as ``compress: {words: ...}``
+and served the same way.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ from typing import Any
 import zstandard
 
 from semdns.protocol.ccp import ZoneDictionary
+from semdns.protocol.words import WordModel, WordModelError, train_word_model
 from semdns.zone.tree import ZoneTree
 
 # At most: zstd's trainer returns less when the samples are few. 256 KiB beat 16 and 64 KiB on four
 # of five domains' held-out prompts (bench/compress.py --lossless, docs/compression.md).
 DEFAULT_DICTIONARY_BYTES = 256 * 1024
 MIN_SAMPLES = 64
-_VERSION_RE = re.compile(r"\.v(\d+)\.zdict$")
+_VERSION_RE = re.compile(r"\.v(\d+)\.(zdict|words)$")
+_SUFFIX = {"zstd": "zdict", "words": "words"}
 
 
 class DictionaryError(ValueError):
@@ -47,6 +52,16 @@ def train_zone_dictionary(
         data = zstandard.train_dictionary(size, encoded).as_bytes()
     except zstandard.ZstdError as exc:
         raise DictionaryError(f"zstd could not train a dictionary for {zone}: {exc}") from None
+    return ZoneDictionary(f"{zone}:v{version}:{hashlib.sha256(data).hexdigest()[:16]}", data)
+
+
+def train_zone_words(zone: str, samples: Iterable[str], *, version: int) -> ZoneDictionary:
+    """A word model trained on ``samples`` (at least :data:`MIN_SAMPLES` non-blank ones), as the
+    dictionary CCP's ``words`` contexts name."""
+    texts = [s for s in samples if s.strip()]
+    if len(texts) < MIN_SAMPLES:
+        raise DictionaryError(f"{len(texts)} samples for {zone}; training needs at least {MIN_SAMPLES}")
+    data = train_word_model(texts).to_bytes()
     return ZoneDictionary(f"{zone}:v{version}:{hashlib.sha256(data).hexdigest()[:16]}", data)
 
 
@@ -106,10 +121,11 @@ class SavedDictionary:
 
 
 def next_version(folder: Path, zone: str) -> int:
-    """One more than the highest version of ``zone``'s dictionaries in ``folder`` (1 when none)."""
+    """One more than the highest version of ``zone``'s dictionaries and word models in ``folder``
+    (1 when none)."""
     versions = [
         int(m.group(1))
-        for p in folder.glob(f"{_file_stem(zone)}.v*.zdict")
+        for p in folder.glob(f"{_file_stem(zone)}.v*.*")
         if (m := _VERSION_RE.search(p.name)) is not None
     ]
     return max(versions, default=0) + 1
@@ -120,17 +136,19 @@ def _file_stem(zone: str) -> str:
 
 
 def save(dictionary: ZoneDictionary, folder: Path, *, samples: int, sources: list[str]) -> SavedDictionary:
-    """Write ``dictionary`` and its manifest into ``folder`` (named by zone and version)."""
+    """Write ``dictionary`` (or word model) and its manifest into ``folder`` (named by zone, version
+    and kind: ``<zone>.v<N>.zdict`` and ``.json``, ``<zone>.v<N>.words`` and ``.words.json``)."""
     zone, version, _ = dictionary.id.rsplit(":", 2)
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{_file_stem(zone)}.{version}"
-    path = folder / f"{stem}.zdict"
-    manifest = folder / f"{stem}.json"
+    path = folder / f"{stem}.{_SUFFIX[dictionary.kind]}"
+    manifest = folder / (f"{stem}.json" if dictionary.kind == "zstd" else f"{stem}.words.json")
     path.write_bytes(dictionary.data)
     manifest.write_text(
         json.dumps(
             {
                 "id": dictionary.id,
+                "kind": dictionary.kind,
                 "zone": zone,
                 "version": int(version[1:]),
                 "bytes": len(dictionary.data),
@@ -151,12 +169,18 @@ def load(path: Path, zone: str) -> ZoneDictionary:
     manifest is for people; the bytes decide the id)."""
     match = _VERSION_RE.search(path.name)
     if match is None:
-        raise DictionaryError(f"{path}: not a versioned dictionary file (<zone>.v<N>.zdict)")
+        raise DictionaryError(f"{path}: not a versioned dictionary file (<zone>.v<N>.zdict or .words)")
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DictionaryError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if zstandard.ZstdCompressionDict(data).dict_id() == 0:
+    if match.group(2) == "words":
+        try:
+            WordModel.from_bytes(data)
+        except WordModelError as exc:
+            hint = "train one with semdns compress train-dict --words"
+            raise DictionaryError(f"{path}: {exc}; {hint}") from None
+    elif zstandard.ZstdCompressionDict(data).dict_id() == 0:
         # zstd would accept any bytes as "raw content"; a trained dictionary has a header and an id.
         raise DictionaryError(
             f"{path}: not a zstd dictionary (no dictionary header); train one with semdns compress train-dict"
@@ -165,11 +189,12 @@ def load(path: Path, zone: str) -> ZoneDictionary:
 
 
 def trained_dictionaries(tree: ZoneTree) -> list[ZoneDictionary]:
-    """The dictionaries the zone files of ``tree`` name (``compress.dictionary``), each once, under
-    its zone (a file that cannot be read raises :class:`DictionaryError` naming it)."""
+    """The dictionaries and word models the zone files of ``tree`` name (``compress.dictionary``,
+    ``compress.words``), each once, under its zone (a file that cannot be read raises
+    :class:`DictionaryError` naming it)."""
     found: dict[str, ZoneDictionary] = {}
     for node in tree:
-        path = node.compress.dictionary
-        if path and path not in found:
-            found[path] = load(Path(path), str(node.zone_origin))
+        for path in (node.compress.dictionary, node.compress.words):
+            if path and path not in found:
+                found[path] = load(Path(path), str(node.zone_origin))
     return list(found.values())

@@ -27,7 +27,7 @@ from semdns.compress.lossy import QueryAwareCompressor
 from semdns.compress.request import compress_body, split_request
 from semdns.gateway.parse import ParsedRequest
 from semdns.names import Name
-from semdns.protocol.ccp import ZoneDictionary, frame_compressor, train_dictionary
+from semdns.protocol.ccp import ZoneDictionary, compress_context, pick_dictionary, train_dictionary
 from semdns.resolve.encoder import Encoder
 from semdns.zone.compress_spec import CompressSpec
 from semdns.zone.tree import ZoneNode, ZoneTree
@@ -84,6 +84,7 @@ class CompressionStep:
         self.compressor = QueryAwareCompressor(encoder)
         self._miners: dict[Name, BoilerplateMiner] = {}
         self._dictionaries: dict[Name, ZoneDictionary] = {}
+        self._word_models: dict[Name, ZoneDictionary] = {}
         self.requests = Counter(
             "semdns_compression_requests_total",
             "Requests by name, compression mode and outcome (compressed, short, opt_out, error, ...)",
@@ -165,18 +166,30 @@ class CompressionStep:
 
     def _lossless(self, parsed: ParsedRequest, tree: ZoneTree, node: ZoneNode) -> CompressionNote:
         """Nothing is dropped: the engine gets the prompt as sent. The note gives the ratio CCP
-        reaches on this request's context with the zone's dictionary (what a delegation hop carries)."""
+        reaches on this request's context with the zone's dictionary, or with its word model when the
+        zone has one and the context is short (what a delegation hop carries)."""
         split = split_request(parsed.endpoint, parsed.body)
         text = "\n\n".join(split.documents) if split is not None else ""
-        dictionary = self._dictionary(tree, node)
+        zstd = self._dictionary(tree, node)
+        dictionary = pick_dictionary(text, zstd, self._word_model(node)) or zstd
         raw = text.encode("utf-8")
         self.requests.labels(str(node.name), "lossless", "compressed" if raw else "short").inc()
         if not raw:
-            return CompressionNote("lossless", reason="short", method="zstd", dictionary=dictionary.id)
-        packed = frame_compressor(dictionary).compress(raw)
+            return CompressionNote("lossless", reason="short", method="zstd", dictionary=zstd.id)
+        packed = sum(len(chunk.data) for chunk in compress_context(text, dictionary=dictionary).chunks)
         return CompressionNote(
-            "lossless", method="zstd", ratio=len(raw) / len(packed), dictionary=dictionary.id
+            "lossless", method=dictionary.kind, ratio=len(raw) / packed, dictionary=dictionary.id
         )
+
+    def _word_model(self, node: ZoneNode) -> ZoneDictionary | None:
+        """The zone's word model when its zone file names one (``compress.words``)."""
+        if not node.compress.words:
+            return None
+        zone = node.zone_origin
+        found = self._word_models.get(zone)
+        if found is None:
+            found = self._word_models[zone] = load(Path(node.compress.words), str(zone))
+        return found
 
     def _dictionary(self, tree: ZoneTree, node: ZoneNode) -> ZoneDictionary:
         """The zone's trained dictionary when its zone file names one, else the built-in one trained

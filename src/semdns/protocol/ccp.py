@@ -1,5 +1,9 @@
 """CCP, the context compression protocol: zstd with per-zone dictionaries, in independent chunks.
 
+A zone may also have a word model (``words``, :mod:`semdns.protocol.words`), served and fetched the
+same way as a dictionary: short messages, which zstd cannot shrink much, are coded with it
+(:func:`pick_dictionary` is the senders' rule).
+
 A context (earlier turns, retrieved documents) is split into chunks of at most ``chunk_size`` bytes
 (never inside a UTF-8 character) and each chunk is compressed on its own, so a large context can be
 streamed chunk by chunk and a receiver can decompress only the chunks it needs. A zone trains a zstd
@@ -10,15 +14,18 @@ not have it fetches it once from its owner (``GET /semdns/v1/dictionaries/{id}``
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import zstandard
 
 from semdns.errors import ContextCorrupt, MessageTooLarge, UnknownDictionary
+from semdns.protocol import words
 from semdns.protocol.codec import check_version
 from semdns.protocol.messages import (
     MAX_CHUNK_BYTES,
@@ -42,8 +49,28 @@ class ZoneDictionary:
     id: str
     data: bytes
 
+    @property
+    def kind(self) -> Literal["zstd", "words"]:
+        """``words`` for a word model (its file magic), ``zstd`` for anything else."""
+        return "words" if self.data.startswith(words.MAGIC) else "zstd"
+
     def compression_dict(self) -> zstandard.ZstdCompressionDict:
         return zstandard.ZstdCompressionDict(self.data)
+
+
+@functools.lru_cache(maxsize=16)
+def word_model(data: bytes) -> words.WordModel:
+    """The parsed word model of a dictionary's bytes, built once (parsing builds its code tables)."""
+    return words.WordModel.from_bytes(data)
+
+
+def pick_dictionary(
+    text: str, dictionary: ZoneDictionary | None, word_dictionary: ZoneDictionary | None
+) -> ZoneDictionary | None:
+    """The senders' rule: the word model for a short message (at most
+    :data:`~semdns.protocol.words.SHORT_MESSAGE_BYTES` of UTF-8), the zstd dictionary otherwise."""
+    short = len(text) <= words.SHORT_MESSAGE_BYTES and len(text.encode("utf-8")) <= words.SHORT_MESSAGE_BYTES
+    return word_dictionary if word_dictionary is not None and short else dictionary
 
 
 def train_dictionary(zone: str, samples: Sequence[str], *, size: int = DICTIONARY_BYTES) -> ZoneDictionary:
@@ -163,9 +190,13 @@ def compress_context(
     lean: bool = False,
 ) -> CompressedContext:
     """Compress ``text`` into independent chunks (zstd, with ``dictionary`` when given; ``lean``:
-    the ``zstd-lean`` frames, for a receiver that reads them)."""
+    the ``zstd-lean`` frames, for a receiver that reads them; a word model as ``dictionary``: the
+    ``words`` coder, ``level`` and ``lean`` then unused)."""
+    algorithm: Literal["zstd", "zstd-lean", "words"] = "zstd-lean" if lean else "zstd"
+    if dictionary is not None and dictionary.kind == "words":
+        algorithm = "words"
     return CompressedContext(
-        algorithm="zstd-lean" if lean else "zstd",
+        algorithm=algorithm,
         dictionary=dictionary.id if dictionary else None,
         original_size=len(text.encode("utf-8")),
         checksum="sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -192,14 +223,21 @@ def stream_chunks(
         raise ValueError(f"chunk_size must be 1..{MAX_CHUNK_BYTES}")
     if -(-len(data) // chunk_size) > MAX_CHUNKS:
         raise MessageTooLarge(f"context needs more than {MAX_CHUNKS} chunks; raise chunk_size")
-    compressor = frame_compressor(dictionary, level=level, lean=lean)
+    compress: Callable[[bytes], bytes]
+    if dictionary is not None and dictionary.kind == "words":
+        model = word_model(dictionary.data)
+
+        def compress(piece: bytes) -> bytes:
+            return model.encode(piece.decode("utf-8"))  # chunks never split a character
+    else:
+        compress = frame_compressor(dictionary, level=level, lean=lean).compress
     for index, (offset, piece) in enumerate(_split(data, chunk_size)):
         yield Chunk(
             index=index,
             offset=offset,
             size=len(piece),
             crc32=zlib.crc32(piece),
-            data=compressor.compress(piece),
+            data=compress(piece),
         )
 
 
@@ -248,10 +286,10 @@ class DictionaryStore:
                 self._known[dictionary_id] = found
         return found
 
-    def for_zone(self, zone: str) -> ZoneDictionary | None:
-        """This store's dictionary for ``zone`` (the compressor's choice), if it has one."""
+    def for_zone(self, zone: str, kind: Literal["zstd", "words"] = "zstd") -> ZoneDictionary | None:
+        """This store's dictionary (or word model) for ``zone``, the compressor's choice, if any."""
         prefix = zone + ":"
-        mine = [d for d in self._known.values() if d.id.startswith(prefix)]
+        mine = [d for d in self._known.values() if d.id.startswith(prefix) and d.kind == kind]
         # A trained dictionary (``zone:vN:hash``, semdns compress train-dict) wins over the built-in
         # one (``zone:hash``), and the highest version over older ones.
         return max(mine, key=lambda d: _version(d.id, prefix), default=None)
@@ -268,6 +306,7 @@ def decompress_chunks(
     """Decompress only the chunks ``indices`` (all when None), each checked against its CRC."""
     check_version(context.v)
     decompressor: zstandard.ZstdDecompressor | None = None
+    model: words.WordModel | None = None
     lean = context.algorithm == "zstd-lean"
     if context.algorithm != "none":
         dictionary = None
@@ -275,7 +314,10 @@ def decompress_chunks(
             if store is None:
                 raise UnknownDictionary(f"context uses dictionary {context.dictionary!r}; no store given")
             dictionary = store.get(context.dictionary)
-        decompressor = frame_decompressor(dictionary, lean=lean)
+        if context.algorithm == "words":
+            model = _word_model_of(dictionary)
+        else:
+            decompressor = frame_decompressor(dictionary, lean=lean)
     wanted = None if indices is None else set(indices)
     for position, chunk in enumerate(context.chunks):
         if chunk.index != position:
@@ -286,16 +328,28 @@ def decompress_chunks(
         if decompressor is not None and not lean and _declared_size(chunk.data) not in (chunk.size, None):
             raise ContextCorrupt(f"chunk #{chunk.index} declares another size than its header ({chunk.size})")
         try:
-            raw = (
-                decompressor.decompress(chunk.data, max_output_size=chunk.size)
-                if decompressor
-                else bytes(chunk.data)
-            )
-        except zstandard.ZstdError as exc:
+            if model is not None:
+                raw = model.decode(chunk.data, chunk.size)
+            elif decompressor is not None:
+                raw = decompressor.decompress(chunk.data, max_output_size=chunk.size)
+            else:
+                raw = bytes(chunk.data)
+        except (zstandard.ZstdError, words.WordModelError) as exc:
             raise ContextCorrupt(f"chunk #{chunk.index} does not decompress: {exc}") from None
         if len(raw) != chunk.size or zlib.crc32(raw) != chunk.crc32:
             raise ContextCorrupt(f"chunk #{chunk.index} fails its size or CRC-32 check")
         yield chunk, raw
+
+
+def _word_model_of(dictionary: ZoneDictionary | None) -> words.WordModel:
+    """The word model a ``words`` context names (:class:`ContextCorrupt` when it names none, or a
+    dictionary that is not a word model)."""
+    if dictionary is None:
+        raise ContextCorrupt("a words context names no word model")
+    try:
+        return word_model(dictionary.data)
+    except words.WordModelError as exc:
+        raise ContextCorrupt(f"{dictionary.id} is not a usable word model: {exc}") from None
 
 
 def _declared_size(data: bytes) -> int | None:

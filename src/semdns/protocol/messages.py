@@ -1,4 +1,4 @@
-"""The messages of the semdns wire protocol, version 1.1: SQP, the answer, CCP and RAP.
+"""The messages of the semdns wire protocol, version 1.2: SQP, the answer, CCP and RAP.
 
 Every message is a :class:`msgspec.Struct`: the same definition is the MessagePack encoding (binary,
 for resolvers), the JSON form (for people and ``curl``) and, through :mod:`semdns.protocol.schema`, the
@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Raw, Struct
 
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.2"
 
 # -- bounds ----------------------------------------------------------------------------------------
 # One table, quoted in docs/protocol.md; a message that breaks one is refused with a clear error.
@@ -87,10 +87,13 @@ class CompressedContext(_Message, kw_only=True):
     (the chunk's ``size`` and ``crc32`` and the context's ``dictionary`` carry them); 6-10 bytes a
     chunk, a third of a short message's compressed size. A reader that predates it refuses the
     context as invalid rather than misreading it.
+    ``words`` (added in 1.2) codes each chunk with the zone's word model named by ``dictionary``
+    (:mod:`semdns.protocol.words`: Huffman codes for the zone's words, for short messages, where
+    zstd has nothing to match); older readers refuse it the same way.
     """
 
     v: Version = PROTOCOL_VERSION
-    algorithm: Literal["none", "zstd", "zstd-lean"] = "zstd"
+    algorithm: Literal["none", "zstd", "zstd-lean", "words"] = "zstd"
     dictionary: Ident | None = None
     original_size: Annotated[int, Meta(ge=0, le=MAX_CONTEXT_BYTES)]
     checksum: Annotated[str, Meta(pattern=r"^sha256:[0-9a-f]{64}$")]

@@ -11,7 +11,8 @@ lexical cost) or ``hybrid`` (adds MiniLM similarity itself: about a hundred time
 ``vague_ratio``: the ratio for a question too vague to choose by (fewer than two content words in it
 and its conversation, a bare "Who?"): keep more rather than guess (still within ``budget_tokens``).
 ``boilerplate``: drop sentences mined as the zone's boilerplate. ``dictionary``: a trained zstd
-dictionary file (``semdns compress train-dict``), relative to the zone file.
+dictionary file (``semdns compress train-dict``), relative to the zone file. ``words``: a trained
+word model (``semdns compress train-dict --words``), which codes short messages (CCP ``words``).
 A ``ratio`` or ``budget_tokens`` without a ``mode`` means ``mode: lossy``. A zone-level block is the
 default for its nodes; a node's block replaces the fields it sets.
 """
@@ -39,6 +40,7 @@ class CompressSpec(BaseModel):
     method: CompressMethod = "lexical"
     boilerplate: bool = True
     dictionary: str | None = None
+    words: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -59,6 +61,8 @@ class CompressSpec(BaseModel):
             )
         if self.dictionary is not None and not self.dictionary.strip():
             raise ValueError("dictionary is blank; give the path of a .zdict file or remove the field")
+        if self.words is not None and not self.words.strip():
+            raise ValueError("words is blank; give the path of a .words file or remove the field")
         return self
 
     def target(self, tokens: int, *, vague: bool = False) -> int:

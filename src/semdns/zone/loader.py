@@ -123,11 +123,13 @@ def _issue_from_pydantic(path: str, doc: LocatedDocument, err: object) -> ZoneIs
 
 
 def _compress_spec(pf: _ParsedFile, base: CompressSpec, override: CompressSpec | None) -> CompressSpec:
-    """``base`` with ``override``'s fields, its dictionary path made absolute (relative to the file)."""
+    """``base`` with ``override``'s fields, its file paths (dictionary, word model) made absolute
+    (they are relative to the zone file)."""
     merged = base.merged(override)
-    if override is not None and override.dictionary:
-        path = Path(pf.path).parent / override.dictionary
-        merged = merged.model_copy(update={"dictionary": str(path)})
+    for field in ("dictionary", "words"):
+        relative = getattr(override, field) if override is not None else None
+        if relative:
+            merged = merged.model_copy(update={field: str(Path(pf.path).parent / relative)})
     return merged
 
 
