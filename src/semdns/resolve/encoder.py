@@ -117,7 +117,9 @@ class MiniLMEncoder:
         """The prompt's token ids, [CLS] and [SEP] included, untruncated."""
         if self._session is None:
             self._load()
-        ids: list[int] = self._tokenizer.encode(text).ids
+        # The batch call without character offsets: the same ids, about 15% less CPU than encode()
+        # on the public prompts (bench/resolve.py's), which compute offsets nobody here reads.
+        ids: list[int] = self._tokenizer.encode_batch_fast([text])[0].ids
         return ids
 
     def windows(self, text_ids: list[int]) -> list[list[int]]:
@@ -137,7 +139,7 @@ class MiniLMEncoder:
         """:meth:`token_ids` of several texts in one call (the tokenizer parallelises a batch)."""
         if self._session is None:
             self._load()
-        return [item.ids for item in self._tokenizer.encode_batch(list(texts))]
+        return [item.ids for item in self._tokenizer.encode_batch_fast(list(texts))]
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts``; returns an array of shape (len(texts), 384), rows of unit length."""
