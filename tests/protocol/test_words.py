@@ -250,3 +250,16 @@ def test_save_load_version_and_zone_file(tmp_path: Path, word_dictionary: ZoneDi
         load(junk, "trivia.")
     with pytest.raises(DictionaryError, match="at least"):
         train_zone_words("trivia.", TRAIN[:3], version=1)
+
+
+def test_what_the_coder_remembers_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spellings of unknown words are remembered up to a bound, and coding stays right past it."""
+    from semdns.protocol import words
+
+    monkeypatch.setattr(words, "_SPELLED_LIMIT", 5)
+    bounded = WordModel.from_bytes(train_word_model(TRAIN[:200]).to_bytes())
+    known = len(bounded._encode_table)
+    texts = [f"Zyx{i}qv wrote Plorb{i * 7}?" for i in range(50)]
+    for text in texts:
+        assert bounded.decode(bounded.encode(text), 100).decode("utf-8") == text
+    assert known < len(bounded._codes) <= known + 5

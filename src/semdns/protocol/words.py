@@ -39,7 +39,7 @@ DEFAULT_PIECES = 32768
 # the routing corpora's prompts: faster than 10 µs and smaller than zstd for 79-91-byte prompts,
 # smaller but over 10 µs for 190-byte ones (bench/compress.py --lossless, docs/compression.md).
 SHORT_MESSAGE_BYTES = 128
-_SPELLED_LIMIT = 1 << 17
+_SPELLED_LIMIT = 1 << 14  # spellings remembered (a few MB at most): the names a zone's traffic repeats
 
 # Every character is a word character, whitespace or neither, so the pieces cover any text.
 PIECES = re.compile(r" ?(?:\w+|[^\w\s]+)|\s+")
@@ -69,6 +69,7 @@ class WordModel:
     end_bits: int
     _encode_table: dict[str, str] = field(init=False, repr=False, compare=False)
     _codes: dict[str, str] = field(init=False, repr=False, compare=False)
+    _codes_limit: int = field(init=False, repr=False, compare=False)
     _byte_codes: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _end_code: str = field(init=False, repr=False, compare=False)
     _limits: list[int] = field(init=False, repr=False, compare=False)
@@ -121,6 +122,7 @@ class WordModel:
         set_(self, "_encode_table", {p: codes[257 + k] for k, p in enumerate(self.pieces)})
         # What the encoder looks up: the pieces' codes, and then what it has spelled (see _spell).
         set_(self, "_codes", dict(self._encode_table))
+        set_(self, "_codes_limit", len(self._encode_table) + _SPELLED_LIMIT)
         set_(self, "_byte_codes", tuple(codes[1:257]))
         set_(self, "_end_code", codes[0])
         set_(self, "_limits", limits)
@@ -155,11 +157,11 @@ class WordModel:
             code = get(run)
             if code is None:
                 code = "".join([byte_codes[b] for b in run.encode("utf-8")])
-                if len(codes) < _SPELLED_LIMIT:
+                if len(codes) < self._codes_limit:
                     codes[run] = code
             parts.append(code)
         spelled = "".join(parts)
-        if len(codes) < _SPELLED_LIMIT:
+        if len(codes) < self._codes_limit:
             codes[piece] = spelled
         return spelled
 
