@@ -274,3 +274,21 @@ def test_no_window_when_none_fits_or_nothing_matches(spans: list[Span], cap: flo
 def test_a_unit_larger_than_the_window_is_stepped_over() -> None:
     spans = [_span(0, 5, "a"), _span(0, 500, "a b"), _span(0, 5, "b")]
     assert best_window(spans, {"a": 1.0, "b": 2.0}, cap=20, mix=0.0) == range(2, 3)
+
+
+def test_a_window_starts_only_where_a_unit_opens() -> None:
+    """The run 1-2 holds the most, but unit 1 does not start a paragraph: the window starts at 0."""
+    spans = [_span(0, 10), Span(0, 10, frozenset({"a"}), 0.0, opens=False), _span(0, 10, "b")]
+    assert best_window(spans, {"a": 1.0, "b": 1.0}, cap=20, mix=0.0) == range(0, 2)
+    assert best_window(spans, {"a": 1.0, "b": 1.0}, cap=30, mix=0.0) == range(0, 3)
+
+
+def test_one_long_paragraph_still_gets_a_window_where_the_subject_is() -> None:
+    """Without blank lines there is one paragraph, longer than the window: it may start anywhere."""
+    document = " ".join([*HARBOURS[:8], LIGHTHOUSE.replace("\n\n", " "), *HARBOURS[8:]])
+    budget = count_tokens(document) // 4
+    out, _ = QueryAwareCompressor().compress(
+        [document], "What does she feed the gulls?", budget, method="lexical", history=MARTA
+    )
+    assert "throws sardines from the pier" in out[0]
+    assert not out[0].startswith(HARBOURS[0][:40])

@@ -17,9 +17,11 @@ A window's value is what a document-level retriever would look at:
 - plus ``mix`` times the **sum of its units' own scores**, so that among windows covering the same
   terms the one whose sentences match best wins.
 
-No boundaries are assumed: a window may start and end at any unit, and never spans two of the
-request's separate documents. The search slides over the units once (two pointers), linear in their
-number.
+A window starts where a document could: at the start of a paragraph (a blank line before it; where
+a paragraph is longer than the window, at any of its units), since documents laid end to end are
+separated by blank lines, and a window that starts at the tail of the previous document wastes its
+budget there. It may end anywhere, and never spans two of the request's separate documents. The
+search slides over the units once (two pointers), linear in their number.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ class Span:
     """The query terms the unit contains (stemmed)."""
     score: float
     """The unit's own relevance score."""
+    opens: bool = True
+    """A window may start at this unit (it starts a paragraph)."""
 
 
 def best_window(spans: Sequence[Span], weights: Mapping[str, float], cap: float, mix: float) -> range:
-    """The indices of the best run of consecutive ``spans`` within one document and at most ``cap``
-    tokens (an empty range when none fits or nothing matches). ``weights``: each query term's weight
-    (its IDF times its weight in the query). Ties go to the earliest window."""
+    """The indices of the best run of consecutive ``spans`` within one document, at most ``cap``
+    tokens, starting at a unit that ``opens`` (an empty range when none fits or nothing matches).
+    ``weights``: each query term's weight (its IDF times its weight in the query). Ties go to the
+    earliest window."""
     best_value = 0.0
     best = range(0)
     end = 0
@@ -64,7 +69,7 @@ def best_window(spans: Sequence[Span], weights: Mapping[str, float], cap: float,
                     cover += weights.get(term, 0.0)
             end += 1
         value = cover + mix * total
-        if end > start and value > best_value:
+        if end > start and first.opens and value > best_value:
             best_value, best = value, range(start, end)
         if end > start:  # slide: drop the first unit
             spent -= first.tokens

@@ -338,7 +338,8 @@ class QueryAwareCompressor:
         """The focus window (:mod:`semdns.compress.focus`): up to ``focus`` × ``target`` tokens,
         scored by the lexical view only (a semantic view's similarities are spread over every unit
         and would favour long windows of loosely related text), against a query in which every
-        earlier turn weighs ``focus_history`` (decaying by ``focus_decay``)."""
+        earlier turn weighs ``focus_history`` (decaying by ``focus_decay``). It starts at a paragraph
+        (or anywhere in a paragraph longer than itself)."""
         w = self.weights
         cap = w.focus * target
         if cap < max(w.focus_min_tokens, 1) or not candidates:
@@ -354,10 +355,16 @@ class QueryAwareCompressor:
                 df[t] = df.get(t, 0) + 1
         n = len(candidates)
         idf = {t: q_weight[t] * math.log((n + 1) / (df.get(t, 0) + 0.5)) for t in q_weight}
-        spans = [
-            Span(units[k][0], units[k][2].tokens, found, lexical[k])
-            for k, found in zip(candidates, present, strict=True)
-        ]
+        paragraph_tokens: dict[tuple[int, int], int] = {}
+        for k in candidates:
+            where = (units[k][0], units[k][2].paragraph)
+            paragraph_tokens[where] = paragraph_tokens.get(where, 0) + units[k][2].tokens
+        spans: list[Span] = []
+        for i, (k, found) in enumerate(zip(candidates, present, strict=True)):
+            where = (units[k][0], units[k][2].paragraph)
+            before = (units[candidates[i - 1]][0], units[candidates[i - 1]][2].paragraph) if i else None
+            opens = where != before or paragraph_tokens[where] > cap
+            spans.append(Span(units[k][0], units[k][2].tokens, found, lexical[k], opens))
         return [candidates[i] for i in best_window(spans, idf, cap, w.focus_mix)]
 
     def _pool(
