@@ -109,7 +109,8 @@ class Weights:
     focus_min_tokens: int = 200
     """No focus window below this many tokens (``focus`` × budget): a window of a few sentences is
     no passage, and inside one short passage the best units anywhere do better (not tuned: any
-    value between the CoQA passage (~80) and long (~370) windows gives the same figures)."""
+    value between the benchmark's passage windows (~60 tokens) and long ones (~370) gives the same
+    figures)."""
     focus_mix: float = 1.0
     """Weight of the window's summed unit scores against its coverage of the query's terms."""
     focus_history: float = 1.0
