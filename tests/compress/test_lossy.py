@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from semdns.compress.boilerplate import BoilerplateMiner
-from semdns.compress.lossy import QueryAwareCompressor
+from semdns.compress.focus import Span, best_window
+from semdns.compress.lossy import QueryAwareCompressor, Weights
 from semdns.compress.text import count_tokens, split_sentences, split_units
 
 FILLER = [
@@ -177,3 +178,117 @@ def test_the_wider_budget_applies_to_vague_queries_only() -> None:
     assert not told.widened and told.tokens_out <= 55
     _, smaller = compressor.compress([document], "Why?", 50, method="lexical", vague_target_tokens=10)
     assert not smaller.widened and 25 < smaller.tokens_out <= 55
+
+
+# The focus window (semdns.compress.focus): the passage a conversation is about, kept as a block.
+
+HARBOURS = [
+    f"Harbour {i} keeps a log of the gulls that nest on its breakwater. The keepers feed the gulls "
+    f"bread in winter, and the log of harbour {i} counts {20 + i} nests this year. "
+    f"Visitors are asked not to feed them. The breakwater of harbour {i} was rebuilt in {1950 + i}. "
+    "Fishing boats leave before dawn and return at noon with the catch, which is sold on the quay."
+    for i in range(16)
+]
+LIGHTHOUSE = (
+    "Marta Kowalczyk keeps the lighthouse at Hel. She climbs its tower every evening to light the lamp.\n\n"
+    "The birds know the sound of her door. They gather on the rail long before sunrise. "
+    "Every morning she throws sardines from the pier to the birds that wait for her. "
+    "Nobody else on the peninsula does this.\n\n"
+    "Her brother Tomasz repairs the lamp when it fails. Marta has kept the lighthouse for nineteen years."
+)
+MARTA = (
+    "Who keeps the lighthouse at Hel?",
+    "Marta Kowalczyk",
+    "What does Marta light every evening?",
+    "the lamp",
+)
+
+
+def test_the_focus_window_keeps_the_passage_the_conversation_is_about() -> None:
+    """The answer ("sardines") shares no word with the question; the distractors share "feed" and
+    "gulls". Sentence by sentence, the budget goes to the distractors' look-alikes; with the focus
+    window, Marta's passage (named by the conversation) is kept as a block, answer included."""
+    document = "\n\n".join([*HARBOURS[:8], LIGHTHOUSE, *HARBOURS[8:]])
+    budget = count_tokens(document) // 4
+    assert budget * Weights().focus >= Weights().focus_min_tokens
+    question = "What does she feed the gulls?"
+    out, result = QueryAwareCompressor().compress(
+        [document], question, budget, method="lexical", history=MARTA
+    )
+    assert "throws sardines from the pier" in out[0] and result.tokens_out <= budget + 10
+    flat, _ = QueryAwareCompressor(weights=Weights(focus=0.0)).compress(
+        [document], question, budget, method="lexical", history=MARTA
+    )
+    assert "sardines" not in flat[0]
+
+
+def test_no_focus_window_below_its_minimum() -> None:
+    """A budget too small for a passage-sized window selects unit by unit, as with focus off."""
+    document = "\n\n".join([*HARBOURS[:8], LIGHTHOUSE, *HARBOURS[8:]])
+    args = ([document], "What does she feed the gulls?", 60)
+    with_focus, _ = QueryAwareCompressor().compress(*args, method="lexical", history=MARTA)
+    without, _ = QueryAwareCompressor(weights=Weights(focus=0.0)).compress(
+        *args, method="lexical", history=MARTA
+    )
+    assert with_focus == without
+
+
+def _span(document: int, tokens: int, terms: str = "", score: float = 0.0) -> Span:
+    return Span(document, tokens, frozenset(terms.split()), score)
+
+
+def test_the_best_window_covers_the_most_distinct_query_terms() -> None:
+    """One unit repeating a common term loses to a run naming several distinct ones."""
+    spans = [_span(0, 10, "gull")] * 3 + [_span(0, 10, "marta"), _span(0, 10), _span(0, 10, "lamp hel")]
+    weights = {"gull": 0.5, "marta": 2.0, "lamp": 1.0, "hel": 2.0}
+    assert best_window(spans, weights, cap=30, mix=0.0) == range(3, 6)
+    assert best_window(spans, weights, cap=20, mix=0.0) == range(4, 6)  # lamp + hel beat marta
+
+
+def test_the_unit_scores_break_ties_between_windows_of_equal_coverage() -> None:
+    spans = [_span(0, 10, "marta", 0.1), _span(0, 10), _span(0, 10, "marta", 0.9), _span(0, 10)]
+    assert best_window(spans, {"marta": 1.0}, cap=10, mix=1.0) == range(2, 3)
+    assert best_window(spans, {"marta": 1.0}, cap=10, mix=0.0) == range(0, 1)  # ties: the earliest
+
+
+def test_the_best_window_never_spans_two_documents() -> None:
+    spans = [_span(0, 10, "a"), _span(1, 10, "b"), _span(1, 10, "c")]
+    assert best_window(spans, {"a": 1.5, "b": 1.0, "c": 1.0}, cap=30, mix=0.0) == range(1, 3)
+    assert best_window(spans, {"a": 2.5, "b": 1.0, "c": 1.0}, cap=30, mix=0.0) == range(0, 1)
+
+
+@pytest.mark.parametrize(
+    ("spans", "cap"),
+    [
+        ([], 100.0),  # nothing to choose from
+        ([_span(0, 50, "a", 1.0)], 40.0),  # every unit larger than the window
+        ([_span(0, 5, "z", 1.0)], 0.0),  # a zero window
+        ([_span(0, 5), _span(0, 5)], 100.0),  # nothing matches: no window rather than an arbitrary one
+        ([_span(0, 5, "a", -1.0)], 100.0),  # a term the weights do not know, a negative score
+    ],
+)
+def test_no_window_when_none_fits_or_nothing_matches(spans: list[Span], cap: float) -> None:
+    assert best_window(spans, {"b": 1.0}, cap=cap, mix=1.0) == range(0)
+
+
+def test_a_unit_larger_than_the_window_is_stepped_over() -> None:
+    spans = [_span(0, 5, "a"), _span(0, 500, "a b"), _span(0, 5, "b")]
+    assert best_window(spans, {"a": 1.0, "b": 2.0}, cap=20, mix=0.0) == range(2, 3)
+
+
+def test_a_window_starts_only_where_a_unit_opens() -> None:
+    """The run 1-2 holds the most, but unit 1 does not start a paragraph: the window starts at 0."""
+    spans = [_span(0, 10), Span(0, 10, frozenset({"a"}), 0.0, opens=False), _span(0, 10, "b")]
+    assert best_window(spans, {"a": 1.0, "b": 1.0}, cap=20, mix=0.0) == range(0, 2)
+    assert best_window(spans, {"a": 1.0, "b": 1.0}, cap=30, mix=0.0) == range(0, 3)
+
+
+def test_one_long_paragraph_still_gets_a_window_where_the_subject_is() -> None:
+    """Without blank lines there is one paragraph, longer than the window: it may start anywhere."""
+    document = " ".join([*HARBOURS[:8], LIGHTHOUSE.replace("\n\n", " "), *HARBOURS[8:]])
+    budget = count_tokens(document) // 4
+    out, _ = QueryAwareCompressor().compress(
+        [document], "What does she feed the gulls?", budget, method="lexical", history=MARTA
+    )
+    assert "throws sardines from the pier" in out[0]
+    assert not out[0].startswith(HARBOURS[0][:40])
