@@ -259,7 +259,21 @@ def test_what_the_coder_remembers_is_bounded(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(words, "_SPELLED_LIMIT", 5)
     bounded = WordModel.from_bytes(train_word_model(TRAIN[:200]).to_bytes())
     known = len(bounded._encode_table)
-    texts = [f"Zyx{i}qv wrote Plorb{i * 7}?" for i in range(50)]
+    # A character the model has never seen sends a text down the general path, which spells.
+    texts = [f"Zyx{i}qv wrote Plorb{i * 7}? \u0298" for i in range(50)]
     for text in texts:
         assert bounded.decode(bounded.encode(text), 100).decode("utf-8") == text
     assert known < len(bounded._codes) <= known + 5
+
+
+def test_the_fast_and_the_general_path_agree(model: WordModel) -> None:
+    """Text made of characters the model has is cut by the automaton, other text by the general
+    path; both decode to the text, and the automaton's cut costs at most a byte more here."""
+    for text in HELD[:200]:
+        fast = model.encode(text)
+        general = model._pieces(text)
+        assert model.decode(fast, 10_000).decode("utf-8") == text
+        bits = "".join([*general, model._end_code])
+        assert len(fast) <= -(-len(bits) // 8) + 1
+    unknown = "Who painted \u0298 the Mona Lisa?"
+    assert model.decode(model.encode(unknown), 10_000).decode("utf-8") == unknown

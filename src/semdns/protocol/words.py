@@ -11,9 +11,14 @@ the same questions).
 
 The code is canonical Huffman (bit-aligned: a short message pays at most 7 bits of padding, where
 an arithmetic coder's machine words would cost several bytes), ended by its own end-of-message
-symbol. Encoding is a dictionary lookup per piece and one join; decoding one table search per
-symbol (:func:`bisect.bisect_right` over the canonical code's limits). Both cost time in proportion
-to the text, so senders use it for short messages (:data:`SHORT_MESSAGE_BYTES`) and zstd beyond.
+symbol. Encoding cuts the text into the model's symbols with one Aho-Corasick automaton
+(pyahocorasick, which the keyword stage uses too: leftmost-longest matches, in C, each carrying
+its code), so a message costs one scan and one join; the model holds every ASCII character as a
+symbol, so any text made of characters it knows is covered. Other text takes the general path: a
+regular expression cuts it into pieces, unknown ones spelled in runs and bytes. Decoding is one
+table search per symbol (:func:`bisect.bisect_right` over the canonical code's limits). Both cost
+time in proportion to the text, so senders use it for short messages (:data:`SHORT_MESSAGE_BYTES`)
+and zstd beyond.
 
 The model file (``<zone>.v<N>.words``, served like a zstd dictionary) is :data:`MAGIC`, the code
 length of the end symbol and of each of the 256 bytes, then the count and the pieces, each as its
@@ -29,6 +34,9 @@ import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
 
 MAGIC = b"SDW\x01"  # "semdns words", format 1 (zstd dictionaries start with 37 a4 30 ec)
 MAX_CODE_BITS = 24
@@ -70,6 +78,12 @@ class WordModel:
     _encode_table: dict[str, str] = field(init=False, repr=False, compare=False)
     _codes: dict[str, str] = field(init=False, repr=False, compare=False)
     _codes_limit: int = field(init=False, repr=False, compare=False)
+    _scanner: Any = field(init=False, repr=False, compare=False)
+    """An Aho-Corasick automaton over the pieces, each carrying its code (the fast path)."""
+    _characters: frozenset[str] = field(init=False, repr=False, compare=False)
+    """The characters that are pieces of their own: text made of them is covered by the scanner."""
+    _ascii: bool = field(init=False, repr=False, compare=False)
+    """Whether every ASCII character is a piece (then ASCII text needs no check)."""
     _byte_codes: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _end_code: str = field(init=False, repr=False, compare=False)
     _limits: list[int] = field(init=False, repr=False, compare=False)
@@ -123,6 +137,15 @@ class WordModel:
         # What the encoder looks up: the pieces' codes, and then what it has spelled (see _spell).
         set_(self, "_codes", dict(self._encode_table))
         set_(self, "_codes_limit", len(self._encode_table) + _SPELLED_LIMIT)
+        scanner = ahocorasick.Automaton()
+        for piece, piece_code in self._encode_table.items():
+            scanner.add_word(piece, piece_code)
+        if len(scanner):
+            scanner.make_automaton()
+        set_(self, "_scanner", scanner if len(scanner) else None)
+        characters = frozenset(p for p in self.pieces if len(p) == 1)
+        set_(self, "_characters", characters)
+        set_(self, "_ascii", characters.issuperset(map(chr, range(128))))
         set_(self, "_byte_codes", tuple(codes[1:257]))
         set_(self, "_end_code", codes[0])
         set_(self, "_limits", limits)
@@ -135,13 +158,23 @@ class WordModel:
 
     def encode(self, text: str) -> bytes:
         """``text`` as a bit string of codes, the end symbol, and zero bits to a whole byte."""
-        get = self._codes.get
-        spell = self._spell
-        parts = [get(piece) or spell(piece) for piece in PIECES.findall(text)]
+        if self._scanner is not None and (
+            (self._ascii and text.isascii()) or self._characters.issuperset(text)
+        ):
+            # Every character is a piece, so the leftmost-longest matches cover the text.
+            parts = [code for _, code in self._scanner.iter_long(text)]
+        else:
+            parts = self._pieces(text)
         parts.append(self._end_code)
         bits = "".join(parts)
         pad = -len(bits) % 8
         return (int(bits, 2) << pad).to_bytes((len(bits) + pad) // 8, "big")
+
+    def _pieces(self, text: str) -> list[str]:
+        """The general path, for any text: its pieces' codes, unknown pieces spelled."""
+        get = self._codes.get
+        spell = self._spell
+        return [get(piece) or spell(piece) for piece in PIECES.findall(text)]
 
     def _spell(self, piece: str) -> str:
         """A piece the model lacks: its runs that the model has, and bytes for the rest.
@@ -233,11 +266,14 @@ class WordModel:
 
 
 def train_word_model(samples: Iterable[str], *, max_pieces: int = DEFAULT_PIECES) -> WordModel:
-    """A model of ``samples``: their ``max_pieces`` most frequent pieces and the runs that spell
-    their rare ones, with code lengths from how often the coder would spend each symbol on them.
+    """A model of ``samples``: their ``max_pieces`` most frequent pieces, the runs that spell their
+    rare ones and every character they use (all of ASCII too), with code lengths from how often the
+    encoder spends each symbol on them.
 
-    A piece seen once is both kept (it may come back) and counted as spelled out in runs (how the coder
-    pays for the unseen pieces it stands for), so the runs and bytes get honest frequencies.
+    The counts come from cutting the samples as the encoder does (leftmost-longest matches). A piece
+    seen once is kept (it may come back), and also cut again without the pieces seen once: that is
+    how the encoder pays for the unseen pieces it stands for, so the runs and characters that spell
+    new words get honest frequencies.
     """
     if not 1 <= max_pieces <= MAX_PIECES:
         raise ValueError(f"max_pieces must be 1..{MAX_PIECES}")
@@ -247,30 +283,36 @@ def train_word_model(samples: Iterable[str], *, max_pieces: int = DEFAULT_PIECES
     for piece, n in counts.items():
         if n == 1:
             rare.update(spelling(piece))
-    kept = [p for p, _ in counts.most_common() if len(p.encode("utf-8")) <= MAX_PIECE_BYTES]
-    kept = kept[:max_pieces]
-    room = max_pieces - len(kept)
+    fits = [p for p, _ in counts.most_common() if len(p.encode("utf-8")) <= MAX_PIECE_BYTES]
+    characters = sorted({c for text in texts for c in text} | set(map(chr, range(128))))
+    kept = fits[: max(max_pieces - len(characters), 0)]
     kept_set = set(kept)
-    runs = [s for s, n in rare.most_common() if n >= 2 and s not in kept_set][:room]
-    vocabulary = kept_set | set(runs)
-    weights = Counter[str | int]()
-    for piece, n in counts.items():
-        if piece in kept_set:
-            weights[piece] += n
-        if n == 1 or piece not in kept_set:
-            for run in spelling(piece):
-                if run in vocabulary:
-                    weights[run] += n
-                else:
-                    for b in run.encode("utf-8"):
-                        weights[b] += n
-    pieces = kept + runs
-    # Every symbol gets at least a half count (doubled to stay in integers), so nothing is uncodable.
-    symbol_weights = [2 * len(texts) + 1]
-    symbol_weights += [2 * weights[b] + 1 for b in range(256)]
-    symbol_weights += [2 * weights[p] + 1 for p in pieces]
+    room = max_pieces - len(kept) - len(characters)
+    runs = [s for s, n in rare.most_common() if n >= 2 and s not in kept_set][: max(room, 0)]
+    taken = kept_set.union(runs)
+    vocabulary = [*kept, *runs, *(c for c in characters if c not in taken)]
+    hapax = {p for p in kept if counts[p] == 1}
+    weights = Counter[str]()
+    everything = _scanner_of(vocabulary)
+    for text in texts:
+        weights.update(piece for _, piece in everything.iter_long(text))
+    without_hapax = _scanner_of([p for p in vocabulary if p not in hapax])
+    for piece in hapax:
+        weights.update(part for _, part in without_hapax.iter_long(piece))
+    # Every symbol gets at least a half count (doubled to stay in integers), so nothing is uncodable;
+    # the 256 bytes are only for characters the model lacks, on the general path.
+    symbol_weights = [2 * len(texts) + 1, *([1] * 256), *(2 * weights[p] + 1 for p in vocabulary)]
     lengths = huffman_lengths(symbol_weights, MAX_CODE_BITS)
-    return WordModel(tuple(pieces), tuple(lengths[257:]), tuple(lengths[1:257]), lengths[0])
+    return WordModel(tuple(vocabulary), tuple(lengths[257:]), tuple(lengths[1:257]), lengths[0])
+
+
+def _scanner_of(pieces: Sequence[str]) -> Any:
+    """An Aho-Corasick automaton whose matches are the pieces themselves (for counting)."""
+    scanner = ahocorasick.Automaton()
+    for piece in pieces:
+        scanner.add_word(piece, piece)
+    scanner.make_automaton()
+    return scanner
 
 
 def huffman_lengths(weights: Sequence[int], max_bits: int) -> list[int]:
