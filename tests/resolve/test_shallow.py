@@ -225,3 +225,29 @@ def test_a_shallow_pass_trained_on_another_encoder_is_turned_off(
         assert built.resolve(SHORT_MATH, use_cache=False).stage != "shallow"
     finally:
         built.close()
+
+
+def test_an_attempt_that_waited_for_a_vector_does_not_score_again(
+    resolver: Resolver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The async descent starts again after each wait for a vector; the stages it had settled are read
+    back, not scored again: each stage is scored at most once per level, as in the sync descent."""
+    scored: list[tuple[str, Name]] = []
+    run_stage = resolver._run_stage
+
+    def counting(stage: str, node: object, children: object, state: object) -> object:
+        judgement = run_stage(stage, node, children, state)  # type: ignore[arg-type]
+        scored.append((stage, node.name))  # type: ignore[attr-defined]
+        return judgement
+
+    monkeypatch.setattr(resolver, "_run_stage", counting)
+    prompts = [SHORT_MATH, "Is a Roth IRA better than a traditional IRA for someone in a low bracket now?"]
+    for prompt in prompts:
+        scored.clear()
+        expected = resolver.resolve(prompt, use_cache=False)
+        sync_scored = list(scored)
+        scored.clear()
+        decision = asyncio.run(resolver.aresolve(prompt, use_cache=False))
+        assert decision.names == expected.names and decision.stage == expected.stage
+        assert decision.stage in ("shallow", "classifier")  # it did wait for a vector
+        assert len(scored) == len(set(scored)) and sorted(scored) == sorted(sync_scored)

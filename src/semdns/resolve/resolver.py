@@ -104,6 +104,9 @@ class _Query:
     ids: list[int] | None = None
     joined_ids: list[int] | None = None
     stages_run: set[str] = field(default_factory=set)
+    judged: dict[tuple[str, Name], Judgement | None] = field(default_factory=dict)
+    """Each stage's verdict at each level, once reached: an attempt that waited for a vector starts
+    the descent again, and reads back what the attempts before it settled instead of scoring again."""
 
     @property
     def joined(self) -> str:
@@ -444,14 +447,14 @@ class Resolver:
         last: Judgement | None = None
         judged: dict[str, Judgement | None] = {}
         for stage in node.policy.multi_stages:
-            judged[stage] = judgement = self._run_stage(stage, node, children, state)
+            judged[stage] = judgement = self._stage(stage, node, children, state)
             if judgement is not None and judgement.verdict == "multi":
                 tried.append(stage)
                 state.stages_run.add(stage)
                 last = judgement
                 break
         for stage in node.policy.stages if last is None else ():
-            judgement = judged[stage] if stage in judged else self._run_stage(stage, node, children, state)
+            judgement = judged[stage] if stage in judged else self._stage(stage, node, children, state)
             if judgement is None:
                 continue
             tried.append(stage)
@@ -476,6 +479,17 @@ class Resolver:
             confidence = score if path_confidence is None else min(path_confidence, score)
             answers.extend(self._descend(child, state, traces, confidence))
         return answers
+
+    def _stage(
+        self, stage: str, node: ZoneNode, children: tuple[Name, ...], state: _Query
+    ) -> Judgement | None:
+        """The verdict of ``stage`` at ``node``: computed once per query (a stage that needs a vector
+        not there yet raises :class:`_NeedsEmbedding` and leaves nothing behind)."""
+        key = (stage, node.name)
+        if key in state.judged:
+            return state.judged[key]
+        judgement = state.judged[key] = self._run_stage(stage, node, children, state)
+        return judgement
 
     def _run_stage(
         self, stage: str, node: ZoneNode, children: tuple[Name, ...], state: _Query
