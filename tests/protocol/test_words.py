@@ -277,3 +277,20 @@ def test_the_fast_and_the_general_path_agree(model: WordModel) -> None:
         assert len(fast) <= -(-len(bits) // 8) + 1
     unknown = "Who painted \u0298 the Mona Lisa?"
     assert model.decode(model.encode(unknown), 10_000).decode("utf-8") == unknown
+
+
+def test_a_words_context_is_bounded_both_ways(word_dictionary: ZoneDictionary) -> None:
+    """Decoding runs in Python: a words context over 64 KiB is refused by the sender and by the
+    receiver, which checks the declared size before decoding anything."""
+    from semdns.errors import MessageTooLarge
+    from semdns.protocol.words import MAX_WORDS_CONTEXT_BYTES
+
+    with pytest.raises(MessageTooLarge, match="zstd dictionary"):
+        compress_context("x" * (MAX_WORDS_CONTEXT_BYTES + 1), dictionary=word_dictionary)
+    small = compress_context("Who wrote Hamlet?", dictionary=word_dictionary)
+    inflated = msgspec.structs.replace(small, original_size=MAX_WORDS_CONTEXT_BYTES + 1)
+    with pytest.raises(MessageTooLarge, match="at most"):
+        decompress_context(inflated, DictionaryStore([word_dictionary]))
+    at_limit = "ab " * (MAX_WORDS_CONTEXT_BYTES // 3)
+    context = compress_context(at_limit, dictionary=word_dictionary, chunk_size=16384)
+    assert decompress_context(context, DictionaryStore([word_dictionary])) == at_limit

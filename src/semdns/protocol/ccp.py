@@ -225,6 +225,11 @@ def stream_chunks(
         raise MessageTooLarge(f"context needs more than {MAX_CHUNKS} chunks; raise chunk_size")
     compress: Callable[[bytes], bytes]
     if dictionary is not None and dictionary.kind == "words":
+        if len(data) > words.MAX_WORDS_CONTEXT_BYTES:
+            raise MessageTooLarge(
+                f"a words context holds at most {words.MAX_WORDS_CONTEXT_BYTES} bytes ({len(data)} "
+                "given); compress a long text with the zone's zstd dictionary"
+            )
         model = word_model(dictionary.data)
 
         def compress(piece: bytes) -> bytes:
@@ -315,6 +320,11 @@ def decompress_chunks(
                 raise UnknownDictionary(f"context uses dictionary {context.dictionary!r}; no store given")
             dictionary = store.get(context.dictionary)
         if context.algorithm == "words":
+            if context.original_size > words.MAX_WORDS_CONTEXT_BYTES:
+                raise MessageTooLarge(
+                    f"a words context holds at most {words.MAX_WORDS_CONTEXT_BYTES} bytes "
+                    f"({context.original_size} declared)"
+                )
             model = _word_model_of(dictionary)
         else:
             decompressor = frame_decompressor(dictionary, lean=lean)

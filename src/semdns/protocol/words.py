@@ -47,6 +47,9 @@ DEFAULT_PIECES = 32768
 # the routing corpora's prompts: faster than 10 µs and smaller than zstd for 79-91-byte prompts,
 # smaller but over 10 µs for 190-byte ones (bench/compress.py --lossless, docs/compression.md).
 SHORT_MESSAGE_BYTES = 128
+# The most a ``words`` context may hold. Decoding runs in Python at a few MB/s, so a peer must not be
+# able to make a receiver spend seconds on one message; zstd serves anything longer far better anyway.
+MAX_WORDS_CONTEXT_BYTES = 64 * 1024
 _SPELLED_LIMIT = 1 << 14  # spellings remembered (a few MB at most): the names a zone's traffic repeats
 
 # Every character is a word character, whitespace or neither, so the pieces cover any text.
