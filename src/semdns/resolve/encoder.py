@@ -118,7 +118,9 @@ class MiniLMEncoder:
         if self._session is None:
             self._load()
         # The batch call without character offsets: the same ids, about 15% less CPU than encode()
-        # on the public prompts (bench/resolve.py's), which compute offsets nobody here reads.
+        # on the public prompts (bench/resolve.py's), which computes offsets nobody here reads. A
+        # batch of one runs on the calling thread (its CPU is the process's, measured) and releases
+        # the interpreter lock while it runs, which encode() does not.
         ids: list[int] = self._tokenizer.encode_batch_fast([text])[0].ids
         return ids
 

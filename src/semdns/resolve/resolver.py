@@ -445,16 +445,15 @@ class Resolver:
         started = time.perf_counter()
         tried: list[str] = []
         last: Judgement | None = None
-        judged: dict[str, Judgement | None] = {}
-        for stage in node.policy.multi_stages:
-            judged[stage] = judgement = self._stage(stage, node, children, state)
+        for stage in node.policy.multi_stages:  # a stage listed in both is scored once (_stage)
+            judgement = self._stage(stage, node, children, state)
             if judgement is not None and judgement.verdict == "multi":
                 tried.append(stage)
                 state.stages_run.add(stage)
                 last = judgement
                 break
         for stage in node.policy.stages if last is None else ():
-            judgement = judged[stage] if stage in judged else self._stage(stage, node, children, state)
+            judgement = self._stage(stage, node, children, state)
             if judgement is None:
                 continue
             tried.append(stage)
@@ -618,8 +617,8 @@ class Resolver:
         """The token ids of the query (or of ``context [SEP] query``), tokenised once."""
         if self._tokens is None:
             return None
-        # One text at a time: a batch call hands even one text to the tokenizer's thread pool, which
-        # costs a hand-off between threads that a busy machine makes slow.
+        # One text at a time (token_ids), on this thread: a batch of many texts goes to the
+        # tokenizer's thread pool, a hand-off between threads that a busy machine makes slow.
         if not joined or not state.context:
             if state.ids is None:
                 state.ids = self._tokens.token_ids(state.text)
