@@ -140,12 +140,7 @@ class WordModel:
         # What the encoder looks up: the pieces' codes, and then what it has spelled (see _spell).
         set_(self, "_codes", dict(self._encode_table))
         set_(self, "_codes_limit", len(self._encode_table) + _SPELLED_LIMIT)
-        scanner = ahocorasick.Automaton()
-        for piece, piece_code in self._encode_table.items():
-            scanner.add_word(piece, piece_code)
-        if len(scanner):
-            scanner.make_automaton()
-        set_(self, "_scanner", scanner if len(scanner) else None)
+        set_(self, "_scanner", _scanner_of(self._encode_table.items()) if self.pieces else None)
         characters = frozenset(p for p in self.pieces if len(p) == 1)
         set_(self, "_characters", characters)
         set_(self, "_ascii", characters.issuperset(map(chr, range(128))))
@@ -189,7 +184,7 @@ class WordModel:
         get = codes.get
         byte_codes = self._byte_codes
         parts = []
-        for run in _RUNS.findall(piece):
+        for run in spelling(piece):
             code = get(run)
             if code is None:
                 code = "".join([byte_codes[b] for b in run.encode("utf-8")])
@@ -296,10 +291,10 @@ def train_word_model(samples: Iterable[str], *, max_pieces: int = DEFAULT_PIECES
     vocabulary = [*kept, *runs, *(c for c in characters if c not in taken)]
     hapax = {p for p in kept if counts[p] == 1}
     weights = Counter[str]()
-    everything = _scanner_of(vocabulary)
+    everything = _scanner_of((p, p) for p in vocabulary)
     for text in texts:
         weights.update(piece for _, piece in everything.iter_long(text))
-    without_hapax = _scanner_of([p for p in vocabulary if p not in hapax])
+    without_hapax = _scanner_of((p, p) for p in vocabulary if p not in hapax)
     for piece in hapax:
         weights.update(part for _, part in without_hapax.iter_long(piece))
     # Every symbol gets at least a half count (doubled to stay in integers), so nothing is uncodable;
@@ -309,11 +304,12 @@ def train_word_model(samples: Iterable[str], *, max_pieces: int = DEFAULT_PIECES
     return WordModel(tuple(vocabulary), tuple(lengths[257:]), tuple(lengths[1:257]), lengths[0])
 
 
-def _scanner_of(pieces: Sequence[str]) -> Any:
-    """An Aho-Corasick automaton whose matches are the pieces themselves (for counting)."""
+def _scanner_of(pieces: Iterable[tuple[str, str]]) -> Any:
+    """An Aho-Corasick automaton over the pieces, each match carrying its value: the piece's code
+    (the encoder) or the piece itself (the trainer, counting what the encoder would spend)."""
     scanner = ahocorasick.Automaton()
-    for piece in pieces:
-        scanner.add_word(piece, piece)
+    for piece, value in pieces:
+        scanner.add_word(piece, value)
     scanner.make_automaton()
     return scanner
 
