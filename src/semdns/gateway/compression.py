@@ -27,7 +27,7 @@ from semdns.compress.lossy import QueryAwareCompressor
 from semdns.compress.request import compress_body, split_request
 from semdns.gateway.parse import ParsedRequest
 from semdns.names import Name
-from semdns.protocol.ccp import ZoneDictionary, compress_context, pick_dictionary, train_dictionary
+from semdns.protocol.ccp import ZoneDictionary, pick_dictionary, stream_chunks, train_dictionary
 from semdns.resolve.encoder import Encoder
 from semdns.zone.compress_spec import CompressSpec
 from semdns.zone.tree import ZoneNode, ZoneTree
@@ -176,7 +176,8 @@ class CompressionStep:
         self.requests.labels(str(node.name), "lossless", "compressed" if raw else "short").inc()
         if not raw:
             return CompressionNote("lossless", reason="short", method="zstd", dictionary=zstd.id)
-        packed = sum(len(chunk.data) for chunk in compress_context(text, dictionary=dictionary).chunks)
+        # The chunks alone: the note needs their sizes, not the envelope's SHA-256 of the whole text.
+        packed = sum(len(chunk.data) for chunk in stream_chunks(text, dictionary=dictionary))
         return CompressionNote(
             "lossless", method=dictionary.kind, ratio=len(raw) / packed, dictionary=dictionary.id
         )
