@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -55,13 +55,14 @@ def without_stage(tree: ZoneTree, stage: Stage) -> ZoneTree:
     return tree.with_policies(stages=lambda policy: tuple(s for s in policy.stages if s != stage))
 
 
-class MemoEncoder:
-    """An encoder that embeds each distinct text once: every variant sees the same queries, and the
-    model is the same, so re-embedding them per variant would only cost time."""
+_Inner = TypeVar("_Inner", bound=Encoder | IdsEncoder)
 
-    def __init__(self, inner: Encoder) -> None:
+
+class _Wrapping(Generic[_Inner]):
+    """An encoder wrapper: the model it stands for is the inner one's (``model_id``, ``dim``)."""
+
+    def __init__(self, inner: _Inner) -> None:
         self._inner = inner
-        self._memo: dict[str, Vectors] = {}
 
     @property
     def model_id(self) -> str:
@@ -70,6 +71,15 @@ class MemoEncoder:
     @property
     def dim(self) -> int:
         return self._inner.dim
+
+
+class MemoEncoder(_Wrapping[Encoder]):
+    """An encoder that embeds each distinct text once: every variant sees the same queries, and the
+    model is the same, so re-embedding them per variant would only cost time."""
+
+    def __init__(self, inner: Encoder) -> None:
+        super().__init__(inner)
+        self._memo: dict[str, Vectors] = {}
 
     def prime(self, text: str, vector: Vectors) -> None:
         """Remember ``text``'s vector (embedded earlier, in a batch) so that no router embeds it again."""
@@ -84,21 +94,13 @@ class MemoEncoder:
         return self._memo[text]
 
 
-class MemoIdsEncoder:
+class MemoIdsEncoder(_Wrapping[IdsEncoder]):
     """A shallow encoder (:mod:`semdns.resolve.shallow`) that embeds each distinct token sequence once,
     for the same reason as :class:`MemoEncoder`."""
 
     def __init__(self, inner: IdsEncoder) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._by_ids: dict[tuple[int, ...], Vectors] = {}
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         return self._inner.encode(texts)
