@@ -26,7 +26,7 @@ import hashlib
 import json
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,14 +305,10 @@ def _fit_parents(
 ) -> dict[Name, ParentModel]:
     """One calibrated model per parent over the sparse ``lexical`` rows and the ``dense`` block."""
     parents: dict[Name, ParentModel] = {}
-    for node in tree:
-        labels = _classes_at(tree, node.name, items)
-        if labels is None:
-            continue
-        candidates, y, rows = labels
-        say(f"{node.name}: {len(rows)} texts over {len(candidates)} classes")
+    for parent, candidates, y, rows in _problems(tree, items):
+        say(f"{parent}: {len(rows)} texts over {len(candidates)} classes")
         boost = _zone_boost(items, rows, zone_weight)
-        parents[node.name] = _fit_parent(candidates, y, rows, lexical, dense, dev, c, boost)
+        parents[parent] = _fit_parent(candidates, y, rows, lexical, dense, dev, c, boost)
     return parents
 
 
@@ -376,14 +372,10 @@ def _fit_lexical_parents(
         teacher_descent(tree.apex, teachers, extra.lexical, extra.dense, vocabulary) if extra.texts else {}
     )
     models: dict[Name, ParentModel] = {}
-    for node in tree:
-        labels = _classes_at(tree, node.name, items)
-        if labels is None:
-            continue
-        candidates, y, rows = labels
-        teacher = teachers[node.name]
+    for parent, candidates, y, rows in _problems(tree, items):
+        teacher = teachers[parent]
         if teacher.candidates != candidates:  # pragma: no cover - both come from _classes_at
-            raise RuntimeError(f"{node.name}: the full and lexical models have different classes")
+            raise RuntimeError(f"{parent}: the full and lexical models have different classes")
         probabilities = teacher_probabilities(teacher, student.lexical[rows], student.dense[rows], vocabulary)
         boost = _zone_boost(items, rows, zone_weight)
         x = sparse.hstack(
@@ -394,8 +386,8 @@ def _fit_lexical_parents(
         agree = agreement_labels(probabilities)
         held = student.dev[rows]
         calibrate = held.sum() >= 10 and len(set(y[~held])) == len(candidates)
-        if node.name in reached:
-            more, more_probabilities = reached[node.name]
+        if parent in reached:
+            more, more_probabilities = reached[parent]
             more_x = sparse.hstack(
                 [extra.lexical[more], sparse.csr_matrix(extra.static_dense[more])], format="csr"
             )
@@ -404,14 +396,14 @@ def _fit_lexical_parents(
             weights = np.concatenate([weights, np.ones(len(more))])
             agree = np.concatenate([agree, agreement_labels(more_probabilities)])
             held = np.concatenate([held, extra.dev[more]])
-        say(f"{node.name}: lexical pass on {x.shape[0]} texts ({x.shape[0] - len(rows)} unlabelled)")
+        say(f"{parent}: lexical pass on {x.shape[0]} texts ({x.shape[0] - len(rows)} unlabelled)")
         fit = ~held if calibrate else np.ones(len(held), dtype=bool)
         weights_, bias = soft_fit(x[fit], targets[fit], weights[fit], c, len(candidates))
         temperature = 1.0
         if calibrate:
             logits = np.asarray(x[held] @ weights_.T + bias, dtype=np.float64)
             temperature = _fit_temperature(logits, agree[held])
-        models[node.name] = ParentModel(candidates, weights_, bias, temperature)
+        models[parent] = ParentModel(candidates, weights_, bias, temperature)
     return models
 
 
@@ -420,6 +412,17 @@ def _empty(tree: ZoneTree, encoder: Encoder) -> TrainedClassifier:
     passes at every level (the keyword and embedding stages, or abstention, decide)."""
     meta = {"format": FORMAT_VERSION, "namespace": namespace_digest(tree), "encoder": encoder.model_id}
     return TrainedClassifier({}, np.zeros(0, dtype=np.float32), {}, STRUCTURAL_SCALE, EMBEDDING_SCALE, meta)
+
+
+def _problems(
+    tree: ZoneTree, items: Sequence[LabelledText]
+) -> Iterator[tuple[Name, tuple[Name, ...], npt.NDArray[np.int64], npt.NDArray[np.intp]]]:
+    """Every parent with a training problem (:func:`_classes_at`), in tree order: its name, classes,
+    each usable item's class and row."""
+    for node in tree:
+        labels = _classes_at(tree, node.name, items)
+        if labels is not None:
+            yield (node.name, *labels)
 
 
 def _classes_at(
