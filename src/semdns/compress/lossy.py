@@ -239,8 +239,11 @@ class QueryAwareCompressor:
         )
         if widened and vague_target_tokens is not None:
             target_tokens = vague_target_tokens
-        scores, lexical = self._scores(units, candidates, query, target_tokens, used)
-        focus = self._focus(units, candidates, lexical, target_tokens, question, history)
+        # Each unit's content words and terms, once: the scores and the focus window both read them.
+        unit_words = {k: content_words(units[k][2].text) for k in candidates}
+        unit_terms = {k: {_stem(t) for t in unit_words[k]} for k in candidates}
+        scores, lexical = self._scores(units, candidates, query, target_tokens, used, unit_words, unit_terms)
+        focus = self._focus(units, candidates, lexical, target_tokens, question, history, unit_terms)
         kept = self._select(units, candidates, scores, target_tokens, focus)
         out: list[str] = []
         for d in range(len(per_doc)):
@@ -267,6 +270,8 @@ class QueryAwareCompressor:
         query: _Query,
         target_tokens: int,
         method: str,
+        unit_words: dict[int, list[str]],
+        unit_terms: dict[int, set[str]],
     ) -> tuple[dict[int, float], dict[int, float]]:
         """Each candidate's score, and its lexical part alone (overlap, paragraph, quantity cue)."""
         w = self.weights
@@ -274,8 +279,6 @@ class QueryAwareCompressor:
         q_words = query.words
         q_weight = query.term_weights()
         q_terms = set(q_weight)
-        unit_words = {k: content_words(units[k][2].text) for k in candidates}
-        unit_terms = {k: {_stem(t) for t in unit_words[k]} for k in candidates}
         n = max(len(candidates), 1)
         df: dict[str, int] = {}
         for k in candidates:
@@ -335,6 +338,7 @@ class QueryAwareCompressor:
         target: int,
         question: str,
         history: Sequence[str],
+        unit_terms: dict[int, set[str]],
     ) -> list[int]:
         """The focus window (:mod:`semdns.compress.focus`): up to ``focus`` × ``target`` tokens,
         scored by the lexical view only (a semantic view's similarities are spread over every unit
@@ -349,7 +353,7 @@ class QueryAwareCompressor:
             question, history, dataclasses.replace(w, history=w.focus_history, history_decay=w.focus_decay)
         )
         q_weight = query.term_weights()
-        present = [frozenset(terms(units[k][2].text) & q_weight.keys()) for k in candidates]
+        present = [frozenset(unit_terms[k] & q_weight.keys()) for k in candidates]
         df: dict[str, int] = {}
         for found in present:
             for t in found:
