@@ -25,8 +25,8 @@ from typing import Any
 
 import zstandard
 
-from semdns.protocol.ccp import ZoneDictionary
-from semdns.protocol.words import WordModel, WordModelError, train_word_model
+from semdns.protocol.ccp import ZoneDictionary, word_model
+from semdns.protocol.words import WordModelError, train_word_model
 from semdns.zone.tree import ZoneTree
 
 # At most: zstd's trainer returns less when the samples are few. 256 KiB beat 16 and 64 KiB on four
@@ -176,7 +176,7 @@ def load(path: Path, zone: str) -> ZoneDictionary:
         raise DictionaryError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if match.group(2) == "words":
         try:
-            WordModel.from_bytes(data)
+            word_model(data)  # parsed once: the coders that use it later find it built
         except WordModelError as exc:
             hint = "train one with semdns compress train-dict --words"
             raise DictionaryError(f"{path}: {exc}; {hint}") from None
