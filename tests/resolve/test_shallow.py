@@ -72,7 +72,9 @@ def resolver(counting: CountingEncoder) -> Iterator[Resolver]:
 def test_the_cut_ends_after_the_asked_layer_and_refuses_impossible_depths(encoder: MiniLMEncoder) -> None:
     model = onnx.load(str(encoder.model_path()), load_external_data=False)
     names = [layer_output(model, k) for k in range(1, 7)]
-    assert len(set(names)) == 6 and names[-1] == model.graph.output[0].name  # layer 6 is the model's output
+    assert len(set(names)) == 6
+    (last,) = [node for node in model.graph.node if node.output[0] == model.graph.output[0].name]
+    assert list(last.input) == [names[-1]]  # layer 6 is the model's output
     for impossible in (0, 7):
         with pytest.raises(ValueError, match="layers"):
             layer_output(model, impossible)
@@ -80,7 +82,7 @@ def test_the_cut_ends_after_the_asked_layer_and_refuses_impossible_depths(encode
 
 def test_a_graph_not_shaped_like_an_encoder_is_refused() -> None:
     graph = onnx.helper.make_graph([], "empty", [], [])
-    with pytest.raises(ValueError, match="LayerNormalization"):
+    with pytest.raises(ValueError, match="no named encoder layers"):
         layer_output(onnx.helper.make_model(graph), 1)
 
 

@@ -67,7 +67,7 @@ class MiniLMEncoder:
     encoder time without measurable gain (docs/routing.md). A one-window prompt embeds as before.
     """
 
-    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-dynamic-onnx-per-text"
+    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-fused-onnx-per-text"
     DIM = 384
 
     def __init__(self, *, threads: int | None = None, max_tokens: int = 128, max_windows: int = 2) -> None:
@@ -248,12 +248,16 @@ def open_session(model_file: Callable[[bool], Path], threads: int) -> tuple[Any,
     opts.intra_op_num_threads = threads
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
+    # The residual sums and norms stay two kernels: ONNX Runtime's fused SkipLayerNormalization cost
+    # about three times the plain norm's on short prompts here (docs/routing.md).
+    unfused = ["SkipLayerNormFusion"]
     path = model_file(False)
     try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), path
+        session = ort.InferenceSession(str(path), opts, ["CPUExecutionProvider"], disabled_optimizers=unfused)
     except Exception:
         path = model_file(True)
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]), path
+        session = ort.InferenceSession(str(path), opts, ["CPUExecutionProvider"], disabled_optimizers=unfused)
+    return session, path
 
 
 def _normalize(vecs: Vectors) -> Vectors:

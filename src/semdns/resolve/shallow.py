@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from semdns.resolve.encoder import MiniLMEncoder, Vectors, open_session
+from semdns.resolve.fused import layer_output_name
 from semdns.resolve.quantize import cached_model
 
 _log = logging.getLogger(__name__)
@@ -40,20 +41,20 @@ _log = logging.getLogger(__name__)
 SHALLOW_LAYERS = 3
 """Encoder layers the shallow pass runs (of MiniLM's six): half a call's cost."""
 
-_LAYER_NORMS_PER_LAYER = 2  # attention output and feed-forward output, after the embeddings' one
-
 
 def layer_output(model: Any, layers: int) -> str:
     """The name of the tensor that leaves encoder layer ``layers`` (1-based) in ``model`` (an
-    ``onnx.ModelProto`` of a BERT-style encoder): the output of its ``1 + 2 * layers``-th layer
-    normalisation in graph order. ``ValueError`` when the graph is not shaped like that."""
-    norms = [node for node in model.graph.node if node.op_type == "LayerNormalization"]
-    if len(norms) % _LAYER_NORMS_PER_LAYER != 1:
-        raise ValueError(f"expected 1 + 2 per layer LayerNormalization nodes, found {len(norms)}")
-    depth = (len(norms) - 1) // _LAYER_NORMS_PER_LAYER
+    ``onnx.ModelProto`` written by :func:`semdns.resolve.fused.fused_model`, whose layer outputs are
+    named). ``ValueError`` when the graph has no such layers or not that many."""
+    produced = {out for node in model.graph.node for out in node.output}
+    depth = 0
+    while layer_output_name(depth + 1) in produced:
+        depth += 1
+    if depth == 0:
+        raise ValueError("not a fused encoder: no named encoder layers in the graph")
     if not 1 <= layers <= depth:
         raise ValueError(f"the model has {depth} layers; cannot stop after {layers}")
-    return str(norms[_LAYER_NORMS_PER_LAYER * layers].output[0])
+    return layer_output_name(layers)
 
 
 _INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
@@ -68,7 +69,7 @@ def shallow_model(full: Path, layers: int, *, rest: bool = False, rebuild: bool 
 
 def _cut(full: Path, layers: int, target: Path, rest: bool) -> Path:
     import onnx
-    from onnx.utils import extract_model
+    from onnx.utils import Extractor
 
     _log.info("cutting the encoder after layer %d for the shallow pass (once): %s", layers, target)
     model = onnx.load(str(full), load_external_data=False)
@@ -76,7 +77,9 @@ def _cut(full: Path, layers: int, target: Path, rest: bool) -> Path:
     inputs, outputs = ([cut, *_INPUTS], [model.graph.output[0].name]) if rest else (_INPUTS, [cut])
     partial = target.with_name(f"{target.stem}.{os.getpid()}.tmp.onnx")
     try:
-        extract_model(str(full), str(partial), inputs, outputs)
+        # Extractor directly: onnx's extract_model checks the whole file first, and the checker wants
+        # shapes on the contrib operators' outputs that the quantiser leaves untyped.
+        onnx.save(Extractor(model).extract_model(inputs, outputs), str(partial))
         os.replace(partial, target)  # atomic: concurrent workers cut the same bytes
     finally:
         partial.unlink(missing_ok=True)
