@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from semdns.model_workers import encoder_threads
 from semdns.resolve.quantize import quantized_model
+from semdns.resolve.wordpiece import WordPieceMemo
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -80,6 +81,7 @@ class MiniLMEncoder:
         self._session: Any = None
         self._model_path: Path | None = None
         self._tokenizer: Any = None
+        self._memo: WordPieceMemo | None = None
         self._table: npt.NDArray[np.float16] | None = None
         self._cls = 101
         self._sep = 102
@@ -111,12 +113,17 @@ class MiniLMEncoder:
                 lambda rebuild: quantized_model(packaged, cache_dir() / "models", rebuild=rebuild),
                 self._threads,
             )
+            self._memo = WordPieceMemo(tokenizer, self._cls, self._sep)
             self._tokenizer = tokenizer
 
     def token_ids(self, text: str) -> list[int]:
         """The prompt's token ids, [CLS] and [SEP] included, untruncated."""
         if self._session is None:
             self._load()
+        assert self._memo is not None
+        remembered = self._memo.ids(text)  # plain ASCII: the same ids at a tenth of the cost
+        if remembered is not None:
+            return remembered
         # The batch call without character offsets: the same ids, about 15% less CPU than encode()
         # on the public prompts (bench/resolve.py's), which computes offsets nobody here reads. A
         # batch of one runs on the calling thread (its CPU is the process's, measured) and releases
