@@ -25,7 +25,12 @@ decision cache cannot help: N requests per concurrency level (1, 8, 32), with th
 pass, then shallow pass) and with both removed (the full path: every prompt through MiniLM), gateway CPU
 per request included.
 
-    python bench/gateway.py --auto-unique 2000 [--serve-workers N]
+    python bench/gateway.py --auto-unique 2000 [--serve-workers N] [--load-generator wrk [--wrk-seconds 4]]
+
+Every row states the load generator's own CPU (``load_generator_cpu_cores``): on 2 cores the Python
+client takes about half a core from the gateway at these rates. ``--load-generator wrk`` drives the
+levels with wrk instead (one C thread, ``bench/wrk/unique_bodies.lua``: each request the next unique
+prompt), for a fixed time a level over up to N prompts.
 
 ``--serve-workers N`` runs ``semdns serve --workers N`` (N processes on one port, each with its share
 of the cores for its model workers); the gateway CPU then counts every worker process.
@@ -39,6 +44,8 @@ import contextlib
 import json
 import os
 import platform
+import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -176,8 +183,52 @@ async def _load_unique(port: int, payloads: list[bytes], concurrency: int) -> di
     }
 
 
-async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[dict[str, object]]:
-    """Each concurrency level over fresh prompts; the gateway's CPU counts its worker processes too."""
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "unique_bodies.lua"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _wrk_unique(port: int, prompts: list[str], concurrency: int, seconds: float) -> dict[str, object]:
+    """``concurrency`` connections of wrk (one thread, C) for ``seconds``, each request the next of
+    ``prompts`` as a ``model: auto`` chat request: a load generator that costs the machine far less
+    CPU than the gateway it loads. Also its own CPU, in cores."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as bodies:
+        for text in prompts:
+            bodies.write(
+                json.dumps({"model": "auto", "messages": [{"role": "user", "content": text}]}) + "\n"
+            )
+        bodies.flush()
+        cpu0 = _children_cpu()
+        run = subprocess.run(
+            ["wrk", "-t1", f"-c{concurrency}", f"-d{round(seconds)}s", "--latency", "-s", str(WRK_SCRIPT),
+             f"http://127.0.0.1:{port}", bodies.name],
+            capture_output=True, text=True, check=True, timeout=seconds + 60,
+        )  # fmt: skip
+        cpu = _children_cpu() - cpu0
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    elapsed = summary["duration_us"] / 1e6
+    if summary["requests"] + concurrency >= len(prompts):
+        raise SystemExit(f"wrk ran out of unique prompts at c={concurrency}: shorten --wrk-seconds")
+    return {
+        "requests": summary["requests"],
+        "p50_ms": round(summary["p50_us"] / 1000, 3),
+        "p99_ms": round(summary["p99_us"] / 1000, 3),
+        "rps": round(summary["requests"] / elapsed, 1),
+        "errors": summary["non_2xx"] + summary["socket_errors"],
+        "load_generator_cpu_cores": round(cpu / elapsed, 2),
+    }
+
+
+async def _auto_unique(
+    gateway_port: int, gateway_pid: int, count: int, wrk_seconds: float = 0.0
+) -> list[dict[str, object]]:
+    """Each concurrency level over fresh prompts; the gateway's CPU counts its worker processes too.
+    With ``wrk_seconds``, wrk loads each level for that long instead of this process's client."""
+    if wrk_seconds:
+        return _auto_unique_wrk(gateway_port, gateway_pid, count, wrk_seconds)
     prompts = public_prompts(count * 4)
     rows = []
     for index, c in enumerate((1, 8, 32)):
@@ -191,12 +242,28 @@ async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[
             )
             for p in chunk
         ]
-        before = _group_cpu(gateway_pid)
+        before, client_before = _group_cpu(gateway_pid), time.process_time()
         result: dict[str, object] = {"concurrency": c, **await _load_unique(gateway_port, payloads, c)}
-        result["gateway_cpu_cores"] = round(
-            (_group_cpu(gateway_pid) - before) / (len(payloads) / float(result["rps"])),
-            2,  # type: ignore[arg-type]
-        )
+        elapsed = len(payloads) / float(result["rps"])  # type: ignore[arg-type]
+        result["gateway_cpu_cores"] = round((_group_cpu(gateway_pid) - before) / elapsed, 2)
+        result["load_generator_cpu_cores"] = round((time.process_time() - client_before) / elapsed, 2)
+        rows.append(result)
+    return rows
+
+
+def _auto_unique_wrk(
+    gateway_port: int, gateway_pid: int, count: int, seconds: float
+) -> list[dict[str, object]]:
+    """:func:`_auto_unique` with wrk as the load generator: each level runs for ``seconds`` over its
+    own slice of the public prompts (``count`` of them at most), so nothing repeats in one process."""
+    prompts = public_prompts(count * 3)
+    rows: list[dict[str, object]] = []
+    for index, c in enumerate((1, 8, 32)):
+        chunk = prompts[index * count : (index + 1) * count]
+        before = _group_cpu(gateway_pid)
+        result: dict[str, object] = {"concurrency": c, **_wrk_unique(gateway_port, chunk, c, seconds)}
+        elapsed = int(result["requests"]) / float(result["rps"])  # type: ignore[call-overload]
+        result["gateway_cpu_cores"] = round((_group_cpu(gateway_pid) - before) / elapsed, 2)
         rows.append(result)
     return rows
 
@@ -485,9 +552,23 @@ def main() -> None:
         metavar="N",
         help="with --auto-unique: semdns serve --workers N",
     )
+    parser.add_argument(
+        "--load-generator",
+        choices=["python", "wrk"],
+        default="python",
+        help="with --auto-unique: this process's asyncio client (default) or wrk (C; Debian's package)",
+    )
+    parser.add_argument(
+        "--wrk-seconds", type=int, default=4, help="with --load-generator wrk: seconds a level"
+    )
     args = parser.parse_args()
     if args.auto_unique:
-        print(json.dumps(_auto_main(args.auto_unique, args.serve_workers), indent=2))
+        wrk_seconds = 0.0
+        if args.load_generator == "wrk":
+            if shutil.which("wrk") is None:
+                raise SystemExit("--load-generator wrk: wrk is not installed (Debian: apt-get install wrk)")
+            wrk_seconds = args.wrk_seconds
+        print(json.dumps(_auto_main(args.auto_unique, args.serve_workers, wrk_seconds), indent=2))
         return
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -503,7 +584,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-def _auto_main(count: int, serve_workers: int = 1) -> dict[str, object]:
+def _auto_main(count: int, serve_workers: int = 1, wrk_seconds: float = 0.0) -> dict[str, object]:
     from semdns.resolve.encoder import cache_dir
 
     out: dict[str, object] = {
@@ -511,6 +592,9 @@ def _auto_main(count: int, serve_workers: int = 1) -> dict[str, object]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "requests_per_level": count,
         "serve_workers": serve_workers,
+        "load_generator": f"wrk, {wrk_seconds:g} s a level"
+        if wrk_seconds
+        else "this process (asyncio streams)",
     }
     variants = (
         ("shipped (lexical, then shallow pass)", True),
@@ -541,7 +625,7 @@ def _auto_main(count: int, serve_workers: int = 1) -> dict[str, object]:
                 for p in public_prompts(count * 4 + 100)[-100:]
             ]  # fmt: skip
             asyncio.run(_load_unique(gateway_port, warm, 4))
-            out[label] = asyncio.run(_auto_unique(gateway_port, pid, count))
+            out[label] = asyncio.run(_auto_unique(gateway_port, pid, count, wrk_seconds))
     out["load_average_at_end"] = list(os.getloadavg())
     return out
 
