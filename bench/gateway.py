@@ -210,7 +210,7 @@ def _wrk_unique(port: int, prompts: list[str], concurrency: int, seconds: float)
         cpu = _children_cpu() - cpu0
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     elapsed = summary["duration_us"] / 1e6
-    if summary["requests"] + concurrency >= len(prompts):
+    if "out of unique bodies" in run.stderr or summary["requests"] + concurrency >= len(prompts):
         raise SystemExit(f"wrk ran out of unique prompts at c={concurrency}: shorten --wrk-seconds")
     return {
         "requests": summary["requests"],

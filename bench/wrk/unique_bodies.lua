@@ -1,7 +1,8 @@
 -- wrk script for bench/gateway.py --auto-unique (load generator wrk): every request a different body.
 -- args: BODIES_FILE, one JSON request body per line. Run with one thread (-t1: one Lua state, so one
--- counter for all connections) for a fixed duration; when the bodies run out the thread stops, and the
--- bench discards the run (its rate would count idle time). Prints one JSON line at the end.
+-- counter for all connections) for a fixed duration; when the bodies run out the thread stops and says
+-- so on stderr, and the bench refuses the run (its rate would count idle time). Prints one JSON line
+-- at the end.
 local bodies = {}
 local sent = 0
 
@@ -11,7 +12,10 @@ end
 
 request = function()
   sent = sent + 1
-  if sent >= #bodies then wrk.thread:stop() end
+  if sent >= #bodies then
+    io.stderr:write("semdns-wrk: out of unique bodies\n")  -- the bench refuses such a run
+    wrk.thread:stop()
+  end
   return wrk.format("POST", "/v1/chat/completions", { ["Content-Type"] = "application/json" },
     bodies[math.min(sent, #bodies)])
 end
