@@ -74,10 +74,14 @@ def test_an_unwritable_cache_falls_back_to_a_temporary_directory(tmp_path: Path)
 def test_the_encoder_repairs_a_damaged_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEMDNS_CACHE_DIR", str(tmp_path))
     first = MiniLMEncoder(threads=1).encode(PROMPTS)
-    (cached,) = (tmp_path / "models").iterdir()
-    cached.write_bytes(b"not a model")
+    cached = {p.name.rsplit("-", 1)[-1]: p for p in (tmp_path / "models").iterdir()}
+    assert {"after3.onnx", "layers3.onnx"} < set(cached) and len(cached) == 3
+    for damaged in cached.values():  # the whole model and both parts cut from it
+        damaged.write_bytes(b"not a model")
     again = MiniLMEncoder(threads=1).encode(PROMPTS)
     assert np.allclose(first, again, atol=1e-6)
+    cached["layers3.onnx"].write_bytes(b"not a model either")  # a part alone
+    assert np.allclose(first, MiniLMEncoder(threads=1).encode(PROMPTS), atol=1e-6)
 
 
 def test_vectors_stay_close_to_the_packaged_float_models(built: Path) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from semdns.model_workers import encoder_threads
+from semdns.resolve.parts import SHALLOW_LAYERS, TwoParts, shallow_model
 from semdns.resolve.quantize import quantized_model
 from semdns.resolve.wordpiece import WordPieceMemo
 
@@ -78,7 +79,8 @@ class MiniLMEncoder:
         self._max_tokens = max_tokens
         self._max_windows = max(1, max_windows)
         self._lock = threading.Lock()
-        self._session: Any = None
+        self._session: Any = None  # what encode_ids runs: the two parts (a test may put a session here)
+        self._parts: TwoParts | None = None
         self._model_path: Path | None = None
         self._tokenizer: Any = None
         self._memo: WordPieceMemo | None = None
@@ -109,10 +111,29 @@ class MiniLMEncoder:
             tokenizer.no_padding()
             self._cls = tokenizer.token_to_id("[CLS]") or self._cls
             self._sep = tokenizer.token_to_id("[SEP]") or self._sep
-            self._session, self._model_path = open_session(
-                lambda rebuild: quantized_model(packaged, cache_dir() / "models", rebuild=rebuild),
-                self._threads,
-            )
+            models = cache_dir() / "models"
+
+            def whole(rebuild: bool) -> Path:
+                return quantized_model(packaged, models, rebuild=rebuild)
+
+            def part(rest: bool) -> Callable[[bool], Path]:
+                def cut(rebuild: bool) -> Path:
+                    try:
+                        return shallow_model(whole(rebuild), SHALLOW_LAYERS, rest=rest, rebuild=rebuild)
+                    except Exception:  # the whole file it is cut from is damaged: build both again
+                        if rebuild:
+                            raise
+                        return shallow_model(whole(True), SHALLOW_LAYERS, rest=rest, rebuild=True)
+
+                return cut
+
+            # The whole model runs as the shallow pass's two parts (semdns.resolve.parts): the same
+            # numbers, and the embedding tables held once in the process instead of twice.
+            first, _ = open_session(part(False), self._threads)
+            rest, _ = open_session(part(True), self._threads)
+            self._parts = TwoParts(first, rest)
+            self._model_path = whole(False)
+            self._session = self._parts
             self._memo = WordPieceMemo(tokenizer, self._cls, self._sep)
             self._tokenizer = tokenizer
 
@@ -171,8 +192,16 @@ class MiniLMEncoder:
             self._load()
         return self.embed_with(self._session, token_ids)
 
+    def parts(self) -> TwoParts:
+        """The two sessions the model runs as: the first :data:`~semdns.resolve.parts.SHALLOW_LAYERS`
+        layers, and the rest (the shallow pass shares them)."""
+        if self._parts is None:
+            self._load()
+        assert self._parts is not None
+        return self._parts
+
     def model_path(self) -> Path:
-        """The (quantised) model file this encoder runs, built on first use."""
+        """The whole (quantised) model file the parts are cut from, built on first use."""
         if self._model_path is None:
             self._load()
         assert self._model_path is not None

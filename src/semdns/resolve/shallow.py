@@ -9,81 +9,28 @@ vector (a one-off probe, docs/routing.md). So the resolver's second pass reads t
 :data:`SHALLOW_LAYERS` layers only, with the classifier's words and structure, and the full model runs
 only for what that pass is not sure about, from where the shallow pass stopped.
 
-Both parts are cut from the same quantised file (:func:`semdns.resolve.quantize.quantized_model`) with
-the ``onnx`` package's extractor, so the first part computes exactly what the full model's first
-layers compute and the second finishes the full vector bit for bit (``tests/resolve/test_shallow.py``);
-they are cut once per machine and cached beside the full model, and cut again when a cached file is
-unreadable. Vectors are pooled like the full model's (one call per text over the same windows,
-masked mean, unit length: :meth:`MiniLMEncoder.embed_with`), so a text's shallow vector is a function
-of its text alone.
+The two parts are cut from the quantised model once per machine (:mod:`semdns.resolve.parts`), and
+the full encoder itself runs as those two parts. Vectors are pooled like the full model's (one call
+per text over the same windows, masked mean, unit length: :meth:`MiniLMEncoder.embed_with`), so a
+text's shallow vector is a function of its text alone.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from semdns.resolve.encoder import MiniLMEncoder, Vectors, open_session
-from semdns.resolve.fused import layer_output_name
-from semdns.resolve.quantize import cached_model
-
-_log = logging.getLogger(__name__)
-
-SHALLOW_LAYERS = 3
-"""Encoder layers the shallow pass runs (of MiniLM's six): half a call's cost."""
-
-
-def layer_output(model: Any, layers: int) -> str:
-    """The name of the tensor that leaves encoder layer ``layers`` (1-based) in ``model`` (an
-    ``onnx.ModelProto`` written by :func:`semdns.resolve.fused.fused_model`, whose layer outputs are
-    named). ``ValueError`` when the graph has no such layers or not that many."""
-    produced = {out for node in model.graph.node for out in node.output}
-    depth = 0
-    while layer_output_name(depth + 1) in produced:
-        depth += 1
-    if depth == 0:
-        raise ValueError("not a fused encoder: no named encoder layers in the graph")
-    if not 1 <= layers <= depth:
-        raise ValueError(f"the model has {depth} layers; cannot stop after {layers}")
-    return layer_output_name(layers)
-
-
-_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
-
-
-def shallow_model(full: Path, layers: int, *, rest: bool = False, rebuild: bool = False) -> Path:
-    """The first ``layers`` layers of the model in ``full`` (``rest``: the layers after them, reading
-    their output), cut out once and cached beside it."""
-    target = full.with_name(f"{full.stem}-{'after' if rest else 'layers'}{layers}.onnx")
-    return cached_model(target, lambda to: _cut(full, layers, to, rest), rebuild)
-
-
-def _cut(full: Path, layers: int, target: Path, rest: bool) -> Path:
-    import onnx
-    from onnx.utils import Extractor
-
-    _log.info("cutting the encoder after layer %d for the shallow pass (once): %s", layers, target)
-    model = onnx.load(str(full), load_external_data=False)
-    cut = layer_output(model, layers)
-    inputs, outputs = ([cut, *_INPUTS], [model.graph.output[0].name]) if rest else (_INPUTS, [cut])
-    partial = target.with_name(f"{target.stem}.{os.getpid()}.tmp.onnx")
-    try:
-        # Extractor directly: onnx's extract_model checks the whole file first, and the checker wants
-        # shapes on the contrib operators' outputs that the quantiser leaves untyped.
-        onnx.save(Extractor(model).extract_model(inputs, outputs), str(partial))
-        os.replace(partial, target)  # atomic: concurrent workers cut the same bytes
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
+from semdns.resolve.parts import SHALLOW_LAYERS as SHALLOW_LAYERS
+from semdns.resolve.parts import TwoParts
+from semdns.resolve.parts import layer_output as layer_output
+from semdns.resolve.parts import shallow_model as shallow_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +45,15 @@ class ShallowStart:
 
 class ShallowEncoder:
     """Sentence vectors from the first :data:`SHALLOW_LAYERS` layers of a :class:`MiniLMEncoder`
-    (its tokenizer, windows and pooling; its own, smaller model session), and the full vector of the
-    same text from where they stopped (:meth:`start`, :meth:`finish`)."""
+    (its tokenizer, windows and pooling), and the full vector of the same text from where they stopped
+    (:meth:`start`, :meth:`finish`). At the encoder's own split (:data:`SHALLOW_LAYERS`) it runs the
+    encoder's two sessions, so the process holds the model once; at another depth, its own."""
 
     def __init__(self, full: MiniLMEncoder, layers: int = SHALLOW_LAYERS) -> None:
         self.full = full
         self.layers = layers
         self._lock = threading.Lock()
-        self._session: Any = None
-        self._rest: Any = None
-        self._rest_hidden = ""  # the rest's input that takes the first layers' output
-        self._rest_feeds: frozenset[str] = frozenset()  # the model inputs it reads as well
+        self._parts: TwoParts | None = None
 
     @property
     def model_id(self) -> str:
@@ -118,14 +63,14 @@ class ShallowEncoder:
     def dim(self) -> int:
         return self.full.dim
 
-    def _load(self) -> Any:
+    def _load(self) -> TwoParts:
         with self._lock:
-            if self._session is None:
-                self._session = self._open(rest=False)
-                self._rest = self._open(rest=True)
-                inputs = [i.name for i in self._rest.get_inputs()]
-                self._rest_hidden, self._rest_feeds = inputs[0], frozenset(inputs[1:])
-            return self._session
+            if self._parts is None:
+                if self.layers == SHALLOW_LAYERS:
+                    self._parts = self.full.parts()
+                else:
+                    self._parts = TwoParts(self._open(rest=False), self._open(rest=True))
+            return self._parts
 
     def _open(self, *, rest: bool) -> Any:
         full = self.full.model_path()
@@ -141,24 +86,21 @@ class ShallowEncoder:
 
     def encode_ids(self, token_ids: Sequence[list[int]]) -> Vectors:
         """Shallow vectors of texts tokenised by the full encoder's :meth:`~MiniLMEncoder.token_ids`."""
-        session = self._session if self._session is not None else self._load()
-        return self.full.embed_with(session, token_ids)
+        parts = self._parts if self._parts is not None else self._load()
+        return self.full.embed_with(parts.first, token_ids)
 
     def start(self, text_ids: list[int]) -> ShallowStart:
         """One text's shallow vector, keeping the first layers' output for :meth:`finish`."""
-        session = self._session if self._session is not None else self._load()
+        parts = self._parts if self._parts is not None else self._load()
         feeds = self.full.window_feeds(text_ids)
-        hidden = session.run(None, feeds)[0]
+        hidden = parts.first.run(None, feeds)[0]
         return ShallowStart(self.full.pool(hidden, feeds["attention_mask"]), hidden, feeds)
 
     def finish(self, started: ShallowStart) -> Vectors:
         """The full model's vector of the text ``started`` began: the remaining layers only, the same
         numbers as :meth:`MiniLMEncoder.encode_ids` gives (tests/resolve/test_shallow.py)."""
-        if self._rest is None:
-            self._load()
-        feeds: dict[str, Any] = {k: v for k, v in started.feeds.items() if k in self._rest_feeds}
-        feeds[self._rest_hidden] = started.hidden
-        hidden = self._rest.run(None, feeds)[0]
+        parts = self._parts if self._parts is not None else self._load()
+        hidden = parts.finish(started.hidden, started.feeds)
         return self.full.pool(hidden, started.feeds["attention_mask"])
 
 
