@@ -112,18 +112,16 @@ class MiniLMEncoder:
             self._cls = tokenizer.token_to_id("[CLS]") or self._cls
             self._sep = tokenizer.token_to_id("[SEP]") or self._sep
             models = cache_dir() / "models"
-
-            def whole(rebuild: bool) -> Path:
-                return quantized_model(packaged, models, rebuild=rebuild)
+            whole = quantized_model(packaged, models)  # keyed by a digest of the packaged file: once
 
             def part(rest: bool) -> Callable[[bool], Path]:
                 def cut(rebuild: bool) -> Path:
+                    nonlocal whole
                     try:
-                        return shallow_model(whole(rebuild), SHALLOW_LAYERS, rest=rest, rebuild=rebuild)
-                    except Exception:  # the whole file it is cut from is damaged: build both again
-                        if rebuild:
-                            raise
-                        return shallow_model(whole(True), SHALLOW_LAYERS, rest=rest, rebuild=True)
+                        return shallow_model(whole, SHALLOW_LAYERS, rest=rest, rebuild=rebuild)
+                    except Exception:  # the whole file it is cut from is damaged: build it again first
+                        whole = quantized_model(packaged, models, rebuild=True)
+                        return shallow_model(whole, SHALLOW_LAYERS, rest=rest, rebuild=True)
 
                 return cut
 
@@ -132,7 +130,7 @@ class MiniLMEncoder:
             first, _ = open_session(part(False), self._threads)
             rest, _ = open_session(part(True), self._threads)
             self._parts = TwoParts(first, rest)
-            self._model_path = whole(False)
+            self._model_path = whole
             self._session = self._parts
             self._memo = WordPieceMemo(tokenizer, self._cls, self._sep)
             self._tokenizer = tokenizer
