@@ -27,7 +27,8 @@ HIDDEN = 384
 HEADS = 12
 EPSILON = 1e-12  # BERT's layer-norm epsilon
 _PREFIXES = ("inner.", "")  # the packaged export names its weights under "inner."; plain BERT does not
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+"""The model's inputs, in the export's order (every part cut from it reads a subset)."""
 OUTPUT = "last_hidden_state"
 
 
@@ -160,7 +161,7 @@ def fused_model(export: Any) -> Any:
     if depth == 0:
         raise ValueError("not a BERT export: no encoder layers")
     graph = _Graph(weights)
-    as_int32 = {name: graph.node("Cast", [name], f"{name}.int32", to=TensorProto.INT32) for name in _INPUTS}
+    as_int32 = {name: graph.node("Cast", [name], f"{name}.int32", to=TensorProto.INT32) for name in INPUTS}
     # Right-padded windows: the mask index is each row's length, computed from the mask alone so that
     # a graph cut after any layer needs no embedding to rebuild it.
     axis = graph.constant("mask_index.axis", np.array([1], dtype=np.int64))
@@ -180,7 +181,7 @@ def fused_model(export: Any) -> Any:
         hidden = graph.layer(index, hidden, mask_index)
     graph.node("Identity", [hidden], OUTPUT)
     inputs = [
-        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in _INPUTS
+        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in INPUTS
     ]
     output = helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", "sequence", HIDDEN])
     # Typed layer outputs: shape inference stops at the contrib operators, and a cut after a layer

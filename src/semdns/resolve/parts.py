@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from semdns.resolve.fused import layer_output_name
+from semdns.resolve.fused import INPUTS, layer_output_name
 from semdns.resolve.quantize import cached_model
 
 _log = logging.getLogger(__name__)
@@ -45,9 +45,6 @@ def layer_output(model: Any, layers: int) -> str:
     return layer_output_name(layers)
 
 
-_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
-
-
 def shallow_model(full: Path, layers: int, *, rest: bool = False, rebuild: bool = False) -> Path:
     """The first ``layers`` layers of the model in ``full`` (``rest``: the layers after them, reading
     their output), cut out once and cached beside it."""
@@ -62,7 +59,7 @@ def _cut(full: Path, layers: int, target: Path, rest: bool) -> Path:
     _log.info("cutting the encoder after layer %d for the shallow pass (once): %s", layers, target)
     model = onnx.load(str(full), load_external_data=False)
     cut = layer_output(model, layers)
-    inputs, outputs = ([cut, *_INPUTS], [model.graph.output[0].name]) if rest else (_INPUTS, [cut])
+    inputs, outputs = ([cut, *INPUTS], [model.graph.output[0].name]) if rest else (list(INPUTS), [cut])
     partial = target.with_name(f"{target.stem}.{os.getpid()}.tmp.onnx")
     try:
         # Extractor directly: onnx's extract_model checks the whole file first, and the checker wants
