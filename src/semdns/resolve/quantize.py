@@ -11,9 +11,9 @@ fused transformer operators (:mod:`semdns.resolve.fused`), which halves the smal
 pays for.
 
 Nothing is downloaded: the quantised file is derived from the packaged one with the ``onnx`` package's
-tooling (about 3 s), written atomically under ``cache_dir()/models`` and keyed by the source file's
-digest and the tool versions, so an upgrade of either rebuilds it. A read-only cache directory falls
-back to a temporary one.
+tooling (about 4 s, the shallow pass's two parts included), written atomically under
+``cache_dir()/models`` and keyed by the source file's digest and the tool versions, so an upgrade of
+either rebuilds it. A read-only cache directory falls back to a temporary one.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ _OTHER_RULES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\[(?:PAD|UNK|CLS|SE
 """What the fast path does not reproduce: control characters, and the special tokens spelt out."""
 
 MAX_WORDS = 200_000
-"""Words remembered at most (a few tens of MB); past it, new words are split by the tokenizer each
-time, so hostile traffic of unique words costs CPU, not memory."""
+"""Words remembered at most (a few tens of MB); past it, a new word is split again each time it comes,
+so hostile traffic of unique words costs CPU, not memory."""
 
 
 class WordPieceMemo:
@@ -69,13 +69,14 @@ class WordPieceMemo:
         return out
 
     def _split(self, word: str) -> list[int]:
-        """WordPiece of one word: the longest vocabulary entry at each position, left to right."""
+        """The pieces of a word not remembered yet, remembered while there is room."""
         pieces = self._greedy(word)
         if len(self._pieces) < self._max_words:
             self._pieces[word] = pieces  # one dict store: safe from any thread under the GIL
         return pieces
 
     def _greedy(self, word: str) -> list[int]:
+        """WordPiece of one word: the longest vocabulary entry at each position, left to right."""
         if len(word) > self._longest:
             return [self._unknown]
         vocabulary, pieces, start = self._vocabulary, [], 0
