@@ -240,14 +240,15 @@ def check_artefact(
         thresholds = [{"false_hit_budget": b, "threshold": threshold_for(p, y, b)} for b in budgets]
     points = recheck_points(p, y, thresholds)
     keep = all(pt["within_budget"] for pt in points)
-    if recalibrate and auc(p, y) < float(meta["validation_auc"]) - RECALIBRATE_AUC_DROP:
+    validation_auc = auc(p, y)
+    if recalibrate and validation_auc < float(meta["validation_auc"]) - RECALIBRATE_AUC_DROP:
         keep = False  # the cosine's meaning moved, not just its scale: new thresholds cannot fix it
     model_id = str(encoder().model_id)
     report = {
         "artefact": str(path), "artefact_sha256": sha256(path), "trained_on_encoder": trained_on,
         "checked_on_encoder": model_id, "validation_pairs": len(val),
         "validation_near_misses": int((~y).sum()),
-        "validation_auc": auc(p, y), "operating_points": points,
+        "validation_auc": validation_auc, "operating_points": points,
         "rule": RECALIBRATED_RULE if recalibrate else RULE,
         "decision": "keep" if keep else "retrain",
     }  # fmt: skip
