@@ -222,13 +222,8 @@ def _wrk_unique(port: int, prompts: list[str], concurrency: int, seconds: float)
     }
 
 
-async def _auto_unique(
-    gateway_port: int, gateway_pid: int, count: int, wrk_seconds: float = 0.0
-) -> list[dict[str, object]]:
-    """Each concurrency level over fresh prompts; the gateway's CPU counts its worker processes too.
-    With ``wrk_seconds``, wrk loads each level for that long instead of this process's client."""
-    if wrk_seconds:
-        return _auto_unique_wrk(gateway_port, gateway_pid, count, wrk_seconds)
+async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[dict[str, object]]:
+    """Each concurrency level over fresh prompts; the gateway's CPU counts its worker processes too."""
     prompts = public_prompts(count * 4)
     rows = []
     for index, c in enumerate((1, 8, 32)):
@@ -625,7 +620,11 @@ def _auto_main(count: int, serve_workers: int = 1, wrk_seconds: float = 0.0) -> 
                 for p in public_prompts(count * 4 + 100)[-100:]
             ]  # fmt: skip
             asyncio.run(_load_unique(gateway_port, warm, 4))
-            out[label] = asyncio.run(_auto_unique(gateway_port, pid, count, wrk_seconds))
+            out[label] = (
+                _auto_unique_wrk(gateway_port, pid, count, wrk_seconds)
+                if wrk_seconds
+                else asyncio.run(_auto_unique(gateway_port, pid, count))
+            )
     out["load_average_at_end"] = list(os.getloadavg())
     return out
 
