@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -163,3 +166,20 @@ def test_ancestors_are_parents_chain(name: Name) -> None:
 @given(dns)
 def test_dn_text_round_trip(dn: DistinguishedName) -> None:
     assert DistinguishedName.parse(str(dn)) == dn
+
+
+def test_equal_names_hash_alike_and_sort_by_labels() -> None:
+    a, b = Name.parse("contracts.legal"), Name(("contracts", "legal"))
+    assert a == b and a is not b and hash(a) == hash(b) and {a: 1}[b] == 1
+    assert a != Name.parse("legal") and a != "contracts.legal." and a != ("contracts", "legal")
+    assert sorted([Name.parse("b"), a, ROOT]) == [ROOT, Name.parse("b"), a]
+
+
+def test_a_pickled_name_hashes_by_the_receiving_process() -> None:
+    """The hash is cached, and a string's hash differs from one process to the next: unpickling
+    computes it again instead of carrying the sender's."""
+    name = Name.parse("python.code")
+    object.__setattr__(name, "_hash", 12345)  # what another process's hash looks like here
+    received = pickle.loads(pickle.dumps(name))
+    assert received == Name.parse("python.code") and hash(received) == hash(("python", "code"))
+    assert copy.deepcopy(Name.parse("python.code")) == Name.parse("python.code")

@@ -15,7 +15,7 @@ back to names needs the zone tree and lives in :mod:`semdns.zone.tree`. This mod
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MAX_LABEL_LENGTH = 63
 MAX_DEPTH = 8
@@ -49,6 +49,7 @@ class Name:
     """A semantic name; ``labels`` are most specific first (``("contracts", "legal")``)."""
 
     labels: tuple[str, ...] = ()
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.labels) > MAX_DEPTH:
@@ -60,6 +61,24 @@ class Name:
         for label in self.labels:
             if _check_label(label, text) != label:
                 raise InvalidName(f"invalid name {text!r}: labels must be lower-case")
+        object.__setattr__(self, "_hash", hash(self.labels))
+
+    # Names key every table the resolver reads, dozens of lookups a request: the hash is computed
+    # once, and an equality test tries identity and the hash before the labels.
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if isinstance(other, Name):
+            return self._hash == other._hash and self.labels == other.labels
+        return NotImplemented
+
+    def __reduce__(self) -> tuple[type[Name], tuple[tuple[str, ...]]]:
+        """Pickled as its labels: a string's hash differs from one process to the next."""
+        return (Name, (self.labels,))
 
     # -- construction -------------------------------------------------------------------------
 

@@ -37,7 +37,8 @@ def judge(
     max_fanout: int,
 ) -> Judgement:
     """Apply the decision rule to one stage's scores at ``parent``."""
-    ranked = tuple(sorted(zip(candidates, scores, strict=True), key=lambda item: (-item[1], item[0])))
+    # Best first, ties by name (a name's order is its labels': compared as plain tuples of strings).
+    ranked = tuple(sorted(zip(candidates, scores, strict=True), key=lambda item: (-item[1], item[0].labels)))
     if not ranked or ranked[0][1] <= threshold:
         return Judgement("unsure", (), ranked)
     best_name, best = ranked[0]
@@ -49,7 +50,7 @@ def judge(
     close = [
         name
         for name, score in ranked
-        if name != parent and score > threshold and best - score <= multi_margin
+        if score > threshold and best - score <= multi_margin and name != parent
     ][:max_fanout]
     if len(close) > 1:
         return Judgement("multi", tuple(close), ranked)

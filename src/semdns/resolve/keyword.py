@@ -77,11 +77,13 @@ class KeywordIndex:
     def __len__(self) -> int:
         return self._size
 
-    def match(self, query: str) -> KeywordMatches:
-        """Scan the query once; the result is reused at every level."""
+    def match(self, query: str, *, matching: str | None = None) -> KeywordMatches:
+        """Scan the query once; the result is reused at every level. ``matching`` is the query's
+        :func:`normalize_for_matching` when the caller already has it."""
         counts: dict[int, int] = {}
         if self._size:
-            for _end, kid in self._automaton.iter(normalize_for_matching(query)):
+            text = normalize_for_matching(query) if matching is None else matching
+            for _end, kid in self._automaton.iter(text):
                 counts[kid] = counts.get(kid, 0) + 1
         return KeywordMatches(counts)
 

@@ -46,7 +46,7 @@ from semdns.resolve.judge import Judgement, judge
 from semdns.resolve.keyword import KeywordIndex, KeywordMatches
 from semdns.resolve.shallow import IdsEncoder, ShallowEncoder, ShallowStart, shallow_encoder
 from semdns.resolve.static import StaticEmbedding, TokenEncoder
-from semdns.resolve.text import cache_key
+from semdns.resolve.text import cache_key, normalize_for_matching
 from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
 from semdns.zone.tree import ZoneNode, ZoneTree
 
@@ -198,7 +198,8 @@ class Resolver:
         pass's vector the asker computed, like ``embedding``.
         """
         started = time.perf_counter()
-        key = self._key(query, context, start, start_confidence)
+        matching = normalize_for_matching(query)
+        key = self._key(query, context, start, start_confidence, matching=matching)
         cached = self._lookup(key, started, query, context) if use_cache else None
         if cached is not None:
             return cached
@@ -210,6 +211,7 @@ class Resolver:
             start=start,
             start_confidence=start_confidence,
             shallow_embedding=shallow_embedding,
+            matching=matching,
         )
         return self._finish(key, decision, started, "miss" if use_cache else "bypass", store=use_cache)
 
@@ -226,7 +228,8 @@ class Resolver:
     ) -> RoutingDecision:
         """Resolve from async code without blocking the loop on the model (arguments: :meth:`resolve`)."""
         started = time.perf_counter()
-        key = self._key(query, context, start, start_confidence)
+        matching = normalize_for_matching(query)
+        key = self._key(query, context, start, start_confidence, matching=matching)
         cached = self._lookup(key, started, query, context) if use_cache else None
         if cached is not None:
             return cached
@@ -234,7 +237,12 @@ class Resolver:
         if stale is not None and _plain_key(key):
             return await self._fresh_or_stale(key, query, context, stale, started)
         state = self._state(
-            query, context, allow_model=False, embedding=embedding, shallow_embedding=shallow_embedding
+            query,
+            context,
+            allow_model=False,
+            embedding=embedding,
+            shallow_embedding=shallow_embedding,
+            matching=matching,
         )
         # The shallow vector, the query's, the joined text's: at most three waits.
         for _attempt in range(4):
@@ -312,9 +320,17 @@ class Resolver:
 
     @staticmethod
     def _key(
-        query: str, context: str | None, start: Name | None = None, start_confidence: float | None = None
+        query: str,
+        context: str | None,
+        start: Name | None = None,
+        start_confidence: float | None = None,
+        *,
+        matching: str | None = None,
     ) -> str:
-        key = cache_key(query) if not context else cache_key(query) + "\x1f" + cache_key(context)
+        """The decision cache's key; ``matching`` is the query's :func:`normalize_for_matching` when
+        the caller has it (the keyword stage scans the same form: normalised once a request)."""
+        words = cache_key(query) if matching is None else matching.strip()
+        key = words if not context else words + "\x1f" + cache_key(context)
         if start is not None or start_confidence is not None:
             key += f"\x1e{start}\x1e{start_confidence!r}"
         return key
@@ -387,9 +403,15 @@ class Resolver:
         start: Name | None = None,
         start_confidence: float | None = None,
         shallow_embedding: Vectors | None = None,
+        matching: str | None = None,
     ) -> RoutingDecision:
         state = self._state(
-            query, context, allow_model=allow_model, embedding=embedding, shallow_embedding=shallow_embedding
+            query,
+            context,
+            allow_model=allow_model,
+            embedding=embedding,
+            shallow_embedding=shallow_embedding,
+            matching=matching,
         )
         return self._resolve_state(state, start, start_confidence)
 
@@ -401,8 +423,9 @@ class Resolver:
         allow_model: bool,
         embedding: Vectors | None,
         shallow_embedding: Vectors | None = None,
+        matching: str | None = None,
     ) -> _Query:
-        matches = self.keywords.match(query)
+        matches = self.keywords.match(query, matching=matching)
         return _Query(
             query, context, matches, allow_model, vector=embedding, shallow_vector=shallow_embedding
         )
