@@ -1,10 +1,13 @@
 """The ``openai`` engine: any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, SGLang, TGI,
 OpenAI itself) reached over HTTP.
 
-All engines share one pooled :class:`aiohttp.ClientSession` (owned by the runtime through
-:class:`SharedHTTP`), so connections are kept alive across requests and names. aiohttp rather than
-httpx: on this hot path httpx cost about 0.75 ms of CPU per request against aiohttp's 0.15 ms (measured
-with the fake backend, sequential requests), and the gateway's added latency is mostly that cost.
+All engines share the runtime's clients (:class:`SharedHTTP`), so connections are kept alive across
+requests and names: for a plain ``http://`` server the lean HTTP/1.1 client of
+:mod:`semdns.engines.http1` (one prebuilt header block and one write a request, the C parser uvicorn
+uses for the answer), and one pooled :class:`aiohttp.ClientSession` for ``https://`` servers, for
+probes, and for every request while tracing is on (its request hooks make the client spans). aiohttp
+rather than httpx there: on this hot path httpx cost about 0.75 ms of CPU per request against
+aiohttp's 0.15 ms (measured with the fake backend, sequential requests).
 
 The request body is the client's, with ``model`` replaced by the model this server serves (or kept, for
 a replica built with ``model=None``: another semdns gateway, which routes on the name itself); streams
@@ -18,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
+from semdns.engines.http1 import HTTP1Client, HTTP1Error, Origin, request_head
 from semdns.engines.protocol import EngineCall
 from semdns.errors import EngineError, EngineRejected, EngineTimeout
 
@@ -37,8 +42,18 @@ class SharedHTTP:
     def __init__(self, *, max_connections: int = 1024) -> None:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._lean: HTTP1Client | None = None
         self.trace_configs: list[aiohttp.TraceConfig] | None = None
-        """aiohttp request hooks (the gateway's tracing sets them before the first request)."""
+        """aiohttp request hooks (the gateway's tracing sets them before the first request): while
+        they are set, every request goes through aiohttp, whose hooks they are."""
+
+    def lean(self) -> HTTP1Client | None:
+        """The lean HTTP/1.1 client for plain-http engines, or None while tracing is on."""
+        if self.trace_configs:
+            return None
+        if self._lean is None:
+            self._lean = HTTP1Client(max_connections=self._max_connections)
+        return self._lean
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -60,6 +75,44 @@ class SharedHTTP:
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+        if self._lean is not None:
+            await self._lean.aclose()
+        self._lean = None
+
+
+class _Exchange(Protocol):
+    """One request's answer, whichever client carried it: its status, its body (whole, or piece by
+    piece as it arrives), then :meth:`release` (read to its end) or :meth:`close` (abandoned)."""
+
+    status: int
+
+    async def read(self) -> bytes: ...
+
+    async def chunk(self) -> bytes: ...
+
+    def release(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _AiohttpExchange:
+    """An aiohttp response as an :class:`_Exchange`."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+
+    async def read(self) -> bytes:
+        return await self._response.read()
+
+    async def chunk(self) -> bytes:
+        return await self._response.content.readany()
+
+    def release(self) -> None:
+        self._response.release()
+
+    def close(self) -> None:
+        self._response.close()
 
 
 class OpenAIHTTPEngine:
@@ -80,6 +133,7 @@ class OpenAIHTTPEngine:
         self._urls = {
             "chat": self.base_url + "/chat/completions",
             "completion": self.base_url + "/completions",
+            "embeddings": self.base_url + "/embeddings",
         }
         self._headers = {"content-type": "application/json"}
         if api_key_env:
@@ -88,6 +142,14 @@ class OpenAIHTTPEngine:
             if key:
                 self._headers["authorization"] = f"Bearer {key}"
         self._label = label or f"{self.base_url}#{model or '*'}"
+        # Plain http: each route's request head written once, for the lean client.
+        self._origin = Origin(self.base_url) if Origin.supports(self.base_url) else None
+        self._heads: dict[str, bytes] = {}
+        if self._origin is not None:
+            for route, url in self._urls.items():
+                parts = urlsplit(url)
+                path = parts.path + (f"?{parts.query}" if parts.query else "")
+                self._heads[route] = request_head("POST", self._origin, path, self._headers)
 
     @property
     def label(self) -> str:
@@ -100,22 +162,35 @@ class OpenAIHTTPEngine:
         return orjson.dumps({**body, "model": self.model})
 
     async def complete(self, call: EngineCall) -> dict[str, Any]:
-        return await self._post_json(self._urls[call.endpoint], self._payload(call), call.timeout_s)
+        return await self._post_json(call.endpoint, self._payload(call), call.timeout_s)
 
-    async def _post_json(self, url: str, payload: bytes, timeout_s: float) -> dict[str, Any]:
+    async def _send(self, route: str, payload: bytes) -> _Exchange:
+        """POST ``payload`` to ``route`` (``chat``, ``completion``, ``embeddings``) and return once the
+        answer's status arrived: through the lean client for a plain-http server, else aiohttp."""
+        lean = self._http.lean() if self._origin is not None else None
+        if lean is not None:
+            assert self._origin is not None
+            return await lean.post(self._origin, self._heads[route], payload)
+        response = await self._http.session().post(self._urls[route], data=payload, headers=self._headers)
+        return _AiohttpExchange(response)
+
+    async def _post_json(self, route: str, payload: bytes, timeout_s: float) -> dict[str, Any]:
         """POST ``payload`` and return the JSON object answered; transport failures, error statuses
         and bodies that are not a JSON object become :class:`EngineError` of the right kind."""
         try:
             # One asyncio timeout bounds the whole attempt, connect to last byte.
-            async with (
-                asyncio.timeout(timeout_s),
-                self._http.session().post(url, data=payload, headers=self._headers) as response,
-            ):
-                status = response.status
-                content = await response.read()
+            async with asyncio.timeout(timeout_s):
+                response = await self._send(route, payload)
+                status = response.status  # before release: a released connection serves the next request
+                try:
+                    content = await response.read()
+                except BaseException:
+                    response.close()
+                    raise
+                response.release()
         except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {timeout_s:.3g} s") from None
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, HTTP1Error) as exc:
             raise _transport_error(self._label, exc) from None
         if status != 200:
             raise _status_error(self._label, status, content)
@@ -132,15 +207,14 @@ class OpenAIHTTPEngine:
     async def stream(self, call: EngineCall) -> AsyncIterator[bytes]:
         """SSE events from the backend; raises before the first event for failures before the first byte,
         and raises :class:`EngineError` mid-stream when the backend stalls or drops the connection."""
-        url = self._urls[call.endpoint]
         body = call.body if call.body.get("stream") else {**call.body, "stream": True}
         payload = orjson.dumps(body if self.model is None else {**body, "model": self.model})
         try:
             async with asyncio.timeout(call.timeout_s):
-                response = await self._http.session().post(url, data=payload, headers=self._headers)
+                response = await self._send(call.endpoint, payload)
         except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, HTTP1Error) as exc:
             raise _transport_error(self._label, exc) from None
         finished = False
         coalesce = call.coalesce
@@ -156,7 +230,7 @@ class OpenAIHTTPEngine:
                 # Stall detection: each chunk must arrive within the attempt timeout.
                 try:
                     async with asyncio.timeout(call.timeout_s):
-                        chunk = await response.content.readany()
+                        chunk = await response.chunk()
                 except TimeoutError:
                     raise EngineTimeout(
                         f"{self._label}: the stream stalled for {call.timeout_s:.3g} s"
@@ -188,7 +262,7 @@ class OpenAIHTTPEngine:
                     yield event
             if not done:
                 raise EngineError(f"{self._label}: the stream ended without [DONE]", kind="truncated")
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, HTTP1Error) as exc:
             raise _transport_error(self._label, exc) from None
         finally:
             # A fully read response goes back to the pool; one abandoned mid-stream (client gone,
@@ -202,7 +276,7 @@ class OpenAIHTTPEngine:
         """``POST /embeddings`` with the client's body (``model`` replaced), answered as it came; an
         error status is raised as for chat (4xx passed on, 5xx retryable)."""
         payload = orjson.dumps(body if self.model is None else {**body, "model": self.model})
-        return await self._post_json(self.base_url + "/embeddings", payload, timeout_s)
+        return await self._post_json("embeddings", payload, timeout_s)
 
     async def probe(self) -> bool:
         """Up when ``GET /models`` answers below 500 (some servers need auth for it; a 401 still proves
@@ -220,8 +294,11 @@ class OpenAIHTTPEngine:
         """Nothing to release: the shared client belongs to the runtime."""
 
 
-def _transport_error(label: str, exc: aiohttp.ClientError) -> EngineError:
-    kind = "connect" if isinstance(exc, aiohttp.ClientConnectorError) else "transport"
+def _transport_error(label: str, exc: aiohttp.ClientError | HTTP1Error) -> EngineError:
+    if isinstance(exc, HTTP1Error):
+        kind = exc.kind
+    else:
+        kind = "connect" if isinstance(exc, aiohttp.ClientConnectorError) else "transport"
     detail = str(exc) or type(exc).__name__
     return EngineError(f"{label}: {kind} error: {detail}", kind=kind)
 
