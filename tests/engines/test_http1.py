@@ -292,3 +292,52 @@ def test_only_plain_http_origins_without_credentials() -> None:
     with pytest.raises(ValueError, match="http:// URLs only"):
         Origin("https://api.openai.com/v1")
     assert Origin("http://example.com/v1").port == 80
+
+
+@on_both_loops
+async def test_a_stalled_stream_times_out_and_a_slow_steady_one_does_not() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        steady = (await reader.readexactly(1)) == b"s"
+        writer.write(chunked()[0])
+        for i in range(6 if steady else 1):
+            writer.write(b"9\r\ndata: %d\n\n\r\n" % i)
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        if steady:
+            writer.write(b"0\r\n\r\n")
+        await asyncio.sleep(1.0)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    origin = Origin(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    client = HTTP1Client()
+    head = request_head("POST", origin, "/", {})
+    steady = await client.post(origin, head, b"s")
+    received = b""
+    while piece := await steady.chunk(stall_s=0.3):  # 0.6 s in all, never 0.3 s quiet
+        received += piece
+    assert received == b"".join(b"data: %d\n\n" % i for i in range(6))
+    steady.release()
+    stalled = await client.post(origin, head, b"x")
+    assert await stalled.chunk(stall_s=0.3) == b"data: 0\n\n"
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(TimeoutError):
+        await stalled.chunk(stall_s=0.3)
+    assert 0.25 <= loop.time() - began < 0.9
+    stalled.close()
+    await client.aclose()
+    server.close()
+
+
+@on_both_loops
+async def test_pieces_that_arrived_together_come_out_as_one() -> None:
+    async with ScriptedServer(lambda _: chunked(b"data: 1\n\n", b"data: 2\n\n", b"data: 3\n\n")) as server:
+        client = HTTP1Client()
+        response = await client.post(server.origin, head_for(server), b"{}")
+        await asyncio.sleep(0.1)  # everything is buffered by now
+        assert await response.chunk(stall_s=5) == b"data: 1\n\ndata: 2\n\ndata: 3\n\n"
+        assert await response.chunk(stall_s=5) == b""
+        response.release()
+        await client.aclose()

@@ -90,6 +90,10 @@ class Response(asyncio.Protocol):
         self._lost = False
         self._got_bytes = False
         self.reused = False
+        self._loop = asyncio.get_running_loop()
+        self._stall: asyncio.TimerHandle | None = None
+        self._stall_s = 0.0
+        self._progress = 0.0  # when the current wait began or data last arrived (the loop's clock)
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -99,6 +103,8 @@ class Response(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._got_bytes = True
+        if self._stall is not None:
+            self._progress = self._loop.time()
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -180,16 +186,22 @@ class Response(asyncio.Protocol):
             await self._wait()
         self._check()
 
-    async def chunk(self) -> bytes:
-        """The next piece of the body as it arrived (decompressed), or ``b""`` at its end."""
+    async def chunk(self, stall_s: float | None = None) -> bytes:
+        """The body's bytes arrived since the last call (decompressed; at least one piece, all that
+        are buffered, as one), or ``b""`` at its end. With ``stall_s``, ``TimeoutError`` when no
+        byte arrives for that long: one timer for the whole stream, re-armed only when it fires,
+        instead of a timeout scope around every read."""
         self._check()
         while not self._chunks:
             if self._complete:
                 return b""
+            if stall_s is not None:
+                self._watch_stall(stall_s)
             await self._wait()
-        piece = self._chunks.popleft()
-        self._buffered -= len(piece)
-        if self._paused and self._buffered <= _READ_HIGH_WATER // 4 and self._transport is not None:
+        piece = self._chunks.popleft() if len(self._chunks) == 1 else b"".join(self._chunks)
+        self._chunks.clear()
+        self._buffered = 0
+        if self._paused and self._transport is not None:
             self._transport.resume_reading()
             self._paused = False
         return piece
@@ -207,6 +219,7 @@ class Response(asyncio.Protocol):
     def release(self) -> None:
         """The response was read to its end: keep the connection for the next request when HTTP
         allows it, else close it."""
+        self._stop_watching()
         if self._complete and not self._chunks and not self._lost and self._keep_alive:
             self.reused = True  # reset when it sends the next request: until then, status stays
             self._client.keep(self)
@@ -217,6 +230,30 @@ class Response(asyncio.Protocol):
         """Abandon the response and its connection (unread bytes may still be on it)."""
         self._close_transport()
         self._client.forget(self)
+
+    def _watch_stall(self, stall_s: float) -> None:
+        """Fail the coming wait with ``TimeoutError`` if no byte arrives within ``stall_s``."""
+        self._progress = self._loop.time()
+        if self._stall is None or stall_s != self._stall_s:
+            if self._stall is not None:
+                self._stall.cancel()
+            self._stall_s = stall_s
+            self._stall = self._loop.call_at(self._progress + stall_s, self._stall_check)
+
+    def _stall_check(self) -> None:
+        self._stall = None
+        if self._complete or self._waiter is None:
+            return  # not waiting: the next wait arms it again
+        quiet = self._loop.time() - self._progress
+        if quiet >= self._stall_s:
+            self._fail(TimeoutError(f"no data for {quiet:.3g} s"))
+        else:
+            self._stall = self._loop.call_at(self._progress + self._stall_s, self._stall_check)
+
+    def _stop_watching(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -244,6 +281,7 @@ class Response(asyncio.Protocol):
         self._wake()
 
     def _close_transport(self) -> None:
+        self._stop_watching()
         if self._transport is not None:
             self._transport.close()
             self._transport = None

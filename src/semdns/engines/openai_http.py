@@ -88,7 +88,10 @@ class _Exchange(Protocol):
 
     async def read(self) -> bytes: ...
 
-    async def chunk(self) -> bytes: ...
+    async def chunk(self, stall_s: float) -> bytes:
+        """The next bytes of the body (``b""`` at its end); ``TimeoutError`` when none come for
+        ``stall_s``."""
+        ...
 
     def release(self) -> None: ...
 
@@ -105,8 +108,9 @@ class _AiohttpExchange:
     async def read(self) -> bytes:
         return await self._response.read()
 
-    async def chunk(self) -> bytes:
-        return await self._response.content.readany()
+    async def chunk(self, stall_s: float) -> bytes:
+        async with asyncio.timeout(stall_s):
+            return await self._response.content.readany()
 
     def release(self) -> None:
         self._response.release()
@@ -229,8 +233,7 @@ class OpenAIHTTPEngine:
             while True:
                 # Stall detection: each chunk must arrive within the attempt timeout.
                 try:
-                    async with asyncio.timeout(call.timeout_s):
-                        chunk = await response.chunk()
+                    chunk = await response.chunk(call.timeout_s)
                 except TimeoutError:
                     raise EngineTimeout(
                         f"{self._label}: the stream stalled for {call.timeout_s:.3g} s"
