@@ -341,3 +341,42 @@ async def test_pieces_that_arrived_together_come_out_as_one() -> None:
         assert await response.chunk(stall_s=5) == b""
         response.release()
         await client.aclose()
+
+
+@on_both_loops
+async def test_the_deadline_bounds_the_exchange_to_its_last_byte_or_its_headers() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await reader.readuntil(b"\r\n\r\n")
+                what = await reader.readexactly(1)
+            except asyncio.IncompleteReadError:
+                break
+            if what == b"h":  # headers, then part of the body, then nothing for a while
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+            elif what == b"s":  # a stream's headers, its first event 0.4 s later
+                writer.write(chunked()[0])
+                await asyncio.sleep(0.4)
+                writer.write(b"9\r\ndata: 1\n\n\r\n0\r\n\r\n")
+            # b"n": no answer at all
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    origin = Origin(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    client = HTTP1Client()
+    head = request_head("POST", origin, "/", {})
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(TimeoutError):
+        await client.post(origin, head, b"n", timeout_s=0.2)
+    assert 0.15 <= loop.time() - began < 0.8
+    response = await client.post(origin, head, b"h", timeout_s=0.2)
+    with pytest.raises(TimeoutError):
+        await response.read()
+    response.close()
+    stream = await client.post(origin, head, b"s", timeout_s=0.2, through_body=False)
+    assert await stream.chunk(stall_s=2) == b"data: 1\n\n"  # past the 0.2 s: the headers were in time
+    assert await stream.chunk(stall_s=2) == b""
+    stream.release()
+    await client.aclose()
+    server.close()

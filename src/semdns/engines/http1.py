@@ -92,6 +92,7 @@ class Response(asyncio.Protocol):
         self.reused = False
         self._loop = asyncio.get_running_loop()
         self._stall: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
         self._stall_s = 0.0
         self._progress = 0.0  # when the current wait began or data last arrived (the loop's clock)
 
@@ -169,6 +170,9 @@ class Response(asyncio.Protocol):
             if rest:
                 self._chunks.append(rest)
         self._complete = True
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
         self._wake()
 
     # -- the exchange ------------------------------------------------------------------------
@@ -231,6 +235,18 @@ class Response(asyncio.Protocol):
         self._close_transport()
         self._client.forget(self)
 
+    def set_deadline(self, deadline: float | None) -> None:
+        """Fail the exchange with ``TimeoutError`` at ``deadline`` (the loop's clock) unless it is
+        complete by then; None removes it."""
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = None if deadline is None else self._loop.call_at(deadline, self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if not self._complete:
+            self._fail(TimeoutError("no complete answer in time"))
+
     def _watch_stall(self, stall_s: float) -> None:
         """Fail the coming wait with ``TimeoutError`` if no byte arrives within ``stall_s``."""
         self._progress = self._loop.time()
@@ -254,6 +270,9 @@ class Response(asyncio.Protocol):
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -317,14 +336,31 @@ class HTTP1Client:
         self._connecting = 0
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    async def post(self, origin: Origin, head: bytes, body: bytes) -> Response:
+    async def post(
+        self,
+        origin: Origin,
+        head: bytes,
+        body: bytes,
+        *,
+        timeout_s: float | None = None,
+        through_body: bool = True,
+    ) -> Response:
         """Send a request and return once its status and headers arrived; read the body from the
-        returned :class:`Response`, then :meth:`Response.release` or :meth:`Response.close` it."""
+        returned :class:`Response`, then :meth:`Response.release` or :meth:`Response.close` it.
+
+        ``timeout_s`` bounds the exchange (``TimeoutError`` past it): to the end of the body, or only
+        to the headers without ``through_body`` (a stream, whose reads have their own stall check).
+        One timer on the connection, not a timeout scope: this is every request's path."""
+        deadline = None if timeout_s is None else self._loop_time() + timeout_s
         for attempt in (0, 1):
-            connection = await self._connection(origin)
+            connection = await self._connection(origin, deadline)
             try:
                 connection.send(head, body)
+                if deadline is not None:
+                    connection.set_deadline(deadline)
                 await connection.started()
+                if not through_body:
+                    connection.set_deadline(None)
                 return connection
             except HTTP1Error:
                 connection.close()
@@ -336,10 +372,27 @@ class HTTP1Client:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _connection(self, origin: Origin) -> Response:
-        """An idle connection to ``origin``, or a new one when the limit allows; at the limit, an
-        idle connection to another origin is closed to make room, or the request waits for one to be
-        released or closed."""
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
+
+    async def _connection(self, origin: Origin, deadline: float | None = None) -> Response:
+        """An idle connection to ``origin``, or a new one (by ``deadline``, on the loop's clock)."""
+        idle = self._idle.get(origin.key)
+        while idle:
+            connection = idle.pop()
+            if connection.usable:
+                return connection
+            connection.close()
+        if deadline is None:
+            return await self._new_connection(origin)
+        async with asyncio.timeout_at(deadline):
+            return await self._new_connection(origin)
+
+    async def _new_connection(self, origin: Origin) -> Response:
+        """An idle connection to ``origin`` (one may come back while waiting), or a new one when the
+        limit allows; at the limit, an idle connection to another origin is closed to make room, or
+        the request waits for one to be released or closed."""
         while True:
             idle = self._idle.get(origin.key)
             while idle:

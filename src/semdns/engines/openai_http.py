@@ -99,14 +99,16 @@ class _Exchange(Protocol):
 
 
 class _AiohttpExchange:
-    """An aiohttp response as an :class:`_Exchange`."""
+    """An aiohttp response as an :class:`_Exchange` (``read`` bounded by the request's deadline)."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, deadline: float) -> None:
         self._response = response
+        self._deadline = deadline
         self.status = response.status
 
     async def read(self) -> bytes:
-        return await self._response.read()
+        async with asyncio.timeout_at(self._deadline):
+            return await self._response.read()
 
     async def chunk(self, stall_s: float) -> bytes:
         async with asyncio.timeout(stall_s):
@@ -168,30 +170,33 @@ class OpenAIHTTPEngine:
     async def complete(self, call: EngineCall) -> dict[str, Any]:
         return await self._post_json(call.endpoint, self._payload(call), call.timeout_s)
 
-    async def _send(self, route: str, payload: bytes) -> _Exchange:
+    async def _send(self, route: str, payload: bytes, timeout_s: float, *, stream: bool = False) -> _Exchange:
         """POST ``payload`` to ``route`` (``chat``, ``completion``, ``embeddings``) and return once the
-        answer's status arrived: through the lean client for a plain-http server, else aiohttp."""
+        answer's status arrived: through the lean client for a plain-http server, else aiohttp.
+        ``timeout_s`` bounds the attempt, connect to last byte (``TimeoutError``); for a ``stream``,
+        to its headers only (its reads have their own stall check)."""
         lean = self._http.lean() if self._origin is not None else None
         if lean is not None:
             assert self._origin is not None
-            return await lean.post(self._origin, self._heads[route], payload)
-        response = await self._http.session().post(self._urls[route], data=payload, headers=self._headers)
-        return _AiohttpExchange(response)
+            head = self._heads[route]
+            return await lean.post(self._origin, head, payload, timeout_s=timeout_s, through_body=not stream)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        async with asyncio.timeout_at(deadline):
+            response = await self._http.session().post(self._urls[route], data=payload, headers=self._headers)
+        return _AiohttpExchange(response, deadline)
 
     async def _post_json(self, route: str, payload: bytes, timeout_s: float) -> dict[str, Any]:
         """POST ``payload`` and return the JSON object answered; transport failures, error statuses
         and bodies that are not a JSON object become :class:`EngineError` of the right kind."""
         try:
-            # One asyncio timeout bounds the whole attempt, connect to last byte.
-            async with asyncio.timeout(timeout_s):
-                response = await self._send(route, payload)
-                status = response.status  # before release: a released connection serves the next request
-                try:
-                    content = await response.read()
-                except BaseException:
-                    response.close()
-                    raise
-                response.release()
+            response = await self._send(route, payload, timeout_s)
+            status = response.status  # before release: a released connection serves the next request
+            try:
+                content = await response.read()
+            except BaseException:
+                response.close()
+                raise
+            response.release()
         except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {timeout_s:.3g} s") from None
         except (aiohttp.ClientError, HTTP1Error) as exc:
@@ -214,8 +219,7 @@ class OpenAIHTTPEngine:
         body = call.body if call.body.get("stream") else {**call.body, "stream": True}
         payload = orjson.dumps(body if self.model is None else {**body, "model": self.model})
         try:
-            async with asyncio.timeout(call.timeout_s):
-                response = await self._send(call.endpoint, payload)
+            response = await self._send(call.endpoint, payload, call.timeout_s, stream=True)
         except TimeoutError:
             raise EngineTimeout(f"{self._label}: no answer within {call.timeout_s:.3g} s") from None
         except (aiohttp.ClientError, HTTP1Error) as exc:

@@ -181,6 +181,14 @@ class Edge:
 
         return StreamingResponse(replayed(), headers={**out, **_SSE_HEADERS}, media_type="text/event-stream")
 
+    def wants_answer(self, admission: Admission | None, lookup: CacheLookup | None) -> bool:
+        """Whether :meth:`after_answer` has work for the answer (an entry to store, a tenant's tokens
+        to charge): when not, the request path neither serialises the answer again nor keeps a
+        stream's events."""
+        if admission is None:
+            return False
+        return (lookup is not None and self.cache is not None) or admission.principal.tenant is not None
+
     def after_answer(
         self,
         admission: Admission,

@@ -147,7 +147,7 @@ class OpenAIRoutes:
                 raise
             # A child gateway's own explanation moves under semdns.child (ours replaces it).
             child = result.pop("semdns", None) if served.delegated_to is not None else None
-            if edge is not None and admission is not None:
+            if edge is not None and admission is not None and edge.wants_answer(admission, lookup):
                 edge.after_answer(
                     admission, lookup, "json", orjson.dumps(result), endpoint,
                     degraded=served.degraded, engine_s=time.perf_counter() - started,
@@ -376,7 +376,7 @@ class OpenAIRoutes:
         forwarded = served.delegated_to is not None
         metrics = self.runtime.metrics
         served_name = str(served.name)
-        keep = edge is not None and admission is not None
+        keep = edge is not None and edge.wants_answer(admission, lookup)
         raw: list[bytes] = []
 
         async def body() -> AsyncIterator[bytes]:
@@ -390,7 +390,7 @@ class OpenAIRoutes:
                         first = False
                         chunk = _first_with_semdns(chunk, field, replace=forwarded)
                     yield chunk
-                if edge is not None and admission is not None:
+                if keep and edge is not None and admission is not None:
                     # Complete streams only: the write-back checks for [DONE] and no error event.
                     edge.after_answer(
                         admission, lookup, "sse", split_events(raw), parsed.endpoint,
