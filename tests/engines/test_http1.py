@@ -143,12 +143,19 @@ async def test_a_body_ended_by_the_close_is_read_to_its_end_and_not_reused() -> 
 @on_both_loops
 async def test_gzip_is_decoded_and_an_unknown_encoding_refused() -> None:
     packed = gzip.compress(b'{"ok":true}')
-    answers = iter([fixed(packed, b"Content-Encoding: gzip"), fixed(b"xx", b"Content-Encoding: br")])
-    async with ScriptedServer(lambda body: next(answers)) as server:
+    answers = iter(
+        [
+            fixed(packed, b"Content-Encoding: gzip"),
+            [b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n", packed],
+            fixed(b"xx", b"Content-Encoding: br"),
+        ]
+    )
+    async with ScriptedServer(lambda body: next(answers), close_after=True) as server:
         client = HTTP1Client()
-        response = await client.post(server.origin, head_for(server), b"{}")
-        assert await response.read() == b'{"ok":true}'
-        response.release()
+        for _ in range(2):  # delimited by its length, then by the connection's close
+            response = await client.post(server.origin, head_for(server), b"{}")
+            assert await response.read() == b'{"ok":true}'
+            response.release()
         with pytest.raises(HTTP1Error, match="content-encoding") as caught:
             await client.post(server.origin, head_for(server), b"{}")
         assert caught.value.kind == "transport"
@@ -170,6 +177,7 @@ async def test_error_statuses_are_answers_not_failures() -> None:
 async def test_malformed_answers_and_dropped_connections_are_transport_errors() -> None:
     answers: list[list[bytes] | None] = [
         [b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n"],  # malformed
+        [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"],
         None,  # closed without a byte, on a fresh connection: not resent
         [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", b"only part"],  # then closed mid-body
     ]
@@ -177,7 +185,7 @@ async def test_malformed_answers_and_dropped_connections_are_transport_errors() 
 
     async with ScriptedServer(lambda _: next(it), close_after=True) as server:
         client = HTTP1Client()
-        for _ in range(2):
+        for _ in range(3):
             with pytest.raises(HTTP1Error) as caught:
                 await client.post(server.origin, head_for(server), b"{}")
             assert caught.value.kind == "transport"
