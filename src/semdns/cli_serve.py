@@ -182,6 +182,7 @@ def register(app: typer.Typer) -> None:
         reloader = Reloader(
             live, lambda new_tree: Resolver(new_tree, encoder=resolver.encoder), zone_paths=zone, watch=watch
         )
+        reloader.settle_heap = True  # a long-running process: what start built is frozen (gateway/heap.py)
         typer.echo(
             f"semdns: resolver protocol for {tree.apex} at http://{host}:{port}/semdns/v1/query"
             + (f" (answers signed, key {authority.key.key_id})" if authority.key else " (unsigned)"),
@@ -205,7 +206,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"semdns: console at http://{host}:{port}/ui/", err=True)
         try:
             config = uvicorn.Config(
-                create_app(live, reloader=reloader, overrides=overrides),
+                create_app(live, reloader=reloader, overrides=overrides, settle_heap=True),
                 host=host,
                 port=port,
                 log_level=log_level.lower(),

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from semdns.errors import SemdnsError
+from semdns.gateway import heap
 from semdns.gateway.guard import Exposure, protect
 from semdns.gateway.live import Endpoint, Live
 from semdns.gateway.runtime import Runtime
@@ -39,13 +40,15 @@ def create_app(
     extra_routes: Sequence[Route] = (),
     reloader: Reloader | None = None,
     overrides: Sequence[Route] = (),
+    settle_heap: bool = False,
 ) -> ASGIApp:
     """The gateway app over ``runtime``; with ``manage_runtime`` its lifespan starts and closes it.
     ``extra_routes`` are mounted beside the API. A :class:`Live` (hot reload) may be given instead of
     a runtime: every route then runs on the generation in service when the request arrived, its
     per-generation extra routes included, and ``reloader`` adds SIGHUP, the file watch and
     ``/admin/reload``. ``overrides`` come before the built-in routes and win on the same path
-    (``--workers``: ``/metrics`` of the whole group)."""
+    (``--workers``: ``/metrics`` of the whole group). ``settle_heap`` (``semdns serve``) freezes what
+    start built out of the garbage collector's scans (:mod:`semdns.gateway.heap`)."""
     live = runtime if isinstance(runtime, Live) else Live(runtime)
     on = live.endpoint
     api = {
@@ -84,6 +87,8 @@ def create_app(
             await live.current.runtime.start()
         if reloader is not None:
             reloader.start()
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:

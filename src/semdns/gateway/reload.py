@@ -38,6 +38,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from semdns.errors import InvalidRequest, SemdnsError, TenantsFileError, ZoneError
+from semdns.gateway import heap
 from semdns.gateway.live import Generation, Live
 from semdns.gateway.runtime import ResolverLike, Runtime
 from semdns.gateway.wire import JSON, error_body, error_response
@@ -130,6 +131,9 @@ class Reloader:
         self._signal = False
         self.after_admin: Callable[[], None] | None = None
         """Called after ``POST /admin/reload`` swapped a generation (``--workers``: reload the others)."""
+        self.settle_heap = False
+        """``semdns serve``: thaw, collect and freeze the heap once a replaced generation has retired
+        (:mod:`semdns.gateway.heap`)."""
 
     @property
     def runtime(self) -> Runtime:
@@ -255,6 +259,9 @@ class Reloader:
         if resolver is not _unwrapped(self.runtime.resolver) and resolver in self._built:
             self._built.remove(resolver)
             _close(resolver)
+        if self.settle_heap:
+            del old, resolver
+            heap.resettle()  # the retired generation's cycles were frozen with the rest
 
     def _failed(self, trigger: str, errors: list[str], started: float) -> ReloadOutcome:
         for error in errors:
