@@ -376,14 +376,21 @@ class HTTP1Client:
     def _loop_time() -> float:
         return asyncio.get_running_loop().time()
 
-    async def _connection(self, origin: Origin, deadline: float | None = None) -> Response:
-        """An idle connection to ``origin``, or a new one (by ``deadline``, on the loop's clock)."""
+    def _idle_connection(self, origin: Origin) -> Response | None:
+        """The most recently released connection to ``origin`` the server has not closed, if any."""
         idle = self._idle.get(origin.key)
         while idle:
             connection = idle.pop()
             if connection.usable:
                 return connection
             connection.close()
+        return None
+
+    async def _connection(self, origin: Origin, deadline: float | None = None) -> Response:
+        """An idle connection to ``origin``, or a new one (by ``deadline``, on the loop's clock)."""
+        idle = self._idle_connection(origin)
+        if idle is not None:
+            return idle
         if deadline is None:
             return await self._new_connection(origin)
         async with asyncio.timeout_at(deadline):
@@ -394,12 +401,9 @@ class HTTP1Client:
         limit allows; at the limit, an idle connection to another origin is closed to make room, or
         the request waits for one to be released or closed."""
         while True:
-            idle = self._idle.get(origin.key)
-            while idle:
-                connection = idle.pop()
-                if connection.usable:
-                    return connection
-                connection.close()
+            idle = self._idle_connection(origin)
+            if idle is not None:
+                return idle
             if len(self._open) + self._connecting < self._max:
                 break
             spare = next((pool[0] for pool in self._idle.values() if pool), None)
