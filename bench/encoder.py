@@ -10,8 +10,8 @@ On unique public prompts (the line-rate benchmarks' traffic), with one intra-op 
   shallow pass's two parts (what the encoder runs: semdns.resolve.parts) and as one session, and
   whether their vectors are identical;
 * ``tokenizer_vs_memo``: microseconds of CPU a prompt to tokenise the public prompts with the
-  tokenizer alone and as the encoder does (the WordPiece memo for plain ASCII: semdns.resolve.wordpiece),
-  its memo empty (cold) and after one pass (warm);
+  tokenizer alone and as the encoder does (the WordPiece memo: semdns.resolve.wordpiece), its memo
+  empty (cold) and after one pass (warm), for all of them and for those that are not plain ASCII;
 * ``cpu``: CPU seconds to embed the first ``--prompts`` prompts, one call per text, with the
   re-quantised int8 model (what semdns runs) and with the packaged model (float32 products);
 * ``cosine_int8_vs_float``: how far the int8 vectors are from the float ones (mean, 5th percentile,
@@ -166,12 +166,24 @@ def _tokenizer_vs_memo(encoder: MiniLMEncoder, prompts: Sequence[str], rounds: i
         seconds, _ = _cpu(lambda: [encoder.token_ids(t) for t in prompts])
         spent["memo"] += seconds
     per = 1e6 / (rounds * len(prompts))
+    others = [t for t in prompts if not t.isascii()]
+    unicode = {"tokenizer": 0.0, "memo": 0.0}
+    for _ in range(rounds if others else 0):
+        seconds, _ = _cpu(lambda: [tokenizer.encode_batch_fast([t]) for t in others])
+        unicode["tokenizer"] += seconds
+        seconds, _ = _cpu(lambda: [encoder.token_ids(t) for t in others])
+        unicode["memo"] += seconds
+    per_other = 1e6 / (rounds * len(others)) if others else 0.0
+    assert encoder._memo is not None
     return {
         "prompts": len(prompts),
         "plain_ascii": sum(t.isascii() for t in prompts),
+        "memo_handles": sum(encoder._memo.ids(t) is not None for t in prompts),
         "tokenizer_us": round(spent["tokenizer"] * per, 1),
         "encoder_memo_warm_us": round(spent["memo"] * per, 1),
         "encoder_memo_cold_us": round(cold * 1e6 / len(prompts), 1),
+        "not_ascii_tokenizer_us": round(unicode["tokenizer"] * per_other, 1),
+        "not_ascii_encoder_memo_warm_us": round(unicode["memo"] * per_other, 1),
     }
 
 
