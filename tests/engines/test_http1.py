@@ -388,3 +388,17 @@ async def test_the_deadline_bounds_the_exchange_to_its_last_byte_or_its_headers(
     stream.release()
     await client.aclose()
     server.close()
+
+
+@on_both_loops
+async def test_a_large_body_read_whole_arrives_whole() -> None:
+    big = bytes(range(256)) * 8192  # 2 MiB: past the high-water mark at which a streamed read pauses
+    async with ScriptedServer(lambda _: fixed(big)) as server:
+        client = HTTP1Client()
+        for _ in range(2):  # and the connection serves the next request
+            response = await client.post(server.origin, head_for(server), b"{}", timeout_s=10)
+            await asyncio.sleep(0.1)  # let the socket fill the buffer before anyone reads
+            assert await response.read() == big
+            response.release()
+        assert server.connections == 1
+        await client.aclose()

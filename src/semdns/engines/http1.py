@@ -80,6 +80,7 @@ class Response(asyncio.Protocol):
         self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._paused = False
+        self._whole = False  # read() wants the whole body: never pause reading for it
         self._decoder: Any = None
         self.status = 0
         self._keep_alive = False
@@ -159,8 +160,13 @@ class Response(asyncio.Protocol):
         if body:
             self._chunks.append(body)
             self._buffered += len(body)
-            if self._buffered > _READ_HIGH_WATER and self._transport is not None and not self._paused:
-                self._transport.pause_reading()
+            if (
+                self._buffered > _READ_HIGH_WATER
+                and not self._whole
+                and self._transport is not None
+                and not self._paused
+            ):
+                self._transport.pause_reading()  # a stream's reader is behind: let TCP hold the rest
                 self._paused = True
             self._wake()
 
@@ -211,7 +217,11 @@ class Response(asyncio.Protocol):
         return piece
 
     async def read(self) -> bytes:
-        """The whole body."""
+        """The whole body (read to its end whatever its size: no pause at the high-water mark)."""
+        self._whole = True
+        if self._paused and self._transport is not None:
+            self._transport.resume_reading()
+            self._paused = False
         while not self._complete:
             await self._wait()
         self._check()
@@ -310,6 +320,10 @@ class Response(asyncio.Protocol):
         """Ready for the next response on the same connection. The parser stays: it reads one
         message after another on a kept-alive connection (a new one cost a tenth of a stream's CPU)."""
         self._decoder = None
+        self._whole = False
+        if self._paused and self._transport is not None:
+            self._transport.resume_reading()
+        self._paused = False
         self.status = 0
         self._headers_done = self._complete = self._delimited = self._got_bytes = self._keep_alive = False
         self._failure = None
