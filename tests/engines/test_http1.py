@@ -402,3 +402,16 @@ async def test_a_large_body_read_whole_arrives_whole() -> None:
             response.release()
         assert server.connections == 1
         await client.aclose()
+
+
+@on_both_loops
+async def test_an_informational_answer_is_skipped() -> None:
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n"
+    async with ScriptedServer(lambda _: [interim, *fixed(b'{"ok":1}')]) as server:
+        client = HTTP1Client()
+        for _ in range(2):
+            response = await client.post(server.origin, head_for(server), b"{}")
+            assert response.status == 200 and await response.read() == b'{"ok":1}'
+            response.release()
+        assert server.connections == 1
+        await client.aclose()

@@ -81,6 +81,7 @@ class Response(asyncio.Protocol):
         self._buffered = 0
         self._paused = False
         self._whole = False  # read() wants the whole body: never pause reading for it
+        self._interim = False  # an informational (1xx) answer is being parsed
         self._decoder: Any = None
         self.status = 0
         self._keep_alive = False
@@ -144,7 +145,11 @@ class Response(asyncio.Protocol):
                 self._fail(HTTP1Error(f"unsupported content-encoding {value!r}", kind="transport"))
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:
+            self._interim = True  # 100 Continue, 103 Early Hints: the answer is still to come
+            return
+        self.status = status
         # Asked here, as uvicorn does: once the message is complete the parser no longer knows.
         self._keep_alive = self._parser.should_keep_alive()
         self._headers_done = True
@@ -171,6 +176,10 @@ class Response(asyncio.Protocol):
             self._wake()
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            self._delimited = False
+            return
         if self._decoder is not None:
             rest = self._decoder.flush()
             if rest:
@@ -320,7 +329,7 @@ class Response(asyncio.Protocol):
         """Ready for the next response on the same connection. The parser stays: it reads one
         message after another on a kept-alive connection (a new one cost a tenth of a stream's CPU)."""
         self._decoder = None
-        self._whole = False
+        self._whole = self._interim = False
         if self._paused and self._transport is not None:
             self._transport.resume_reading()
         self._paused = False
