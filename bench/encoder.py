@@ -40,7 +40,7 @@ import numpy as np
 import onnxruntime as ort
 
 from _common import emit, public_prompts
-from semdns.resolve.encoder import MiniLMEncoder
+from semdns.resolve.encoder import MiniLMEncoder, padded_feeds
 
 _BATCH = 16
 
@@ -54,16 +54,9 @@ def _session(path: Path) -> Any:
 
 def _batched(encoder: MiniLMEncoder, session: Any, group: Sequence[list[int]]) -> np.ndarray:
     """The texts' first windows in one padded call (how the encoder batched before), mean-pooled."""
-    windows = [encoder.windows(ids)[0] for ids in group]
-    width = max(len(w) for w in windows)
-    ids = np.zeros((len(windows), width), dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for row, window in enumerate(windows):
-        ids[row, : len(window)] = window
-        mask[row, : len(window)] = 1
-    hidden = session.run(
-        None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    )[0]
+    feeds = padded_feeds([encoder.windows(ids)[0] for ids in group])
+    hidden = session.run(None, feeds)[0]
+    mask = feeds["attention_mask"]
     pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
     out: np.ndarray = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
     return out

@@ -10,6 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from semdns.resolve.encoder import padded_feeds
 from semdns.resolve.fused import OUTPUT, fused_model, layer_output_name
 from semdns.resolve.quantize import fold
 
@@ -28,16 +29,6 @@ def folded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fold(PACKAGED, tmp_path_factory.mktemp("fold") / "folded.onnx")
 
 
-def _feeds(rows: list[list[int]]) -> dict[str, np.ndarray]:
-    width = max(len(r) for r in rows)
-    ids = np.zeros((len(rows), width), dtype=np.int64)
-    mask = np.zeros_like(ids)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = row
-        mask[i, : len(row)] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-
-
 def test_the_fused_network_computes_the_exports_hidden_states(folded: Path) -> None:
     fused = fused_model(onnx.load(str(folded)))
     ops = {node.op_type for node in fused.graph.node}
@@ -46,7 +37,7 @@ def test_the_fused_network_computes_the_exports_hidden_states(folded: Path) -> N
     rng = np.random.default_rng(7)
     # one text, then a right-padded batch: the padding mask must keep padded keys out of every row
     for rows in ([[101, 7592, 2088, 102]], [list(rng.integers(1000, 29000, n)) for n in (5, 40, 128)]):
-        feeds = _feeds(rows)
+        feeds = padded_feeds(rows)
         want = _session(folded).run(None, feeds)[0]
         got = _session(fused.SerializeToString()).run(None, feeds)[0]
         real = feeds["attention_mask"].astype(bool)

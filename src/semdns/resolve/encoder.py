@@ -222,14 +222,7 @@ class MiniLMEncoder:
 
     def window_feeds(self, text_ids: list[int]) -> dict[str, npt.NDArray[np.int64]]:
         """The model inputs of one text: its windows (:meth:`windows`) padded to the longest."""
-        windows = self.windows(text_ids)
-        width = max(len(window) for window in windows)
-        ids = np.zeros((len(windows), width), dtype=np.int64)
-        mask = np.zeros((len(windows), width), dtype=np.int64)
-        for row, window in enumerate(windows):
-            ids[row, : len(window)] = window
-            mask[row, : len(window)] = 1
-        return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return padded_feeds(self.windows(text_ids))
 
     @staticmethod
     def pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
@@ -282,16 +275,32 @@ def open_session(model_file: Callable[[bool], Path], threads: int) -> tuple[Any,
     opts.intra_op_num_threads = threads
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.inter_op_num_threads = 1
+
     # The residual sums and norms stay two kernels: ONNX Runtime's fused SkipLayerNormalization cost
     # about three times the plain norm's on short prompts here (docs/routing.md).
-    unfused = ["SkipLayerNormFusion"]
+    def load(path: Path) -> Any:
+        return ort.InferenceSession(
+            str(path), opts, ["CPUExecutionProvider"], disabled_optimizers=["SkipLayerNormFusion"]
+        )
+
     path = model_file(False)
     try:
-        session = ort.InferenceSession(str(path), opts, ["CPUExecutionProvider"], disabled_optimizers=unfused)
+        session = load(path)
     except Exception:
         path = model_file(True)
-        session = ort.InferenceSession(str(path), opts, ["CPUExecutionProvider"], disabled_optimizers=unfused)
+        session = load(path)
     return session, path
+
+
+def padded_feeds(rows: Sequence[Sequence[int]]) -> dict[str, npt.NDArray[np.int64]]:
+    """BERT's three inputs for token rows right-padded to the longest (mask 0 on the padding)."""
+    width = max(len(row) for row in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for index, row in enumerate(rows):
+        ids[index, : len(row)] = row
+        mask[index, : len(row)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
 
 
 def _normalize(vecs: Vectors) -> Vectors:
