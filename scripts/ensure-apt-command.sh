@@ -2,8 +2,9 @@
 # Make sure COMMAND is available, installing Debian's PACKAGE with apt-get when it is not:
 #   bash scripts/ensure-apt-command.sh COMMAND PACKAGE
 # Idempotent: does nothing when COMMAND is on PATH or in /usr/bin (a PATH without /usr/sbin or
-# /usr/bin still finds the packaged binary). Used for redis-server (the shared-state tests) and wrk
-# (bench/gateway.py's load generator, driven by tests/gateway/test_bench_wrk.py).
+# /usr/bin still finds the packaged binary). Used for redis-server (the shared-state tests), chromium
+# (the console tests, through ensure-chromium.sh) and wrk (bench/gateway.py's load generator, driven
+# by tests/gateway/test_bench_wrk.py).
 set -euo pipefail
 if [ $# -ne 2 ]; then
   echo "usage: $0 COMMAND PACKAGE" >&2

@@ -13,9 +13,5 @@ found() {
 if found; then
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+bash "$(dirname "$0")/ensure-apt-command.sh" chromium chromium
 found
