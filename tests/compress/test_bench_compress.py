@@ -4,35 +4,14 @@ conversation), --weight overrides (malformed ones refused), and the n-gram entro
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent.parent / "bench"
+from bench_scripts import load_bench
 
-
-def _load(name: str) -> ModuleType:
-    """Import a bench script by path; sys.path is restored after (the bench dir holds modules named
-    gateway, cache, protocol that would shadow the tests' packages)."""
-    saved = list(sys.path)
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up by name
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path[:] = saved
-
-
-compress = _load("compress")
-entropy = _load("_entropy")
+compress = load_bench("compress")
+entropy = load_bench("_entropy")
 CONTEXT = "Cotton was a white kitten. She lived in a barn with her mommy.\n\nA second paragraph."
 
 

@@ -4,35 +4,18 @@ benchmark's optional load generator); skipped where it is not installed."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 from typing import ClassVar
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent.parent / "bench"
+from bench_scripts import load_bench
+
 pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
-
-
-def _load(name: str) -> ModuleType:
-    saved = list(sys.path)
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path[:] = saved
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -68,7 +51,7 @@ def server() -> Iterator[int]:
 
 
 def test_each_request_is_a_different_prompt_and_the_figures_come_back(server: int) -> None:
-    gateway = _load("gateway")
+    gateway = load_bench("gateway")
     prompts = [f'question number {i}: what is {i} squared?\nanswer "briefly"' for i in range(20_000)]
     row = gateway._wrk_unique(server, prompts, 4, 1)
     assert row["requests"] > 0 and row["errors"] == 0 and row["rps"] > 0
@@ -78,6 +61,6 @@ def test_each_request_is_a_different_prompt_and_the_figures_come_back(server: in
 
 
 def test_running_out_of_unique_prompts_is_refused(server: int) -> None:
-    gateway = _load("gateway")
+    gateway = load_bench("gateway")
     with pytest.raises(SystemExit, match="ran out of unique prompts"):
         gateway._wrk_unique(server, ["only", "three", "prompts"], 2, 1)
