@@ -2,9 +2,9 @@
 
 What a gateway builds at start (the zone tree, the resolver's vocabulary, classifier and word memo,
 the engines' pools: about 170,000 tracked objects) lives as long as the process, yet every full
-collection of Python's cyclic collector traverses all of it: about 90 ms a collection on this 2-core
-machine under streamed load, three in 12,800 streams, a pause that every request then in flight
-waits out (measured with ``gc.callbacks`` in ``semdns serve``; 0.27 s of its 0.38 s spent collecting).
+collection of Python's cyclic collector traverses all of it: 43-51 ms idle (``bench/heap.py``), about
+90 ms a collection on this 2-core machine under streamed load, three in 12,800 streams, a pause that
+every request then in flight waits out (a one-off count with ``gc.callbacks`` in ``semdns serve``).
 :func:`settle` moves everything alive after start out of the collector's sight (``gc.freeze``), so
 collections scan only what requests allocate.
 
