@@ -19,7 +19,8 @@ settled (only the first layers ran) and the share that needed the full transform
 transformer embedding is computed once and shared by all settings. Prints one JSON object.
 
     .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--min-tokens 0,24]
-        [--short-thresholds none,0.9] [--shallow 0.8,0.9] [--classifier FILE.npz]
+        [--short-thresholds none,0.9] [--shallow 0.8,0.9] [--long-thresholds 0.5 --long-tokens 64,128]
+        [--classifier FILE.npz]
         [--sets tuning|eval|all] [--limit N] [--out FILE]
 """
 
@@ -47,7 +48,7 @@ from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
 from semdns.resolve.trained import TrainedClassifier
 from semdns.zone import load_default_tree
-from semdns.zone.schema import Policy
+from semdns.zone.schema import LONG_PROMPT_TOKENS, Policy
 from semdns.zone.tree import ZoneTree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,10 +64,12 @@ def with_lexical(
     short_threshold: float | None = None,
     shallow: float | None = None,
     long_threshold: float | None = None,
+    long_tokens: int = LONG_PROMPT_TOKENS,
 ) -> ZoneTree:
     """The tree with the lexical stage first at ``threshold`` for prompts of ``min_tokens`` or more
     (and at ``short_threshold`` for shorter ones, which skip it when None), then with ``shallow`` the
-    shallow pass at that threshold; or neither (None: the full path)."""
+    shallow pass at that threshold; or neither (None: the full path). Prompts of more than
+    ``long_tokens`` tokens are settled at ``long_threshold`` when it is set."""
 
     def stages(policy: Policy) -> tuple[str, ...]:
         rest = tuple(s for s in policy.stages if s not in ("lexical", "shallow")) or FULL_STAGES
@@ -81,6 +84,7 @@ def with_lexical(
         "lexical_min_tokens": min_tokens,
         "lexical_short_threshold": short_threshold,
         "lexical_long_threshold": long_threshold,
+        "lexical_long_tokens": long_tokens,
     }
     if shallow is not None:
         changes["shallow_threshold"] = shallow
@@ -124,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         "--long-thresholds", default="none", help="lexical_long_threshold values to combine ('none': unset)"
     )
     parser.add_argument(
+        "--long-tokens",
+        default=str(LONG_PROMPT_TOKENS),
+        help="lexical_long_tokens values to combine (from how many tokens the long threshold applies)",
+    )
+    parser.add_argument(
         "--classifier", type=Path, default=None, help="a classifier artefact (default: the shipped one)"
     )
     parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
@@ -133,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     shorts = [None if s == "none" else float(s) for s in args.short_thresholds.split(",")]
     shallow: list[float | None] = [None] + [float(t) for t in args.shallow.split(",") if t]
     longs = [None if x == "none" else float(x) for x in args.long_thresholds.split(",")]
-    settings: list[tuple[float, int, float | None, float | None, float | None] | None] = [None] + [
-        (float(t), int(m), s, h, g)
+    settings: list[tuple[float, int, float | None, float | None, float | None, int] | None] = [None] + [
+        (float(t), int(m), s, h, g, int(k))
         for t in args.thresholds.split(",")
         for m in args.min_tokens.split(",")
         for s in (shorts if int(m) > 0 else [None])
         for h in shallow
         for g in longs
+        for k in (args.long_tokens.split(",") if g is not None else [str(LONG_PROMPT_TOKENS)])
     ]
     classifier = TrainedClassifier.load(args.classifier) if args.classifier else None
 
@@ -167,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             label += f"+shallow@{setting[3]}"
         if setting is not None and setting[4] is not None:
             label += f"/long@{setting[4]}"
+            if setting[5] != LONG_PROMPT_TOKENS:
+                label += f">{setting[5]}"
         tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
         resolver = Resolver(tree_variant, memo, cache_size=0, classifier=classifier)
         router = ResolverRouter(resolver)
@@ -178,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(set_name, {})[label] = summary(scored, baseline)
             row = results[set_name][label]
             print(
-                f"{set_name:38s} {label:36s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
+                f"{set_name:38s} {label:44s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
                 f"lexical {row['settled_by_lexical']:.2f} shallow {row['settled_by_shallow']:.2f} "
                 f"full model {row['full_transformer']:.2f}",
                 file=sys.stderr,

@@ -16,7 +16,7 @@ from semdns.names import Name
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, Vectors
 from semdns.zone import load_default_tree
-from semdns.zone.schema import Policy
+from semdns.zone.schema import LONG_PROMPT_TOKENS, Policy
 from semdns.zone.tree import ZoneTree
 
 STUB = 'def running_median(values: list[float]) -> list[float]:\n    """Median of each prefix."""\n'
@@ -192,8 +192,6 @@ def test_without_the_stage_listed_nothing_changes(encoder: MiniLMEncoder) -> Non
 def test_a_long_prompt_meets_its_own_threshold(encoder: MiniLMEncoder) -> None:
     """Past one transformer window the lexical pass decides at ``lexical_long_threshold``; shorter
     prompts keep ``lexical_threshold``."""
-    from semdns.resolve.resolver import LONG_PROMPT_TOKENS
-
     long_prompt = (WORD_PROBLEM + " ") * 4
     assert len(encoder.token_ids(long_prompt)) > LONG_PROMPT_TOKENS >= len(encoder.token_ids(WORD_PROBLEM))
     lenient = Resolver(
@@ -214,3 +212,26 @@ def test_a_long_prompt_meets_its_own_threshold(encoder: MiniLMEncoder) -> None:
     finally:
         lenient.close()
         strict.close()
+
+
+def test_a_zone_sets_from_how_many_tokens_a_prompt_is_long(encoder: MiniLMEncoder) -> None:
+    """``lexical_long_tokens`` moves the point past which ``lexical_long_threshold`` applies: a prompt
+    of one window or less is long once it is over that count, and not at that count."""
+    length = len(encoder.token_ids(WORD_PROBLEM))
+    assert length <= LONG_PROMPT_TOKENS
+    lenient = {"lexical_threshold": 1.0, "lexical_long_threshold": 0.0, "shallow_threshold": 1.0}
+    over = Resolver(tree_with(**lenient, lexical_long_tokens=length - 1), encoder, cache_size=0)
+    at = Resolver(tree_with(**lenient, lexical_long_tokens=length), encoder, cache_size=0)
+    try:
+        assert over.resolve(WORD_PROBLEM, use_cache=False).trace[0].outcome == "lexical"
+        assert at.resolve(WORD_PROBLEM, use_cache=False).trace[0].outcome != "lexical"
+    finally:
+        over.close()
+        at.close()
+
+
+def test_the_long_token_count_is_a_positive_count() -> None:
+    assert Policy().lexical_long_tokens == LONG_PROMPT_TOKENS
+    for bad in (0, -5, "many"):
+        with pytest.raises(ValidationError, match="lexical_long_tokens"):
+            Policy(lexical_long_tokens=bad)

@@ -141,6 +141,12 @@ MALFORMED = [
         id="lexical-min-tokens-negative",
     ),
     pytest.param(
+        "origin: .\nnodes:\n  '@':\n    policy:\n      lexical_long_tokens: 0\n",
+        5,
+        "greater than or equal to 1",
+        id="lexical-long-tokens-zero",
+    ),
+    pytest.param(
         "origin: .\nnodes:\n  '@':\n    policy:\n      stages: [lexical, transformer]\n",
         5,
         "'lexical'",

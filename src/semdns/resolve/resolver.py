@@ -48,12 +48,10 @@ from semdns.resolve.shallow import IdsEncoder, ShallowEncoder, ShallowStart, sha
 from semdns.resolve.static import StaticEmbedding, TokenEncoder
 from semdns.resolve.text import cache_key, normalize_for_matching
 from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
+from semdns.zone.schema import LONG_PROMPT_TOKENS as LONG_PROMPT_TOKENS
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 _TOP_SCORES = 3
-LONG_PROMPT_TOKENS = 128
-"""Prompts of more tokens than this ([CLS] and [SEP] included) overflow one transformer window: the
-lexical pass may settle them at ``lexical_long_threshold``."""
 _STALE_S = 86_400.0
 """How long an expired decision may still be served when resolution fails (RFC 8767: 1 to 3 days)."""
 _STALE_ANSWER_TTL = 30
@@ -551,7 +549,7 @@ class Resolver:
                 if policy.lexical_short_threshold is None:
                     return None
                 threshold = policy.lexical_short_threshold  # a short prompt must be surer
-            elif policy.lexical_long_threshold is not None and len(ids) > LONG_PROMPT_TOKENS:
+            elif policy.lexical_long_threshold is not None and len(ids) > policy.lexical_long_tokens:
                 threshold = policy.lexical_long_threshold  # the transformer's costliest prompts
             scores = self.classifier.score(node.name, self._lexical_features(state), "lexical")
             return self._judge_pass(node, candidates, scores, threshold)

@@ -43,6 +43,11 @@ BALANCING: tuple[Balancing, ...] = (
 _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+LONG_PROMPT_TOKENS = 128
+"""One transformer window ([CLS] and [SEP] included): prompts of more tokens overflow it, and are long
+for the lexical pass unless a zone sets ``lexical_long_tokens``."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -75,9 +80,13 @@ class Policy(_Strict):
     surer to be settled without the transformer (docs/routing.md has the trade-off measured). A zone
     under one that sets it turns it off again with 1.0 (no probability is above it)."""
     lexical_long_threshold: Probability | None = None
-    """The lexical pass's threshold for prompts longer than the transformer's window (128 tokens), when
-    set (None: ``lexical_threshold``). The transformer reads only the first and last windows of such a
-    prompt, at its highest cost, while the lexical pass reads every word."""
+    """The lexical pass's threshold for long prompts (more than ``lexical_long_tokens``), when set
+    (None: ``lexical_threshold``). A transformer call costs in proportion to a prompt's tokens, the
+    most past one window (128 tokens, of which it reads only the first and last), while the lexical
+    pass reads every word and has more of them to go on."""
+    lexical_long_tokens: Annotated[int, Field(ge=1, le=100_000)] = LONG_PROMPT_TOKENS
+    """From how many MiniLM tokens ([CLS] and [SEP] included) a prompt is long for
+    ``lexical_long_threshold``: one transformer window by default."""
     shallow_threshold: Probability = 0.85
     """The shallow pass (the classifier on the vector of the transformer's first layers, half of a
     full call) decides only above this calibrated probability (and the classifier's margin); below it
@@ -112,6 +121,7 @@ class PolicyOverride(_Strict):
     lexical_min_tokens: Annotated[int, Field(ge=0, le=100_000)] | None = None
     lexical_short_threshold: Probability | None = None
     lexical_long_threshold: Probability | None = None
+    lexical_long_tokens: Annotated[int, Field(ge=1, le=100_000)] | None = None
     shallow_threshold: Probability | None = None
     multi_margin: Probability | None = None
     max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
