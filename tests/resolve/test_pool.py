@@ -21,8 +21,7 @@ PROMPTS = [
     "hi",
     "What is the derivative of x^2 sin(x)?",
     "def running_median(values: list[float]) -> list[float]:\n    '''Median of each prefix.'''\n",
-    "Explain the doctrine of consideration in contract law, with an example of a promise that lacks it. "
-    * 8,
+    "Explain the doctrine of consideration in contract law, with an example of a promise that lacks it. " * 8,
 ]
 
 

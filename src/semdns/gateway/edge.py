@@ -184,10 +184,13 @@ class Edge:
     def wants_answer(self, admission: Admission | None, lookup: CacheLookup | None) -> bool:
         """Whether :meth:`after_answer` has work for the answer (an entry to store, a tenant's tokens
         to charge): when not, the request path neither serialises the answer again nor keeps a
-        stream's events."""
+        stream's events. A lookup that bypassed the cache (a nondeterministic request: the default
+        temperature, say) or was served from it stores nothing (:meth:`ResponseCache.complete`)."""
         if admission is None:
             return False
-        return (lookup is not None and self.cache is not None) or admission.principal.tenant is not None
+        if admission.principal.tenant is not None:
+            return True
+        return lookup is not None and self.cache is not None and lookup.storable and not lookup.served
 
     def after_answer(
         self,
