@@ -25,7 +25,7 @@ decision cache cannot help: N requests per concurrency level (1, 8, 32), with th
 pass, then shallow pass) and with both removed (the full path: every prompt through MiniLM), gateway CPU
 per request included.
 
-    python bench/gateway.py --auto-unique 2000 [--serve-workers N] [--load-generator wrk [--wrk-seconds 4]]
+    python bench/gateway.py --auto-unique 2000 [--serve-workers N] [--load-generator wrk [--wrk-seconds 3]]
 
 Every row states the load generator's own CPU (``load_generator_cpu_cores``): on 2 cores the Python
 client takes about half a core from the gateway at these rates. ``--load-generator wrk`` drives the
@@ -211,7 +211,10 @@ def _wrk_unique(port: int, prompts: list[str], concurrency: int, seconds: float)
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     elapsed = summary["duration_us"] / 1e6
     if "out of unique bodies" in run.stderr or summary["requests"] + concurrency >= len(prompts):
-        raise SystemExit(f"wrk ran out of unique prompts at c={concurrency}: shorten --wrk-seconds")
+        raise SystemExit(
+            f"wrk ran out of unique prompts at c={concurrency} ({len(prompts)} for {seconds:g} s): "
+            "shorten --wrk-seconds or raise --auto-unique"
+        )
     return {
         "requests": summary["requests"],
         "p50_ms": round(summary["p50_us"] / 1000, 3),
@@ -554,7 +557,7 @@ def main() -> None:
         help="with --auto-unique: this process's asyncio client (default) or wrk (C; Debian's package)",
     )
     parser.add_argument(
-        "--wrk-seconds", type=int, default=4, help="with --load-generator wrk: seconds a level"
+        "--wrk-seconds", type=int, default=3, help="with --load-generator wrk: seconds a level"
     )
     args = parser.parse_args()
     if args.auto_unique:
