@@ -1,4 +1,5 @@
-"""What every benchmark here shares: one percentile definition and one way to print its JSON.
+"""What every benchmark here shares: one percentile definition, one way to print its JSON, the public
+prompts of the line-rate benchmarks and a reading of the machine's speed.
 
 The benchmarks are scripts (``python bench/NAME.py``), so this module is imported by its plain name.
 """
@@ -39,3 +40,22 @@ def public_prompts(limit: int, seed: int = 0) -> list[str]:
     unique = list(dict.fromkeys(texts))
     random.Random(seed).shuffle(unique)
     return unique[:limit]
+
+
+def machine_speed(iterations: int = 3_000_000, repeats: int = 3) -> float:
+    """Seconds of this thread's CPU for a fixed pure-Python loop (the fastest of ``repeats``).
+
+    This project's machines share their cores: the same code ran a third slower or faster minutes
+    apart on 2026-11-30 (0.17 to 0.26 s for this loop). A run that prints this reading before and after
+    its figures says which kind of minute it had, so two runs can be compared by more than their
+    dates."""
+    import time
+
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.thread_time()
+        total = 0
+        for i in range(iterations):
+            total += i * i
+        best = min(best, time.thread_time() - started)
+    return round(best, 4)

@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from _common import public_prompts
+from _common import machine_speed, public_prompts
 
 GOAL_ADDED_P50_MS = 0.5
 STREAM_GOALS_MS = {1: 1.0, 32: 5.0}
@@ -409,6 +409,7 @@ def _wait_ready(port: int, path: str) -> None:
 async def _bench(
     args: argparse.Namespace, backend_port: int, gateway_port: int, gateway_pid: int
 ) -> dict[str, object]:
+    speed_before = machine_speed()
     message = {"role": "user", "content": "please benchmark the gateway"}
     direct = _request(
         backend_port, "/v1/chat/completions", json.dumps({"model": "fake", "messages": [message]}).encode()
@@ -499,6 +500,7 @@ async def _bench(
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
+        "machine_speed_s": {"before": speed_before, "after": machine_speed()},
         "requests_per_round": args.requests,
         "rounds": args.rounds,
         "results": rows,
@@ -585,9 +587,11 @@ def main() -> None:
 def _auto_main(count: int, serve_workers: int = 1, wrk_seconds: float = 0.0) -> dict[str, object]:
     from semdns.resolve.encoder import cache_dir
 
+    speed = {"before": machine_speed()}
     out: dict[str, object] = {
         "benchmark": "model auto on unique public prompts through semdns serve (fake backend, zero latency)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine_speed_s": speed,
         "requests_per_level": count,
         "serve_workers": serve_workers,
         "load_generator": f"wrk, {wrk_seconds:g} s a level"
@@ -629,6 +633,7 @@ def _auto_main(count: int, serve_workers: int = 1, wrk_seconds: float = 0.0) -> 
                 else asyncio.run(_auto_unique(gateway_port, pid, count))
             )
     out["load_average_at_end"] = list(os.getloadavg())
+    speed["after"] = machine_speed()
     return out
 
 

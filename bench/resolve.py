@@ -34,7 +34,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import emit, percentile, public_prompts
+from _common import emit, machine_speed, percentile, public_prompts
 from semdns.eval.routing import load_labelled, score_multi, score_single
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
@@ -184,6 +184,7 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
     from semdns.resolve.batcher import EmbeddingBatcher
     from semdns.resolve.encoder import MiniLMEncoder
 
+    speed_before = machine_speed()
     tree = load_default_tree()
     prompts = public_prompts(count)
 
@@ -235,6 +236,7 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
         },
+        "machine_speed_s": {"before": speed_before, "after": machine_speed()},
         "prompts": len(prompts),
         "runs": runs,
         "full_path_c32_by_batcher_wait": by_wait,
