@@ -30,7 +30,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -55,6 +55,29 @@ REPO = Path(__file__).resolve().parent.parent
 FULL_STAGES = ("classifier", "keyword", "embedding")
 FULL_MODEL = ("classifier", "embedding")
 """Deciding stages (the costliest a decision ran) that needed the full transformer's vector."""
+
+
+class Setting(NamedTuple):
+    """One combination of the lexical and shallow passes' settings (:func:`with_lexical`'s arguments)."""
+
+    threshold: float
+    min_tokens: int
+    short_threshold: float | None
+    shallow: float | None
+    long_threshold: float | None
+    long_tokens: int
+
+    def label(self) -> str:
+        text = f"lexical@{self.threshold}/min{self.min_tokens}"
+        if self.short_threshold is not None:
+            text += f"/short@{self.short_threshold}"
+        if self.shallow is not None:
+            text += f"+shallow@{self.shallow}"
+        if self.long_threshold is not None:
+            text += f"/long@{self.long_threshold}"
+            if self.long_tokens != LONG_PROMPT_TOKENS:
+                text += f">{self.long_tokens}"
+        return text
 
 
 def with_lexical(
@@ -130,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--long-tokens",
         default=str(LONG_PROMPT_TOKENS),
-        help="lexical_long_tokens values to combine (from how many tokens the long threshold applies)",
+        help="lexical_long_tokens values to combine (the long threshold applies past that many tokens)",
     )
     parser.add_argument(
         "--classifier", type=Path, default=None, help="a classifier artefact (default: the shipped one)"
@@ -142,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     shorts = [None if s == "none" else float(s) for s in args.short_thresholds.split(",")]
     shallow: list[float | None] = [None] + [float(t) for t in args.shallow.split(",") if t]
     longs = [None if x == "none" else float(x) for x in args.long_thresholds.split(",")]
-    settings: list[tuple[float, int, float | None, float | None, float | None, int] | None] = [None] + [
-        (float(t), int(m), s, h, g, int(k))
+    settings: list[Setting | None] = [None] + [
+        Setting(float(t), int(m), s, h, g, int(k))
         for t in args.thresholds.split(",")
         for m in args.min_tokens.split(",")
         for s in (shorts if int(m) > 0 else [None])
@@ -170,15 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     full: dict[str, list[Scored]] = {}
     for setting in settings:
-        label = "full path" if setting is None else f"lexical@{setting[0]}/min{setting[1]}"
-        if setting is not None and setting[2] is not None:
-            label += f"/short@{setting[2]}"
-        if setting is not None and setting[3] is not None:
-            label += f"+shallow@{setting[3]}"
-        if setting is not None and setting[4] is not None:
-            label += f"/long@{setting[4]}"
-            if setting[5] != LONG_PROMPT_TOKENS:
-                label += f">{setting[5]}"
+        label = "full path" if setting is None else setting.label()
         tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
         resolver = Resolver(tree_variant, memo, cache_size=0, classifier=classifier)
         router = ResolverRouter(resolver)

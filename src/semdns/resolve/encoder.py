@@ -231,7 +231,7 @@ class MiniLMEncoder:
 
         One window (most prompts) has no padding: its rows are summed in float64 without the product
         by the mask, which would copy them as float64 first; the same additions in the same order, so
-        the same vector, for a third of the CPU (tests/resolve/test_encoder.py holds the equality)."""
+        the same vector, for a third of the CPU (tests/resolve/test_pool.py holds the equality)."""
         if hidden.shape[0] == 1:
             summed = hidden[0].sum(axis=0, dtype=np.float64)
             mean = summed / max(hidden.shape[1], 1)

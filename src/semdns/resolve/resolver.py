@@ -48,7 +48,6 @@ from semdns.resolve.shallow import IdsEncoder, ShallowEncoder, ShallowStart, sha
 from semdns.resolve.static import StaticEmbedding, TokenEncoder
 from semdns.resolve.text import cache_key, normalize_for_matching
 from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
-from semdns.zone.schema import LONG_PROMPT_TOKENS as LONG_PROMPT_TOKENS
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 _TOP_SCORES = 3

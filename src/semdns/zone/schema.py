@@ -85,7 +85,7 @@ class Policy(_Strict):
     most past one window (128 tokens, of which it reads only the first and last), while the lexical
     pass reads every word and has more of them to go on."""
     lexical_long_tokens: Annotated[int, Field(ge=1, le=100_000)] = LONG_PROMPT_TOKENS
-    """From how many MiniLM tokens ([CLS] and [SEP] included) a prompt is long for
+    """A prompt of more than this many MiniLM tokens ([CLS] and [SEP] included) is long for
     ``lexical_long_threshold``: one transformer window by default."""
     shallow_threshold: Probability = 0.85
     """The shallow pass (the classifier on the vector of the transformer's first layers, half of a
