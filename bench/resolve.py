@@ -15,9 +15,11 @@ corpora's evaluation splits, shuffled; decision cache off, so nothing repeats to
 pass first, then the shallow pass, the transformer on model workers) beside the same resolver
 without the shallow stage and without either (the full path, every prompt through MiniLM), and the
 per-decision cost of semantic-router's rule (top-5 nearest examples; one MiniLM call a decision, as
-the library makes it) on the same prompts.
+the library makes it) on the same prompts. The event loop is uvloop, as ``semdns serve`` runs (uvicorn's
+``loop="auto"``), or asyncio's own with ``--loop asyncio``; ``shipped_c32_by_event_loop`` puts the two
+side by side, alternated, in the same run.
 
-    .venv/bin/python bench/resolve.py --throughput [--prompts 1500] [--out results.json]
+    .venv/bin/python bench/resolve.py --throughput [--prompts 1500] [--loop uvloop|asyncio] [--out out.json]
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -42,6 +46,30 @@ from semdns.zone.tree import ZoneTree
 
 HERE = Path(__file__).parent
 QUERIES = HERE / "data" / "queries"
+
+Runner = Callable[[Coroutine[Any, Any, dict[str, object]]], dict[str, object]]
+
+
+def loop_runner(name: str) -> Runner:
+    """``asyncio.run`` on the named event loop: "uvloop" (what ``semdns serve`` runs when it is
+    installed) or "asyncio" (the standard library's)."""
+    if name == "asyncio":
+        return asyncio.run
+    if name != "uvloop":
+        raise ValueError(f"unknown event loop {name!r}: expected uvloop or asyncio")
+    import uvloop
+
+    runner: Runner = uvloop.run
+    return runner
+
+
+def default_loop() -> str:
+    """uvloop when it is installed (as uvicorn's ``loop="auto"`` chooses), else asyncio's own."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -60,9 +88,15 @@ def main() -> None:
     parser.add_argument("--throughput", action="store_true", help="decisions/s on unique prompts instead")
     parser.add_argument("--prompts", type=int, default=1500, help="prompts per throughput run")
     parser.add_argument("--max-wait-ms", default="0,1", help="batcher wait bounds to compare at c=32")
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default=default_loop(),
+        help="event loop of the throughput runs (default: uvloop when installed, as semdns serve)",
+    )
     args = parser.parse_args()
     if args.throughput:
-        emit(throughput(args.prompts, [float(x) for x in args.max_wait_ms.split(",")]), args.out)
+        emit(throughput(args.prompts, [float(x) for x in args.max_wait_ms.split(",")], args.loop), args.out)
         return
 
     started = time.perf_counter()
@@ -179,11 +213,13 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
     }
 
 
-def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
+def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> dict[str, object]:
     from semdns.eval.routers import NearestExamplesRouter
     from semdns.resolve.batcher import EmbeddingBatcher
     from semdns.resolve.encoder import MiniLMEncoder
 
+    loop = loop or default_loop()
+    run = loop_runner(loop)
     speed_before = machine_speed()
     tree = load_default_tree()
     prompts = public_prompts(count)
@@ -200,8 +236,8 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
     encoder = MiniLMEncoder()
     for label, variant in variants.items():
         resolver = Resolver(variant, encoder, cache_size=0)
-        asyncio.run(drive(resolver, prompts[:50], 8))  # warm-up: first-call costs out of the figures
-        runs[label] = [asyncio.run(drive(resolver, prompts, c)) for c in (1, 8, 32)]
+        run(drive(resolver, prompts[:50], 8))  # warm-up: first-call costs out of the figures
+        runs[label] = [run(drive(resolver, prompts, c)) for c in (1, 8, 32)]
         resolver.close()
     cores = os.cpu_count() or 1
     by_wait = {}
@@ -210,16 +246,25 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
         resolver = Resolver(
             variants["full path (no lexical or shallow stage)"], encoder, cache_size=0, batcher=batcher
         )
-        by_wait[f"{wait_ms} ms"] = asyncio.run(drive(resolver, prompts, 32))
+        by_wait[f"{wait_ms} ms"] = run(drive(resolver, prompts, 32))
         resolver.close()
     # The shipped resolver runs one model worker per core; one worker is the alternative it beat.
     by_workers = {}
     for workers in sorted({1, cores}):
         batcher = EmbeddingBatcher(encoder.encode_ids, workers=workers)
         resolver = Resolver(tree, encoder, cache_size=0, batcher=batcher)
-        asyncio.run(drive(resolver, prompts[:50], 8))
-        by_workers[f"{workers} worker(s)"] = asyncio.run(drive(resolver, prompts, 32))
+        run(drive(resolver, prompts[:50], 8))
+        by_workers[f"{workers} worker(s)"] = run(drive(resolver, prompts, 32))
         resolver.close()
+    # The same resolver on each event loop, alternated (the machine's speed drifts within minutes).
+    loops = ("uvloop", "asyncio") if default_loop() == "uvloop" else ("asyncio",)
+    by_loop: dict[str, list[object]] = {name: [] for name in loops}
+    resolver = Resolver(tree, encoder, cache_size=0)
+    run(drive(resolver, prompts[:50], 8))
+    for _ in range(2):
+        for name in loops:
+            by_loop[name].append(loop_runner(name)(drive(resolver, prompts, 32))["decisions_per_s"])
+    resolver.close()
     # semantic-router's decision rule, one encoder call a decision (one at a time, as it routes).
     router = NearestExamplesRouter(tree, encoder)
     sample = prompts[: min(len(prompts), 400)]
@@ -230,7 +275,8 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
         per_decision.append((time.perf_counter() - t0) * 1e6)
     return {
         "benchmark": "resolve-throughput",
-        "command": f"python bench/resolve.py --throughput --prompts {count}",
+        "command": f"python bench/resolve.py --throughput --prompts {count} --loop {loop}",
+        "event_loop": loop,
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
@@ -241,6 +287,7 @@ def throughput(count: int, waits_ms: list[float]) -> dict[str, object]:
         "runs": runs,
         "full_path_c32_by_batcher_wait": by_wait,
         "shipped_c32_by_model_workers": by_workers,
+        "shipped_c32_by_event_loop": {name: {"decisions_per_s": rates} for name, rates in by_loop.items()},
         "semantic_router_rule_per_decision": {
             **summary(per_decision),
             "decisions_per_s_one_core": round(1e6 / statistics.fmean(per_decision), 1),
