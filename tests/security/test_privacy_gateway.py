@@ -249,3 +249,24 @@ def test_node_privacy_replaces_the_zones_fields(tmp_path: Path) -> None:
     assert tree.nodes[Name.parse(".")].privacy.action == "mask"
     a = tree.nodes[Name.parse("a.")].privacy
     assert a.action == "refuse" and a.detectors == ("card",)
+
+
+def test_the_masking_is_read_from_the_request_state_without_it_being_there() -> None:
+    from starlette.requests import Request
+
+    from semdns.gateway.privacy_gate import _STATE_KEY, _held
+    from semdns.privacy.policy import Masking
+
+    def request(state: dict[str, Any] | None) -> Request:
+        scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/", "headers": []}
+        if state is not None:
+            scope["state"] = state
+        return Request(scope)
+
+    assert _held(request(None)) is None
+    assert _held(request({})) is None
+    assert _held(request({_STATE_KEY: "not a masking"})) is None
+    held = request({})
+    masking = Masking()
+    setattr(held.state, _STATE_KEY, masking)  # as shield keeps it
+    assert _held(held) is masking

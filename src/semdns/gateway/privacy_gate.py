@@ -49,7 +49,7 @@ def shield(tree: ZoneTree, parsed: ParsedRequest, names: Iterable[Name], request
     body, masking = apply_policy(spec, parsed.body, parsed.endpoint)
     if masking is None:
         return
-    held: Masking | None = getattr(request.state, _STATE_KEY, None)
+    held = _held(request)
     if held is not None:
         # A second pass over an already masked request: keep one table of originals.
         held.originals.update(masking.originals)
@@ -63,11 +63,20 @@ def shield(tree: ZoneTree, parsed: ParsedRequest, names: Iterable[Name], request
     request.state.semdns_restore = restore and spec.restore
 
 
+def _held(request: Request) -> Masking | None:
+    """The request's :class:`Masking`, if :func:`shield` kept one: read from the ASGI scope's state
+    dictionary, which ``request.state`` wraps. Most requests have none, and ``getattr(request.state,
+    ...)`` would then raise and catch an ``AttributeError`` (its message formatted) on every request."""
+    state = request.scope.get("state")
+    held = state.get(_STATE_KEY) if isinstance(state, dict) else None
+    return held if isinstance(held, Masking) else None
+
+
 def unmask(response: Response, request: Request) -> Response:
     """The response with ``x-semdns-privacy`` and, for a JSON answer whose policy restores, the
     originals back in place of the placeholders (and ``semdns.privacy``). Streams keep placeholders:
     one may be split across events."""
-    masking: Masking | None = getattr(request.state, _STATE_KEY, None)
+    masking = _held(request)
     if masking is None:
         return response
     found = ",".join(f"{kind}={n}" for kind, n in masking.summary().items())
