@@ -48,7 +48,7 @@ def show(path: Path = typer.Argument(..., help="A private key file written by `s
 
 
 def _print(public: str, key_id: str, path: Path) -> None:
-    typer.echo(f"private key: {path}  (zone file: signing_key: {path.name})")
+    typer.echo(f"private key: {path}  (zone file: signing_key: <this file's path relative to the zone file>)")
     typer.echo(f"key id:      {key_id}")
     typer.echo(f"public key:  {public}")
     typer.echo("parent zone delegation record:")
