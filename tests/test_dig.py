@@ -84,3 +84,40 @@ def test_zone_check_reports_every_problem(tmp_path: Path) -> None:
     assert f"error: {bad}:2: ttl:" in result.output
     assert f"error: {bad}:5: nodes.@.keywrods: unknown field 'keywrods'" in result.output
     assert "2 problem(s) found" in result.output
+
+
+# -- malformed input ----------------------------------------------------------------------------------
+
+
+def test_a_batch_file_that_is_a_folder_is_named(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["dig", "--zone", str(SMALL), "-f", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert f"error: cannot read {tmp_path}" in result.output
+
+
+@pytest.mark.parametrize("flags", [["--trace"], ["--trust-key", "ed25519:abc"], ["--within", "legal."]])
+def test_remote_only_flags_without_server_are_refused(flags: list[str]) -> None:
+    result = runner.invoke(app, ["dig", "--zone", str(SMALL), *flags, "hello"])
+    assert result.exit_code == 2 and "need --server URL" in result.output
+
+
+def test_a_batch_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    batch = tmp_path / "queries.txt"
+    batch.write_bytes(b"my puppy chews the leash\ncaf\xe9 au lait\n")
+    result = runner.invoke(app, ["dig", "--zone", str(SMALL), "--json", "-f", str(batch)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1 and f"error: cannot read {batch}" in result.output
+
+
+def test_zone_check_names_a_file_it_cannot_read(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"origin: .\nnodes:\n  '@':\n    description: caf\xe9\n")
+    missing = tmp_path / "missing.yaml"
+    result = runner.invoke(app, ["zone", "check", str(latin1), str(missing), str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert f"error: {latin1}: cannot read the file: 'utf-8' codec can't decode" in result.output
+    assert f"error: {missing}: cannot read the file" in result.output
+    assert f"error: {tmp_path}: cannot read the file" in result.output
+    assert "3 problem(s) found" in result.output

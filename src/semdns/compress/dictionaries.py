@@ -21,12 +21,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import zstandard
 
 from semdns.protocol.ccp import ZoneDictionary, word_model
 from semdns.protocol.words import WordModelError, train_word_model
+from semdns.textfiles import not_utf8
 from semdns.zone.tree import ZoneTree
 
 # At most: zstd's trainer returns less when the samples are few. 256 KiB beat 16 and 64 KiB on four
@@ -74,30 +75,38 @@ def read_samples(path: Path) -> Iterator[str]:
     except OSError as exc:
         raise DictionaryError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with handle:
-        if path.suffix != ".jsonl":
-            paragraph: list[str] = []
-            for line in handle:
-                if line.strip():
-                    paragraph.append(line.rstrip("\n"))
-                elif paragraph:
-                    yield "\n".join(paragraph)
-                    paragraph = []
-            if paragraph:
+        try:
+            yield from _samples(path, handle)
+        except UnicodeDecodeError as exc:
+            raise DictionaryError(f"{path}: {not_utf8(exc)}") from None
+
+
+def _samples(path: Path, handle: TextIO) -> Iterator[str]:
+    """:func:`read_samples` over the open ``handle``."""
+    if path.suffix != ".jsonl":
+        paragraph: list[str] = []
+        for line in handle:
+            if line.strip():
+                paragraph.append(line.rstrip("\n"))
+            elif paragraph:
                 yield "\n".join(paragraph)
-            return
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DictionaryError(f"{path}:{number}: not JSON: {exc.msg}") from None
-            texts = _texts(record)
-            if texts is None:
-                raise DictionaryError(
-                    f"{path}:{number}: expected an object with 'text', 'query', 'prompt' or 'messages'"
-                )
-            yield from texts
+                paragraph = []
+        if paragraph:
+            yield "\n".join(paragraph)
+        return
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DictionaryError(f"{path}:{number}: not JSON: {exc.msg}") from None
+        texts = _texts(record)
+        if texts is None:
+            raise DictionaryError(
+                f"{path}:{number}: expected an object with 'text', 'query', 'prompt' or 'messages'"
+            )
+        yield from texts
 
 
 def _texts(record: Any) -> list[str] | None:

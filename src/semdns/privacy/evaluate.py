@@ -19,6 +19,7 @@ from typing import Any
 
 from semdns.errors import InvalidRequest
 from semdns.privacy.detect import KINDS, Finding, detect
+from semdns.textfiles import not_utf8
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,8 @@ def load_examples(path: Path) -> list[Example]:
         lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise InvalidRequest(f"{path}: cannot read the labelled set: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"{path}: the labelled set is {not_utf8(exc)}") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -207,6 +210,8 @@ def scan_negatives(paths: Iterable[Path], *, kinds: Iterable[str] = KINDS) -> Fl
             lines = path.read_text(encoding="utf-8").split("\n")
         except OSError as exc:
             raise InvalidRequest(f"{path}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidRequest(f"{path}: {not_utf8(exc)}") from None
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from semdns.sim.profiles import ACCELERATORS, TIERS
+from semdns.textfiles import not_utf8
 
 
 class SimConfigError(ValueError):
@@ -312,6 +313,8 @@ def load_config(path: Path) -> SimConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise SimConfigError(f"{path}: cannot read ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise SimConfigError(f"{path}: {not_utf8(err)}") from None
     except yaml.YAMLError as err:
         raise SimConfigError(f"{path}: not valid YAML ({err})") from None
     try:

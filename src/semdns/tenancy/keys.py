@@ -17,6 +17,7 @@ import yaml
 from semdns.errors import TenantsFileError
 from semdns.tenancy.config import TENANT_NAME_RE, parse_tenants
 from semdns.tenancy.edit import Unsupported, add_key
+from semdns.textfiles import not_utf8
 
 KEY_PREFIX = "sk-semdns-"
 
@@ -43,7 +44,12 @@ def add_tenant_key(path: Path, name: str, **settings: Any) -> str:
     data: dict[str, Any] = {"tenants": {}}
     text: str | None = None
     if path.exists():
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise TenantsFileError(f"{path}: {not_utf8(exc)}") from None
+        except OSError as exc:
+            raise TenantsFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
         parse_tenants(text, str(path))  # refuse to edit a file that is already invalid
         data = yaml.safe_load(text)
     given = {k: v for k, v in settings.items() if v is not None}
