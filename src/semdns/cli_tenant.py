@@ -70,7 +70,18 @@ def register(app: typer.Typer) -> None:
         except httpx.HTTPError as exc:
             typer.echo(f"error: cannot reach the gateway at {url}: {exc}", err=True)
             raise typer.Exit(1) from None
-        body: dict[str, object] = response.json()
+        try:
+            body = response.json()
+        except ValueError:  # an HTML page, a proxy's text: not the gateway's admin API
+            body = None
+        if not isinstance(body, dict):
+            kind = response.headers.get("content-type", "no content type")
+            typer.echo(
+                f"error: {response.url} answered {response.status_code} ({kind}), not the gateway's JSON: "
+                "is --url the gateway?",
+                err=True,
+            )
+            raise typer.Exit(1)
         if response.status_code != 200:
             error = body.get("error")
             message = error.get("message") if isinstance(error, dict) else response.text
