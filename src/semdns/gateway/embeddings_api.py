@@ -32,6 +32,7 @@ from semdns.errors import (
     NoEngineAvailable,
     SemdnsError,
 )
+from semdns.gateway.body import read_body
 from semdns.gateway.parse import json_object
 from semdns.gateway.runtime import Runtime
 from semdns.gateway.wire import JSON, error_response
@@ -57,7 +58,8 @@ class EmbeddingRoutes:
     async def embeddings(self, request: Request) -> Response:
         name = "-"
         try:
-            body = _parse(await request.body(), self.runtime.settings.max_body_bytes)
+            settings = self.runtime.settings
+            body = _parse(await read_body(request, settings.max_body_bytes, settings.body_timeout_s))
             edge = self.runtime.edge
             admission = await edge.admit(request.headers) if edge is not None else None
             model = body["model"].strip()
@@ -143,9 +145,7 @@ class EmbeddingRoutes:
         raise NoEngineAvailable(f"no engine of {name} answered embeddings: {'; '.join(failures)}")
 
 
-def _parse(raw: bytes, limit: int) -> dict[str, Any]:
-    if len(raw) > limit:
-        raise InvalidRequest(f"the request body has {len(raw)} bytes; the limit is {limit}")
+def _parse(raw: bytes) -> dict[str, Any]:
     body = json_object(raw)
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():

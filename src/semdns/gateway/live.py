@@ -35,7 +35,7 @@ class Generation:
         self.api = OpenAIRoutes(runtime)
         self.admin = AdminRoutes(runtime)
         self.embeddings = EmbeddingRoutes(runtime)
-        self.responses = ResponsesRoute(self.api.chat_completions)
+        self.responses = ResponsesRoute(self.api.chat_completions, runtime.settings)
         self.extra: list[Route] = list(extra(runtime)) if extra is not None else []
         self.inflight = 0
 

@@ -8,7 +8,6 @@ can cause becomes an OpenAI-style error body; nothing escapes as a crash.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -25,14 +24,12 @@ from semdns.errors import (
     DeadlineExceeded,
     EngineError,
     Forbidden,
-    InvalidRequest,
     NoEngineAvailable,
-    RequestTimeout,
-    RequestTooLarge,
     ResolutionError,
     SemdnsError,
     UnknownName,
 )
+from semdns.gateway.body import read_body
 from semdns.gateway.compression import REPORT_HEADER, CompressionNote, CompressionStep
 from semdns.gateway.fanout import aggregation_field, fan_out
 from semdns.gateway.fanout_stream import streamed_fan_out_response
@@ -94,7 +91,7 @@ class OpenAIRoutes:
         decision: RoutingDecision | None = None
         try:
             settings = self.runtime.settings
-            raw = await _read_body(request, settings.max_body_bytes, settings.body_timeout_s)
+            raw = await read_body(request, settings.max_body_bytes, settings.body_timeout_s)
             parsed = parse_request(raw, endpoint, request.headers.get("x-session-id"))
             edge = self.runtime.edge
             # Auth and rate limits before any work is spent on the request.
@@ -455,28 +452,3 @@ def split_events(chunks: list[bytes]) -> list[bytes]:
     """Coalesced chunks back into one item per SSE event (what the cache and usage accounting read)."""
     joined = b"".join(chunks)
     return [event + b"\n\n" for event in joined.split(b"\n\n") if event]
-
-
-async def _read_body(request: Request, limit: int, timeout_s: float | None = None) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed ``limit``, and with 408 when
-    it has not all arrived after ``timeout_s`` (a client that trickles its body holds no slot for long)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise InvalidRequest("the content-length header is not a number") from None
-        if size > limit:
-            raise RequestTooLarge(f"the request body has {size} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    total = 0
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
-                total += len(chunk)
-                if total > limit:
-                    raise RequestTooLarge(f"the request body exceeds the limit of {limit} bytes")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
-    return b"".join(chunks)

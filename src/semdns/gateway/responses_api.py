@@ -26,7 +26,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from semdns.errors import InvalidRequest, SemdnsError
+from semdns.gateway.body import read_body
+from semdns.gateway.params import CHAT
 from semdns.gateway.parse import json_object
+from semdns.gateway.settings import GatewaySettings
 from semdns.gateway.wire import JSON, error_response
 
 ChatHandler = Callable[[Request], Awaitable[Response]]
@@ -54,12 +57,13 @@ _ROLES = frozenset({"user", "assistant", "system", "developer"})
 class ResponsesRoute:
     """``POST /v1/responses`` over the chat handler ``chat``."""
 
-    def __init__(self, chat: ChatHandler) -> None:
+    def __init__(self, chat: ChatHandler, settings: GatewaySettings) -> None:
         self.chat = chat
+        self.settings = settings
 
     async def responses(self, request: Request) -> Response:
         try:
-            raw = await request.body()
+            raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_s)
             body = json_object(raw)
             chat_body = to_chat(body)
         except SemdnsError as exc:
@@ -105,6 +109,8 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
         if body.get(key) is not None:
             chat[key] = body[key]
     if body.get("max_output_tokens") is not None:
+        # Checked by the chat field's rule, but named as the client sent it.
+        CHAT["max_completion_tokens"]("max_output_tokens", body["max_output_tokens"])
         chat["max_completion_tokens"] = body["max_output_tokens"]
     text = body.get("text")
     if text is not None:
