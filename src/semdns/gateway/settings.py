@@ -6,9 +6,41 @@ config file. Per-name behaviour (balancing, timeouts, retries, breaker) lives in
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+
+_TRUE = frozenset(("1", "true", "yes", "on"))
+_FALSE = frozenset(("0", "false", "no", "off", ""))
+
+_LOWEST: dict[str, float] = {
+    "max_body_bytes": 1,
+    "local_max_queue": 1,
+    "local_threads": 0,
+    "local_max_tokens": 1,
+    "local_n_ctx": 1,
+    "retry_budget_ratio": 0,
+    "retry_budget_min_per_s": 0,
+    "body_timeout_s": 0,
+    "admin_resolve_per_min": 0,
+}
+"""The smallest value each numeric setting takes (``body_timeout_s`` must be above it): a negative
+body limit would refuse every request with 413, a NaN timeout would never fire."""
+
+
+def _out_of_range(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be setting ``name``, or None when it can."""
+    lowest = _LOWEST.get(name)
+    if lowest is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    if name == "body_timeout_s" and value <= lowest:
+        return f"must be above {lowest:g} seconds, got {value:g}"
+    if value < lowest:
+        return f"must be at least {lowest:g}, got {value:g}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +91,40 @@ class GatewaySettings:
     console_remote: bool = False
     """Without a tenants file, let non-loopback callers open the console (``--console-remote``)."""
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            problem = _out_of_range(f.name, getattr(self, f.name))
+            if problem is not None:
+                raise ValueError(f"{f.name} {problem}")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> GatewaySettings:
-        """Defaults, then ``SEMDNS_<FIELD>`` variables, then ``overrides`` (the CLI's options)."""
+        """Defaults, then ``SEMDNS_<FIELD>`` variables, then ``overrides`` (the CLI's options). A
+        variable that does not hold a value of its setting's type and range is refused by name: a
+        misspelt boolean (``ture``) is not read as false, a negative size not taken as is."""
         source = os.environ if env is None else env
         values: dict[str, object] = {}
         for f in fields(cls):
-            raw = source.get(f"SEMDNS_{f.name.upper()}")
+            variable = f"SEMDNS_{f.name.upper()}"
+            raw = source.get(variable)
             if raw is None:
                 continue
             kind = type(getattr(cls(), f.name))
             try:
                 if kind is bool:
-                    values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                    word = raw.strip().lower()
+                    if word not in _TRUE | _FALSE:
+                        raise ValueError
+                    values[f.name] = word in _TRUE
                 else:
                     values[f.name] = kind(raw)
             except ValueError:
-                raise ValueError(f"SEMDNS_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+                expected = (
+                    "true or false (1/0, yes/no, on/off)" if kind is bool else f"a valid {kind.__name__}"
+                )
+                raise ValueError(f"{variable}={raw!r} is not {expected}") from None
+            problem = _out_of_range(f.name, values[f.name])
+            if problem is not None:
+                raise ValueError(f"{variable}={raw!r}: {problem}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
