@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
                     data["requests"].update(overrides.get("requests", {}))
                     cfg = parse_config(data)
         except SimConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines():  # one problem a line, each with its file:line
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(1) from None
 
         kinds = 3 if preset is not None else len(cfg.topology.kinds)
@@ -96,7 +97,8 @@ def register(app: typer.Typer) -> None:
                 else:
                     run_sweep(cfg, seen)
         except SimConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            for line in str(exc).splitlines():  # one problem a line, each with its file:line
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(1) from None
         written = write_results(results, out, cfg)
         if plots and cfg.plots:
@@ -134,8 +136,8 @@ def _cascade(
         cfg = parse_config(data)
         results = run_cascade_sweep(cfg)
     except SimConfigError as exc:
-        where = f"{config}: " if config is not None and not str(exc).startswith(str(config)) else ""
-        typer.echo(f"error: {where}{exc}", err=True)
+        for line in str(exc).splitlines():  # the file's problems carry file:line; a flag's, its field
+            typer.echo(f"error: {line}", err=True)
         raise typer.Exit(1) from None
     out.mkdir(parents=True, exist_ok=True)
     rows = [r.as_dict() for r in results]

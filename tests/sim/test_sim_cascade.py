@@ -161,4 +161,4 @@ def test_cli_cascade_names_the_config_file(tmp_path: Path) -> None:
     bad.write_text("cascade:\n  escalation_share: 2\n", encoding="utf-8")
     res = CliRunner().invoke(_cli(), ["simulate", "cascade", "-c", str(bad), "--out", str(tmp_path)])
     assert res.exit_code == 1
-    assert f"error: {bad}: cascade.escalation_share" in res.output
+    assert f"error: {bad}:2: cascade.escalation_share" in res.output

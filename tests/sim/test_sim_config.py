@@ -50,10 +50,31 @@ def test_weights_that_do_not_fit_name_the_tier() -> None:
         simulate(cfg, "flat", 8)
 
 
-def test_yaml_file_errors_carry_the_path(tmp_path: Path) -> None:
+def test_yaml_file_errors_carry_the_path_and_line(tmp_path: Path) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text("topology:\n  branching: 0\n")
-    with pytest.raises(SimConfigError, match=r"bad\.yaml: topology\.branching"):
+    with pytest.raises(SimConfigError, match=r"bad\.yaml:2: topology\.branching"):
+        load_config(p)
+
+
+def test_every_problem_of_a_config_file_has_its_own_line(tmp_path: Path) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text("seed: 1\ntopology:\n  brunching: 3\nrequests:\n  count: many\n")
+    with pytest.raises(SimConfigError) as err:
+        load_config(p)
+    problems = str(err.value).splitlines()
+    assert sorted(problems) == sorted(
+        [
+            f"{p}:3: topology.brunching: Extra inputs are not permitted",
+            f"{p}:5: requests.count: Input should be a valid integer, unable to parse string as an integer",
+        ]
+    )
+
+
+def test_a_duplicate_key_in_a_config_file_is_refused_not_overwritten(tmp_path: Path) -> None:
+    p = tmp_path / "twice.yaml"
+    p.write_text("seed: 1\nseed: 2\n")
+    with pytest.raises(SimConfigError, match=r"twice\.yaml:2: duplicate key 'seed'"):
         load_config(p)
 
 

@@ -7,14 +7,15 @@ Every knob has a default, so ``{}`` is a valid config; an example that uses them
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from semdns.sim.profiles import ACCELERATORS, TIERS
 from semdns.textfiles import not_utf8
+from semdns.zone.yamlsource import YamlSourceError, load_located
 
 
 class SimConfigError(ValueError):
@@ -280,25 +281,34 @@ class SimConfig(_Strict):
     plots: bool = True
 
 
-def _format_errors(err: ValidationError) -> str:
+def _format_errors(err: ValidationError, where: Callable[[tuple[str | int, ...]], str] | None = None) -> str:
+    """pydantic's errors as ``path: what``, each after ``where(path)`` (a config file's ``file:line: ``)
+    when given; one a line."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = str(e["msg"]).removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}")
-    return "; ".join(lines)
+        prefix = where(tuple(e["loc"])) if where is not None else ""
+        lines.append(f"{prefix}{loc}: {msg}")
+    return "\n".join(lines) if where is not None else "; ".join(lines)
 
 
-def parse_config(data: Any, base_dir: Path | None = None) -> SimConfig:
-    """Validate a mapping as a :class:`SimConfig`; relative calibration paths resolve from ``base_dir``."""
+def parse_config(
+    data: Any,
+    base_dir: Path | None = None,
+    where: Callable[[tuple[str | int, ...]], str] | None = None,
+) -> SimConfig:
+    """Validate a mapping as a :class:`SimConfig`; relative calibration paths resolve from ``base_dir``;
+    ``where`` places each error (``load_config``: the file and line of its path)."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SimConfigError("(top level): the config must be a mapping")
+        top = where(()) if where is not None else ""
+        raise SimConfigError(f"{top}(top level): the config must be a mapping")
     try:
         cfg = SimConfig.model_validate(data)
     except ValidationError as err:
-        raise SimConfigError(_format_errors(err)) from None
+        raise SimConfigError(_format_errors(err, where)) from None
     cal = cfg.resolver.calibration
     if cal is not None and base_dir is not None and not cal.is_absolute():
         cfg = cfg.model_copy(
@@ -308,16 +318,22 @@ def parse_config(data: Any, base_dir: Path | None = None) -> SimConfig:
 
 
 def load_config(path: Path) -> SimConfig:
-    """Read and validate a YAML config file."""
+    """Read and validate a YAML config file; every problem is reported as ``file:line: path: what``
+    (one a line), like the zone files'."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SimConfigError(f"{path}: cannot read ({err.strerror})") from None
     except UnicodeDecodeError as err:
         raise SimConfigError(f"{path}: {not_utf8(err)}") from None
-    except yaml.YAMLError as err:
-        raise SimConfigError(f"{path}: not valid YAML ({err})") from None
     try:
-        return parse_config(data, base_dir=path.parent)
-    except SimConfigError as err:
-        raise SimConfigError(f"{path}: {err}") from None
+        doc = load_located(text)
+    except YamlSourceError as err:
+        line = f":{err.line}" if err.line else ""
+        raise SimConfigError(f"{path}{line}: {err.message}") from None
+
+    def where(location: tuple[str | int, ...]) -> str:
+        line = doc.line_of(location)
+        return f"{path}:{line}: " if line else f"{path}: "
+
+    return parse_config(doc.value, base_dir=path.parent, where=where)
