@@ -14,6 +14,7 @@ and served the same way.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 
 import zstandard
 
+from semdns.atomic import atomic_write
 from semdns.protocol.ccp import ZoneDictionary, word_model
 from semdns.protocol.words import WordModelError, train_word_model
 from semdns.textfiles import not_utf8
@@ -152,8 +154,9 @@ def save(dictionary: ZoneDictionary, folder: Path, *, samples: int, sources: lis
     stem = f"{_file_stem(zone)}.{version}"
     path = folder / f"{stem}.{_SUFFIX[dictionary.kind]}"
     manifest = folder / (f"{stem}.json" if dictionary.kind == "zstd" else f"{stem}.words.json")
-    path.write_bytes(dictionary.data)
-    manifest.write_text(
+    # The manifest first and the dictionary last, each whole or not at all: a failed write leaves no
+    # dictionary file, so the version number stays free; a manifest without its dictionary is removed.
+    record = (
         json.dumps(
             {
                 "id": dictionary.id,
@@ -167,9 +170,15 @@ def save(dictionary: ZoneDictionary, folder: Path, *, samples: int, sources: lis
             },
             indent=2,
         )
-        + "\n",
-        encoding="utf-8",
-    )
+        + "\n"
+    ).encode()
+    atomic_write(manifest, record)
+    try:
+        atomic_write(path, dictionary.data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            manifest.unlink()
+        raise
     return SavedDictionary(dictionary, path, manifest)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from semdns.atomic import atomic_write
 from semdns.errors import BadSignature, ProtocolError
 
 # Domain separation: what is signed is TAG + payload, so a signature over an answer is useless for any
@@ -84,15 +84,13 @@ class ZoneKey:
         return cls(key)
 
     def save(self, path: str | Path) -> None:
-        """Write the private key as PEM, readable by the owner only."""
+        """Write the private key as PEM, readable by the owner only; a failed write keeps the file that was
+        there."""
         pem = self.private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
+        # Whole or not at all, and private even when it replaces a file that was not (--force).
+        atomic_write(path, pem, mode=0o600)
 
     @property
     def public_text(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from semdns.atomic import atomic_write
 from semdns.errors import TenantsFileError
 from semdns.tenancy.config import TENANT_NAME_RE, parse_tenants
 from semdns.tenancy.edit import Unsupported, add_key
@@ -65,7 +66,8 @@ def add_tenant_key(path: Path, name: str, **settings: Any) -> str:
         entry.setdefault("keys", []).append(hash_key(key))
         out = yaml.safe_dump(data, sort_keys=False)
     parse_tenants(out, str(path))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(out, encoding="utf-8")
-    tmp.replace(path)
+    try:  # whole or not at all; the file keeps its mode, and a link its target
+        atomic_write(path, out.encode("utf-8"))
+    except OSError as exc:
+        raise TenantsFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
     return key
