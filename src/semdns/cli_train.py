@@ -123,6 +123,12 @@ def register(app: typer.Typer) -> None:
         from semdns.resolve.encoder import MiniLMEncoder
         from semdns.resolve.training import train
 
+        try:  # a folder that cannot be made fails now, not after the training run
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            typer.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
+
         try:
             classifier = train(
                 tree,
@@ -137,7 +143,11 @@ def register(app: typer.Typer) -> None:
         if not classifier.parents:
             typer.echo("error: no name has labelled text for two of its children: nothing to train", err=True)
             raise typer.Exit(2)
-        classifier.save(output)
+        try:
+            classifier.save(output)  # whole or not at all: a failed write keeps the artefact that was there
+        except OSError as exc:
+            typer.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from None
         if as_json:
             typer.echo(json.dumps(classifier.meta, indent=2, sort_keys=True))
         else:

@@ -20,9 +20,9 @@ train``; adding or removing a name makes it unfit, and a classifier is trained o
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import logging
-import os
 from pathlib import Path
 
 from semdns.errors import SemdnsError
@@ -114,10 +114,8 @@ def classifier_for(
 
     fresh = train(tree, encoder, use_disk_cache=use_disk_cache, example_vectors=example_vectors)
     if use_disk_cache:
-        try:
-            tmp = cached.with_name(f"{cached.stem}.{os.getpid()}.tmp.npz")
-            fresh.save(tmp)
-            os.replace(tmp, cached)
-        except OSError:
-            pass  # a read-only home only loses the speed-up
+        # Whole or not at all, no temporary file left (TrainedClassifier.save); a read-only home only
+        # loses the speed-up.
+        with contextlib.suppress(OSError):
+            fresh.save(cached)
     return fresh

@@ -9,11 +9,13 @@ mean-pooled and L2-normalised, so a dot product is a cosine similarity.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.resources
 import importlib.util
 import os
 import threading
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from semdns.atomic import atomic_write
 from semdns.model_workers import encoder_threads
 from semdns.resolve.parts import SHALLOW_LAYERS, TwoParts, shallow_model
 from semdns.resolve.quantize import quantized_model
@@ -347,20 +350,17 @@ def encode_cached(encoder: Encoder, texts: Sequence[str], *, use_disk: bool = Tr
 
 
 def _load_array(path: Path, shape: tuple[int, ...]) -> npt.NDArray[Any] | None:
-    """A cached array of the expected shape, or None (missing, unreadable, or of another shape)."""
+    """A cached array of the expected shape, or None (missing, unreadable, emptied, cut short, or of
+    another shape): the caller then builds it again."""
     try:
         cached: npt.NDArray[Any] = np.load(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return None
     return cached if cached.shape == shape else None
 
 
 def _save_array(path: Path, array: npt.NDArray[Any]) -> None:
-    """Write ``array`` atomically (a temporary file renamed); an unwritable cache is silently skipped."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, array)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    """Write ``array`` whole or not at all (:func:`semdns.atomic.atomic_write`: no temporary file is
+    left behind); an unwritable cache is silently skipped."""
+    with contextlib.suppress(OSError):
+        atomic_write(path, lambda handle: np.save(handle, array))

@@ -36,6 +36,8 @@ import hashlib
 import json
 import math
 import re
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from semdns.atomic import atomic_write
 from semdns.names import Name
 from semdns.resolve.encoder import Vectors
 from semdns.resolve.features import structural_features
@@ -238,12 +241,23 @@ class TrainedClassifier:
             arrays["token_idf"] = self.token_idf.astype(np.float16)
         if self.shallow_parents:
             arrays["shallow_layers"] = np.array(self.shallow_layers)
-        with path.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        # Whole or not at all: a failed write keeps the artefact that was there (the shipped one, in
+        # a development checkout), and a reader never sees half a file.
+        atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
 
     @classmethod
     def load(cls, path: Path) -> TrainedClassifier:
-        """Read an artefact written by :meth:`save`; ``ValueError`` when it is of another format."""
+        """Read an artefact written by :meth:`save`; ``ValueError`` when it is of another format, or
+        damaged (cut short, emptied), which every caller then treats as no artefact."""
+        try:
+            return cls._read(path)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise ValueError(
+                f"{path}: not a readable classifier artefact (damaged or cut short: {exc})"
+            ) from None
+
+    @classmethod
+    def _read(cls, path: Path) -> TrainedClassifier:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != FORMAT_VERSION:
