@@ -11,6 +11,16 @@ from semdns.errors import ZoneError
 from semdns.zone import ZoneTree, load_default_tree, load_zone_files
 
 
+def folder_or_exit(folder: Path) -> None:
+    """Make the output folder ``folder`` now, before a long run: a path that cannot be a folder (a
+    regular file, or under one) is named and exits 1 instead of ending the run in a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        typer.echo(f"error: cannot write into {folder}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 def load_tree_or_exit(zone: Sequence[Path] | None) -> ZoneTree:
     """The zone files given (or the shipped namespace); on errors, print every ``file:line`` issue and
     exit 1, the way ``semdns zone check`` does."""

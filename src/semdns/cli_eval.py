@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from semdns.cli_common import load_tree_or_exit
+from semdns.cli_common import folder_or_exit, load_tree_or_exit
 from semdns.zone import ZoneTree
 
 if TYPE_CHECKING:  # the eval modules pull in numpy and matplotlib: imported when a command runs
@@ -173,6 +173,8 @@ def register(app: typer.Typer) -> None:
 
         tree = load_tree_or_exit(zone)
         items = _load_items(data, tree, limit)
+        if report is not None:
+            folder_or_exit(report)
         chosen, description, close = _build_router(router, tree, seed, classifier)
         try:
             with _progress(

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from semdns.cli_common import folder_or_exit
+
 PRESETS = ("paper-table", "cascade")
 
 
@@ -81,6 +83,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(1) from None
 
+        folder_or_exit(out)
         kinds = 3 if preset is not None else len(cfg.topology.kinds)
         total = kinds * len(cfg.topology.engines)
         results: list[RunResult] = []
@@ -134,12 +137,12 @@ def _cascade(
             data.setdefault("requests", {})["count"] = requests
         data["cascade"] = {**data.get("cascade", {}), **flags}
         cfg = parse_config(data)
+        folder_or_exit(out)
         results = run_cascade_sweep(cfg)
     except SimConfigError as exc:
         for line in str(exc).splitlines():  # the file's problems carry file:line; a flag's, its field
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(1) from None
-    out.mkdir(parents=True, exist_ok=True)
     rows = [r.as_dict() for r in results]
     js = out / "cascade.json"
     js.write_text(json.dumps({"config": cfg.model_dump(mode="json"), "runs": rows}, indent=2) + "\n")
