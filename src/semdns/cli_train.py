@@ -20,17 +20,16 @@ import typer
 
 from semdns.cli_common import load_tree_or_exit
 from semdns.errors import SemdnsError
-from semdns.textfiles import not_utf8
+from semdns.textfiles import UnreadableText, read_text
 from semdns.zone import ZoneTree
 
 
 def _list_file(spec: str) -> list[str]:
     """The paths listed in an ``@FILE`` (one a line, ``#`` comments), relative to the current folder."""
     try:
-        lines = Path(spec[1:]).read_text(encoding="utf-8").split("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else not_utf8(exc)
-        typer.echo(f"error: {spec[1:]}: cannot read the corpus list ({why or exc})", err=True)
+        lines = read_text(spec[1:]).split("\n")
+    except UnreadableText as exc:
+        typer.echo(f"error: {spec[1:]}: cannot read the corpus list ({exc.reason})", err=True)
         raise typer.Exit(2) from None
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 

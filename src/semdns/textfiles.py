@@ -1,9 +1,33 @@
-"""How every command and loader describes a text file that is not UTF-8, so that the message names
-the file and says what is wrong instead of ending in a ``UnicodeDecodeError`` traceback."""
+"""Reading the text files users hand to semdns (configs, corpora, lists, the tenants file): a file
+that cannot be read, or is not UTF-8, is described once, naming the file, instead of ending in an
+``OSError`` or ``UnicodeDecodeError`` traceback; each caller raises its own error type with it."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 def not_utf8(exc: UnicodeDecodeError) -> str:
     """``not UTF-8 text (<the codec's reason> at byte <offset>)``, to follow a file's name."""
     return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+
+
+class UnreadableText(ValueError):
+    """A text file that cannot be read (missing, a folder, not permitted) or is not UTF-8."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of ``path``, or :class:`UnreadableText` with the reason (``reason``: the OS's
+    words, or :func:`not_utf8`'s)."""
+    target = Path(path)
+    try:
+        return target.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnreadableText(target, not_utf8(exc)) from None
+    except OSError as exc:
+        raise UnreadableText(target, str(exc.strerror or exc)) from None

@@ -19,7 +19,7 @@ from typing import Any
 
 from semdns.errors import InvalidRequest
 from semdns.privacy.detect import KINDS, Finding, detect
-from semdns.textfiles import not_utf8
+from semdns.textfiles import UnreadableText, read_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +102,9 @@ def load_examples(path: Path) -> list[Example]:
     """Read a labelled set; :class:`InvalidRequest` naming ``file:line`` on a malformed line."""
     examples: list[Example] = []
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except OSError as exc:
-        raise InvalidRequest(f"{path}: cannot read the labelled set: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest(f"{path}: the labelled set is {not_utf8(exc)}") from None
+        lines = read_text(path).split("\n")
+    except UnreadableText as exc:
+        raise InvalidRequest(f"{path}: cannot read the labelled set: {exc.reason}") from None
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -207,11 +205,9 @@ def scan_negatives(paths: Iterable[Path], *, kinds: Iterable[str] = KINDS) -> Fl
     out = Flagged()
     for path in paths:
         try:
-            lines = path.read_text(encoding="utf-8").split("\n")
-        except OSError as exc:
-            raise InvalidRequest(f"{path}: cannot read: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise InvalidRequest(f"{path}: {not_utf8(exc)}") from None
+            lines = read_text(path).split("\n")
+        except UnreadableText as exc:
+            raise InvalidRequest(f"{path}: cannot read: {exc.reason}") from None
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue

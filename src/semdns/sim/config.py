@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from semdns.sim.profiles import ACCELERATORS, TIERS
-from semdns.textfiles import not_utf8
+from semdns.textfiles import UnreadableText, read_text
 from semdns.zone.yamlsource import YamlSourceError, load_located
 
 
@@ -321,11 +321,9 @@ def load_config(path: Path) -> SimConfig:
     """Read and validate a YAML config file; every problem is reported as ``file:line: path: what``
     (one a line), like the zone files'."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SimConfigError(f"{path}: cannot read ({err.strerror})") from None
-    except UnicodeDecodeError as err:
-        raise SimConfigError(f"{path}: {not_utf8(err)}") from None
+        text = read_text(path)
+    except UnreadableText as err:
+        raise SimConfigError(f"{path}: cannot read ({err.reason})") from None
     try:
         doc = load_located(text)
     except YamlSourceError as err:

@@ -18,7 +18,7 @@ from semdns.atomic import atomic_write
 from semdns.errors import TenantsFileError
 from semdns.tenancy.config import TENANT_NAME_RE, parse_tenants
 from semdns.tenancy.edit import Unsupported, add_key
-from semdns.textfiles import not_utf8
+from semdns.textfiles import UnreadableText, read_text
 
 KEY_PREFIX = "sk-semdns-"
 
@@ -46,11 +46,9 @@ def add_tenant_key(path: Path, name: str, **settings: Any) -> str:
     text: str | None = None
     if path.exists():
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise TenantsFileError(f"{path}: {not_utf8(exc)}") from None
-        except OSError as exc:
-            raise TenantsFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            text = read_text(path)
+        except UnreadableText as exc:
+            raise TenantsFileError(f"{path}: cannot read: {exc.reason}") from None
         parse_tenants(text, str(path))  # refuse to edit a file that is already invalid
         data = yaml.safe_load(text)
     given = {k: v for k, v in settings.items() if v is not None}
