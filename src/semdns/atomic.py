@@ -14,9 +14,14 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: edits are not serialised across processes
+    fcntl = None  # type: ignore[assignment]
 
 
 def _umask() -> int:
@@ -57,3 +62,24 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+@contextlib.contextmanager
+def exclusive_edit(path: str | Path) -> Iterator[None]:
+    """Hold the lock on ``path``'s folder while a read-modify-write of ``path`` runs, so that two
+    processes editing the same file (two ``semdns tenant add`` at once) take turns instead of one
+    replacing the other's edit. The folder is locked, not the file, because :func:`atomic_write`
+    replaces the file's inode; nothing is left behind."""
+    target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # closing the descriptor releases the lock

@@ -12,11 +12,12 @@ import os
 import stat
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from disk_full import disk_full_after
 from semdns.cli import _register, app
-from semdns.tenancy import hash_key, load_tenants
+from semdns.tenancy import add_tenant_key, hash_key, load_tenants
 
 _register()
 runner = CliRunner()
@@ -109,3 +110,22 @@ def test_a_successful_add_leaves_only_the_tenants_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tenants.yaml"]
     assert set(load_tenants(path).by_name) == {"acme", "bob"}
     assert path.read_text(encoding="utf-8").startswith(FILE.splitlines()[0])  # the comment is kept
+
+
+def _add_many(job: tuple[str, int]) -> list[str]:
+    folder, worker = job
+    return [add_tenant_key(Path(folder) / "tenants.yaml", f"w{worker}-{i}") for i in range(6)]
+
+
+def test_adds_at_the_same_time_take_turns_and_every_key_lands(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "tenants.yaml"
+    add_tenant_key(path, "first")
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        keys = [key for batch in pool.map(_add_many, [(str(tmp_path), w) for w in range(4)]) for key in batch]
+    tenants = yaml.safe_load(path.read_text(encoding="utf-8"))["tenants"]
+    assert len(tenants) == 1 + 24, "an edit replaced another's"
+    stored = {h for entry in tenants.values() for h in entry["keys"]}
+    assert {hash_key(key) for key in keys} <= stored
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tenants.yaml"], "nothing left behind"

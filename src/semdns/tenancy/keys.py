@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from semdns.atomic import atomic_write
+from semdns.atomic import atomic_write, exclusive_edit
 from semdns.errors import TenantsFileError
 from semdns.tenancy.config import TENANT_NAME_RE, parse_tenants
 from semdns.tenancy.edit import Unsupported, add_key
@@ -42,6 +42,15 @@ def add_tenant_key(path: Path, name: str, **settings: Any) -> str:
     """
     if not TENANT_NAME_RE.match(name):
         raise TenantsFileError(f"tenant name {name!r} must be lower-case letters, digits, '-' or '_'")
+    try:
+        with exclusive_edit(path):  # two adds at once take turns: neither key is lost
+            return _add_key(path, name, settings)
+    except OSError as exc:
+        raise TenantsFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _add_key(path: Path, name: str, settings: dict[str, Any]) -> str:
+    """:func:`add_tenant_key`'s read, edit and replace, under the folder's lock."""
     data: dict[str, Any] = {"tenants": {}}
     text: str | None = None
     if path.exists():
@@ -64,8 +73,5 @@ def add_tenant_key(path: Path, name: str, **settings: Any) -> str:
         entry.setdefault("keys", []).append(hash_key(key))
         out = yaml.safe_dump(data, sort_keys=False)
     parse_tenants(out, str(path))
-    try:  # whole or not at all; the file keeps its mode, and a link its target
-        atomic_write(path, out.encode("utf-8"))
-    except OSError as exc:
-        raise TenantsFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    atomic_write(path, out.encode("utf-8"))  # whole or not at all; the mode and a link's target kept
     return key
