@@ -34,6 +34,15 @@ _NEW_FILE_MODE = 0o666 & ~_umask()
 """The mode ``open()`` would give a new file (read once: reading the umask briefly changes it)."""
 
 
+def _real_target(path: str | Path) -> Path:
+    """The file that writing ``path`` changes (a symbolic link's target), its folder made."""
+    target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
 def atomic_write(
     path: str | Path, content: bytes | Callable[[BinaryIO], object], *, mode: int | None = None
 ) -> None:
@@ -41,10 +50,7 @@ def atomic_write(
 
     ``mode``: the new file's permissions; by default an existing file keeps its own and a new one gets
     what ``open()`` would give it. A symbolic link is kept: the file it points to is replaced."""
-    target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _real_target(path)
     if mode is None:
         mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _NEW_FILE_MODE
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -70,10 +76,7 @@ def exclusive_edit(path: str | Path) -> Iterator[None]:
     processes editing the same file (two ``semdns tenant add`` at once) take turns instead of one
     replacing the other's edit. The folder is locked, not the file, because :func:`atomic_write`
     replaces the file's inode; nothing is left behind."""
-    target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _real_target(path)
     if fcntl is None:
         yield
         return
