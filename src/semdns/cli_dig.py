@@ -18,7 +18,7 @@ import typer
 from semdns import __version__
 from semdns.cli_common import load_tree_or_exit
 from semdns.resolve.decision import RoutingDecision
-from semdns.textfiles import not_utf8
+from semdns.textfiles import unreadable
 from semdns.zone import ZoneTree
 
 
@@ -135,11 +135,8 @@ def register(app: typer.Typer) -> None:
                     typer.echo(json.dumps(decision.to_json(), ensure_ascii=False))
                 else:
                     typer.echo(format_decision(decision, tree))
-        except OSError as exc:
-            typer.echo(f"error: cannot read {batch}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(1) from None
-        except UnicodeDecodeError as exc:
-            typer.echo(f"error: cannot read {batch}: {not_utf8(exc)}", err=True)
+        except (OSError, UnicodeDecodeError) as exc:
+            typer.echo(f"error: cannot read {batch}: {unreadable(exc)}", err=True)
             raise typer.Exit(1) from None
         finally:
             resolver.close()

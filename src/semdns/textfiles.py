@@ -7,9 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def not_utf8(exc: UnicodeDecodeError) -> str:
-    """``not UTF-8 text (<the codec's reason> at byte <offset>)``, to follow a file's name."""
-    return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+def unreadable(exc: OSError | UnicodeDecodeError) -> str:
+    """Why a text file could not be read, to follow its name: ``not UTF-8 text (<the codec's reason> at
+    byte <offset>)``, or the OS's words."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return str(exc.strerror or exc)
 
 
 class UnreadableText(ValueError):
@@ -22,12 +25,9 @@ class UnreadableText(ValueError):
 
 
 def read_text(path: str | Path) -> str:
-    """The UTF-8 text of ``path``, or :class:`UnreadableText` with the reason (``reason``: the OS's
-    words, or :func:`not_utf8`'s)."""
+    """The UTF-8 text of ``path``, or :class:`UnreadableText` with the reason (:func:`unreadable`)."""
     target = Path(path)
     try:
         return target.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UnreadableText(target, not_utf8(exc)) from None
-    except OSError as exc:
-        raise UnreadableText(target, str(exc.strerror or exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableText(target, unreadable(exc)) from None

@@ -29,7 +29,7 @@ import zstandard
 from semdns.atomic import atomic_write
 from semdns.protocol.ccp import ZoneDictionary, word_model
 from semdns.protocol.words import WordModelError, train_word_model
-from semdns.textfiles import not_utf8
+from semdns.textfiles import unreadable
 from semdns.zone.tree import ZoneTree
 
 # At most: zstd's trainer returns less when the samples are few. 256 KiB beat 16 and 64 KiB on four
@@ -80,7 +80,7 @@ def read_samples(path: Path) -> Iterator[str]:
         try:
             yield from _samples(path, handle)
         except UnicodeDecodeError as exc:
-            raise DictionaryError(f"{path}: {not_utf8(exc)}") from None
+            raise DictionaryError(f"{path}: {unreadable(exc)}") from None
 
 
 def _samples(path: Path, handle: TextIO) -> Iterator[str]:
