@@ -11,6 +11,14 @@ from semdns.errors import ZoneError
 from semdns.zone import ZoneTree, load_default_tree, load_zone_files
 
 
+def error_exit(exc: Exception, code: int) -> typer.Exit:
+    """Print ``exc`` as ``error: ...`` lines (one problem a line, each keeping its ``file:line``) and
+    return the exit to raise with ``code``."""
+    for line in str(exc).splitlines():
+        typer.echo(f"error: {line}", err=True)
+    return typer.Exit(code)
+
+
 def folder_or_exit(folder: Path) -> None:
     """Make the output folder ``folder`` now, before a long run: a path that cannot be a folder (a
     regular file, or under one) is named and exits 1 instead of ending the run in a traceback."""

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from semdns.cli_common import error_exit
+
 if TYPE_CHECKING:
     from starlette.routing import Route
 
@@ -133,18 +135,14 @@ def register(app: typer.Typer) -> None:
 
                 open_state(settings.redis_url)
         except (ValueError, TenantsFileError) as exc:
-            for line in str(exc).splitlines():
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(2) from None
+            raise error_exit(exc, 2) from None
         typer.echo(f"semdns: {len(tree)} names under {tree.apex}; building the resolver…", err=True)
         resolver = Resolver(tree, encoder=MiniLMEncoder())
         try:
             runtime = Runtime.build(tree, resolver, settings)
         except (ValueError, TenantsFileError) as exc:
-            for line in str(exc).splitlines():
-                typer.echo(f"error: {line}", err=True)
             resolver.close()
-            raise typer.Exit(2) from None
+            raise error_exit(exc, 2) from None
         typer.echo(
             f"semdns: {len(runtime.pools)} names with engines; OpenAI API at http://{host}:{port}/v1",
             err=True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from semdns.cli_common import folder_or_exit
+from semdns.cli_common import error_exit, folder_or_exit
 
 PRESETS = ("paper-table", "cascade")
 
@@ -78,10 +78,8 @@ def register(app: typer.Typer) -> None:
                     data["seed"] = overrides.get("seed", data["seed"])
                     data["requests"].update(overrides.get("requests", {}))
                     cfg = parse_config(data)
-        except SimConfigError as exc:
-            for line in str(exc).splitlines():  # one problem a line, each with its file:line
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(1) from None
+        except SimConfigError as exc:  # one problem a line, each with its file:line
+            raise error_exit(exc, 1) from None
 
         folder_or_exit(out)
         kinds = 3 if preset is not None else len(cfg.topology.kinds)
@@ -99,10 +97,8 @@ def register(app: typer.Typer) -> None:
                     table = run_paper(cfg, seen)
                 else:
                     run_sweep(cfg, seen)
-        except SimConfigError as exc:
-            for line in str(exc).splitlines():  # one problem a line, each with its file:line
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(1) from None
+        except SimConfigError as exc:  # one problem a line, each with its file:line
+            raise error_exit(exc, 1) from None
         written = write_results(results, out, cfg)
         if plots and cfg.plots:
             written += write_plots(results, out)
@@ -139,10 +135,8 @@ def _cascade(
         cfg = parse_config(data)
         folder_or_exit(out)
         results = run_cascade_sweep(cfg)
-    except SimConfigError as exc:
-        for line in str(exc).splitlines():  # the file's problems carry file:line; a flag's, its field
-            typer.echo(f"error: {line}", err=True)
-        raise typer.Exit(1) from None
+    except SimConfigError as exc:  # one problem a line, each with its file:line
+        raise error_exit(exc, 1) from None
     rows = [r.as_dict() for r in results]
     js = out / "cascade.json"
     js.write_text(json.dumps({"config": cfg.model_dump(mode="json"), "runs": rows}, indent=2) + "\n")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import typer
 
+from semdns.cli_common import error_exit
+
 
 def register(app: typer.Typer) -> None:
     """Add ``tenant`` and ``cache`` command groups to ``app``."""
@@ -51,9 +53,7 @@ def register(app: typer.Typer) -> None:
                 admin=True if admin else None,
             )
         except TenantsFileError as exc:
-            for line in str(exc).splitlines():
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(2) from None
+            raise error_exit(exc, 2) from None
         typer.echo(key)
         typer.echo(
             f"stored the hash of this key for tenant {name!r} in {file}; it cannot be shown again", err=True

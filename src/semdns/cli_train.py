@@ -122,11 +122,14 @@ def register(app: typer.Typer) -> None:
         from semdns.resolve.encoder import MiniLMEncoder
         from semdns.resolve.training import train
 
+        def cannot_write(exc: OSError) -> typer.Exit:
+            typer.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
+            return typer.Exit(1)
+
         try:  # a folder that cannot be made fails now, not after the training run
             output.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            typer.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(1) from None
+            raise cannot_write(exc) from None
 
         try:
             classifier = train(
@@ -145,8 +148,7 @@ def register(app: typer.Typer) -> None:
         try:
             classifier.save(output)  # whole or not at all: a failed write keeps the artefact that was there
         except OSError as exc:
-            typer.echo(f"error: cannot write {output}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(1) from None
+            raise cannot_write(exc) from None
         if as_json:
             typer.echo(json.dumps(classifier.meta, indent=2, sort_keys=True))
         else:
