@@ -104,12 +104,13 @@ class GatewaySettings:
         misspelt boolean (``ture``) is not read as false, a negative size not taken as is."""
         source = os.environ if env is None else env
         values: dict[str, object] = {}
+        defaults = cls()
         for f in fields(cls):
             variable = f"SEMDNS_{f.name.upper()}"
             raw = source.get(variable)
             if raw is None:
                 continue
-            kind = type(getattr(cls(), f.name))
+            kind = type(getattr(defaults, f.name))
             try:
                 if kind is bool:
                     word = raw.strip().lower()
