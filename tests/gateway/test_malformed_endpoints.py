@@ -27,6 +27,20 @@ def _error(response: httpx.Response, status: int) -> dict[str, Any]:
     return dict(error)
 
 
+async def _each_names_its_field(
+    client: httpx.AsyncClient,
+    route: str,
+    base: dict[str, Any],
+    cases: list[tuple[str, dict[str, Any], str, str]],
+) -> None:
+    """Every case (``base`` with its fields) is a 400 naming its field, with its words in the message."""
+    for case, extra, param, message in cases:
+        response = await client.post(route, content=orjson.dumps({**base, **extra}))
+        error = _error(response, 400)
+        assert error["param"] == param, (case, error)
+        assert message in error["message"], (case, error["message"])
+
+
 RESPONSES: list[tuple[str, dict[str, Any], str, str]] = [
     ("instructions-number", {"instructions": 5}, "instructions", "must be a string"),
     ("text-string", {"text": "json"}, "text", "must be an object"),
@@ -49,12 +63,9 @@ async def test_malformed_responses_requests_name_the_field(tmp_path: Path) -> No
     async with backends("root") as bk:
         tree = make_tree(tmp_path, {"@": {"engines": [engine(bk["root"])]}})
         async with gateway(tree) as gw:
-            for case, extra, param, message in RESPONSES:
-                body = {"model": "auto", "input": "hi", **extra}
-                response = await gw.client.post("/v1/responses", content=orjson.dumps(body))
-                error = _error(response, 400)
-                assert error["param"] == param, (case, error)
-                assert message in error["message"], (case, error["message"])
+            await _each_names_its_field(
+                gw.client, "/v1/responses", {"model": "auto", "input": "hi"}, RESPONSES
+            )
             for raw in (b"", b"[]", b'"hi"', b"{", b"\xff\xfe{}"):
                 error = _error(await gw.client.post("/v1/responses", content=raw), 400)
                 assert error["param"] is None, raw
@@ -95,12 +106,8 @@ async def test_malformed_embeddings_requests_name_the_field(tmp_path: Path) -> N
     async with backends("root") as bk:
         tree = make_tree(tmp_path, {"@": {"engines": [engine(bk["root"])]}})
         async with gateway(tree) as gw:
-            for case, extra, param, message in EMBEDDINGS:
-                body = {"model": "all-MiniLM-L6-v2", "input": "hi", **extra}
-                response = await gw.client.post("/v1/embeddings", content=orjson.dumps(body))
-                error = _error(response, 400)
-                assert error["param"] == param, (case, error)
-                assert message in error["message"], (case, error["message"])
+            base = {"model": "all-MiniLM-L6-v2", "input": "hi"}
+            await _each_names_its_field(gw.client, "/v1/embeddings", base, EMBEDDINGS)
             # A name's own server: the same checks come before the pass-through.
             passed = {"model": ".", "input": "hi", "dimensions": "many"}
             error = _error(await gw.client.post("/v1/embeddings", content=orjson.dumps(passed)), 400)
@@ -108,29 +115,18 @@ async def test_malformed_embeddings_requests_name_the_field(tmp_path: Path) -> N
     assert bk["root"].fake.requests == 0
 
 
-async def test_an_oversized_responses_body_is_a_413(tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", ["/v1/responses", "/v1/embeddings"])
+async def test_an_oversized_body_is_a_413(tmp_path: Path, route: str) -> None:
     async with backends("root") as bk:
         tree = make_tree(tmp_path, {"@": {"engines": [engine(bk["root"])]}})
         settings = GatewaySettings(probes=False, warm_local=False, max_body_bytes=1000)
         async with gateway(tree, settings=settings) as gw:
             big = orjson.dumps({"model": ".", "input": "x" * 5000})
-            response = await gw.client.post("/v1/responses", content=big)
-    error = _error(response, 413)
-    assert error["code"] == "request_too_large" and "limit" in error["message"]
-    assert bk["root"].fake.requests == 0
-
-
-async def test_an_oversized_embeddings_body_is_a_413(tmp_path: Path) -> None:
-    async with backends("root") as bk:
-        tree = make_tree(tmp_path, {"@": {"engines": [engine(bk["root"])]}})
-        settings = GatewaySettings(probes=False, warm_local=False, max_body_bytes=1000)
-        async with gateway(tree, settings=settings) as gw:
-            big = orjson.dumps({"model": ".", "input": "x" * 5000})
-            response = await gw.client.post("/v1/embeddings", content=big)
+            response = await gw.client.post(route, content=big)
     assert bk["root"].fake.requests == 0
     assert response.json()["error"]["message"].endswith("the limit is 1000")
     error = _error(response, 413)
-    assert error["code"] == "request_too_large"
+    assert error["code"] == "request_too_large" and "limit" in error["message"]
 
 
 ADMIN_KEY = "sk-semdns-operator-malformed"

@@ -21,7 +21,7 @@ from semdns.tenancy import add_tenant_key
 from semdns.testing import serve_app
 from semdns.zone import ZoneTree, load_zone_files
 
-from .helpers import StubResolver, backends
+from .helpers import Backend, StubResolver, backends
 from .test_reload import answered_by, zone_text
 
 pytestmark = pytest.mark.anyio
@@ -87,6 +87,20 @@ async def test_a_resolver_that_fails_to_build_keeps_the_old_generation_and_the_e
             assert live.current.number == 2 and "b" in answered_by(await ask(client))
 
 
+def _zone_and_tenants(
+    tmp_path: Path, backend: Backend
+) -> tuple[Path, Path, dict[str, str], dict[str, str], GatewaySettings]:
+    """A one-name zone served by ``backend``, a tenants file with an admin (``ops``) and a user
+    (``team``), their headers, and settings that read that file."""
+    zone = tmp_path / "zone.yaml"
+    zone.write_text(zone_text(1, backend, backend), encoding="utf-8")
+    tenants = tmp_path / "tenants.yaml"
+    admin = {"authorization": f"Bearer {add_tenant_key(tenants, 'ops', admin=True)}"}
+    user = {"authorization": f"Bearer {add_tenant_key(tenants, 'team')}"}
+    settings = GatewaySettings(probes=False, warm_local=False, tenants_file=str(tenants))
+    return zone, tenants, admin, user, settings
+
+
 async def test_a_generation_refused_after_its_resolver_was_built_closes_that_resolver_only(
     tmp_path: Path,
 ) -> None:
@@ -97,12 +111,7 @@ async def test_a_generation_refused_after_its_resolver_was_built_closes_that_res
         return built[-1]
 
     async with backends("a") as be:
-        zone = tmp_path / "zone.yaml"
-        zone.write_text(zone_text(1, be["a"], be["a"]), encoding="utf-8")
-        tenants = tmp_path / "tenants.yaml"
-        admin = {"authorization": f"Bearer {add_tenant_key(tenants, 'ops', admin=True)}"}
-        user = {"authorization": f"Bearer {add_tenant_key(tenants, 'team')}"}
-        settings = GatewaySettings(probes=False, warm_local=False, tenants_file=str(tenants))
+        zone, tenants, admin, user, settings = _zone_and_tenants(tmp_path, be["a"])
         first = ClosingStub()
         async with gateway(zone, build, settings, first) as (client, live):
             # valid YAML and settings, but a subtree the zones lack: refused after the resolver is built
@@ -117,12 +126,7 @@ async def test_a_generation_refused_after_its_resolver_was_built_closes_that_res
 
 async def test_a_tenants_file_caught_half_written_keeps_every_key_working(tmp_path: Path) -> None:
     async with backends("a") as be:
-        zone = tmp_path / "zone.yaml"
-        zone.write_text(zone_text(1, be["a"], be["a"]), encoding="utf-8")
-        tenants = tmp_path / "tenants.yaml"
-        admin = {"authorization": f"Bearer {add_tenant_key(tenants, 'ops', admin=True)}"}
-        user = {"authorization": f"Bearer {add_tenant_key(tenants, 'team')}"}
-        settings = GatewaySettings(probes=False, warm_local=False, tenants_file=str(tenants))
+        zone, tenants, admin, user, settings = _zone_and_tenants(tmp_path, be["a"])
         async with gateway(zone, lambda tree: StubResolver(), settings, StubResolver()) as (client, live):
             whole = tenants.read_text(encoding="utf-8")
             tenants.write_text(whole[: whole.index("team") + 3], encoding="utf-8")  # an editor mid-save
