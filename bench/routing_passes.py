@@ -6,7 +6,9 @@ clears ``lexical_threshold``. This script scores, for the full path (no lexical 
 lexical stage at several thresholds:
 
 - on the data that may tune the threshold: the held-out 15% of the corpora's *training* splits (kept
-  out of ``semdns train``'s fit) and the team's labelled set;
+  out of ``semdns train``'s fit), the team's labelled set and the tuning-only public sets
+  (``corpora/tuning/*/tune.jsonl``: short general questions from a source nothing trains,
+  calibrates or evaluates on);
 - on every evaluation split (``corpora/routing/*/eval.jsonl``: never trained or tuned on), to report.
 
 With ``--shallow``, each setting is also tried with the shallow pass after the lexical one (the
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sets in ("all", "tuning"):
         sets["tuning: held-out training items"] = sample(held_out_training(tree, memo, encoder), args.limit)
         sets["tuning: team set"] = sample(team_set(), args.limit)
+        for path in sorted(REPO.glob("corpora/tuning/*/tune.jsonl")):
+            sets[f"tuning: {path.parent.name}"] = sample(load_jsonl([path], tree), args.limit)
     for path in sorted(REPO.glob("corpora/routing/*/eval.jsonl")) if args.sets != "tuning" else ():
         sets[f"eval: {path.parent.name}"] = sample(load_jsonl([path], tree), args.limit)
     for items in sets.values():

