@@ -1,9 +1,10 @@
-"""``semdns eval routing | ablate | privacy``: score routers on labelled JSONL query sets.
+"""``semdns eval routing | ablate | diff | privacy``: score routers on labelled JSONL query sets.
 
 ``routing`` runs one router (semdns by default, or a baseline) and reports hierarchy-aware rates with
 bootstrap intervals, calibration and latency per stage (a rich table, ``--json`` for one JSON object,
 ``--report DIR`` for an HTML page with plots). ``ablate`` runs the same queries through every variant
-and reports paired differences against the full resolver. Bad input stops before anything is
+and reports paired differences against the full resolver. ``diff`` lists the queries whose answer a
+policy change would change, before it ships. Bad input stops before anything is
 resolved, with the file, the line and the fix (exit 2).
 """
 
@@ -237,6 +238,71 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps({**meta, "seed": seed, **result.to_json()}, ensure_ascii=False))
             return
         print_ablation(_console(), result)
+
+    @eval_app.command("diff")
+    def diff_command(
+        data: list[Path] = _data_option(),  # noqa: B008
+        zone: list[Path] | None = _zone_option(),  # noqa: B008
+        settings: list[str] | None = typer.Option(  # noqa: B008
+            None,
+            "--set",
+            help="A policy field for every name, KEY=VALUE (repeatable), e.g. shallow_threshold=0.9.",
+        ),
+        full_path: bool = typer.Option(
+            False, "--full-path", help="Compare against the resolver without its lexical and shallow passes."
+        ),
+        examples: int = typer.Option(3, "--examples", help="Example queries kept per pair of names."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object (every change included)."),
+        limit: int | None = typer.Option(None, "--limit", help="Use only the first N queries."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
+    ) -> None:
+        """What a policy change would do: every query whose answer changes, before it ships.
+
+        The queries run through the namespace as it is and with the change; each changed answer is
+        fixed (now the labelled name), broken (was) or other, grouped by pair of names.
+        """
+        from pydantic import ValidationError
+
+        from semdns.eval.diff import compare, describe, parse_settings
+        from semdns.eval.routers import ResolverRouter
+        from semdns.eval.runner import run
+        from semdns.eval.tables import print_policy_diff
+        from semdns.resolve import Resolver
+
+        if examples < 0:
+            raise _fail(f"--examples must not be negative (got {examples})")
+        try:
+            changes = parse_settings(settings or [])
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        if not changes and not full_path:
+            raise _fail("nothing to compare: give --set KEY=VALUE (repeatable) or --full-path")
+        tree = load_tree_or_exit(zone)
+        try:
+            changed = tree.with_policies(**changes) if changes else tree
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise _fail(f"--set: {problems}") from None
+        if full_path:
+            passes = ("lexical", "shallow")
+            changed = changed.with_policies(stages=lambda p: tuple(s for s in p.stages if s not in passes))
+        items = _load_items(data, tree, limit)
+        encoder = _encoder()
+        resolvers = [Resolver(t, encoder, cache_size=0) for t in (tree, changed)]
+        try:
+            with _progress(2 * len(items), "diff", not as_json and sys.stdout.isatty()) as tick:
+                before, after = (run(ResolverRouter(r), items, advance=tick) for r in resolvers)
+        finally:
+            for resolver in resolvers:
+                resolver.close()
+        result = compare(before, after, examples=examples, seed=seed)
+        change = describe(changes, full_path)
+        if as_json:
+            meta = {"data": [str(p) for p in data], "zones": [str(p) for p in zone] if zone else "default"}
+            payload = {**meta, "change": change, "seed": seed, **result.to_json()}
+            typer.echo(json.dumps(payload, ensure_ascii=False))
+            return
+        print_policy_diff(_console(), result, change)
 
     from semdns.cli_privacy import register_eval_privacy
 

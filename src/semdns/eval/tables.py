@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from semdns.eval.ablate import PAIRED_RATES, Ablation
+from semdns.eval.diff import PolicyDiff
 from semdns.eval.metrics import RATES, Evaluation
 
 
@@ -85,3 +86,35 @@ def print_ablation(console: Console, ablation: Ablation) -> None:
     console.print(table)
     for name, reason in ablation.skipped.items():
         console.print(Text(f"skipped {name}: {reason}"))
+
+
+def print_policy_diff(console: Console, diff: PolicyDiff, change: str) -> None:
+    """The exact rates before and after a policy change, then every pair of names that changed."""
+    delta, lo, hi = diff.difference
+    console.print(Text(f"{change}: {diff.n} queries", style="bold"))
+    console.print(
+        Text(
+            f"exact {diff.exact_before:.3f} -> {diff.exact_after:.3f} "
+            f"({delta:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]); "
+            f"{len(diff.changes)} changed: {diff.count('fixed')} fixed, {diff.count('broken')} broken, "
+            f"{diff.count('other')} other"
+        )
+    )
+    if not diff.pairs:
+        return
+    table = Table(title="Changed answers, by pair of names")
+    for name in ("before", "after"):
+        table.add_column(name, justify="left", no_wrap=True)
+    for count in ("count", "fixed", "broken"):
+        table.add_column(count, justify="right", no_wrap=True)
+    table.add_column("example", justify="left", no_wrap=True)
+    for pair in diff.pairs:
+        table.add_row(
+            Text(str(pair.before)),
+            Text(str(pair.after)),
+            Text(str(pair.count)),
+            Text(str(pair.fixed)),
+            Text(str(pair.broken)),
+            Text(pair.examples[0][:70] if pair.examples else ""),
+        )
+    console.print(table)
