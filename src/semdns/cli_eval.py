@@ -241,7 +241,12 @@ def register(app: typer.Typer) -> None:
 
     @eval_app.command("diff")
     def diff_command(
-        data: list[Path] = _data_option(),  # noqa: B008
+        data: list[Path] | None = typer.Option(  # noqa: B008
+            None, "--data", "-d", help="Labelled JSONL set (repeatable)."
+        ),
+        prompts: list[Path] | None = typer.Option(  # noqa: B008
+            None, "--prompts", help="Unlabelled prompts, one a line (repeatable): only what changes is known."
+        ),
         zone: list[Path] | None = _zone_option(),  # noqa: B008
         settings: list[str] | None = typer.Option(  # noqa: B008
             None,
@@ -259,11 +264,13 @@ def register(app: typer.Typer) -> None:
         """What a policy change would do: every query whose answer changes, before it ships.
 
         The queries run through the namespace as it is and with the change; each changed answer is
-        fixed (now the labelled name), broken (was) or other, grouped by pair of names.
+        fixed (now the labelled name), broken (was) or other, grouped by pair of names. With
+        ``--prompts`` (real traffic without labels) each change is listed as such.
         """
         from pydantic import ValidationError
 
-        from semdns.eval.diff import compare, describe, parse_settings
+        from semdns.eval.dataset import EvalItem
+        from semdns.eval.diff import compare, describe, parse_settings, read_prompts
         from semdns.eval.routers import ResolverRouter
         from semdns.eval.runner import run
         from semdns.eval.tables import print_policy_diff
@@ -286,7 +293,18 @@ def register(app: typer.Typer) -> None:
         if full_path:
             passes = ("lexical", "shallow")
             changed = changed.with_policies(stages=lambda p: tuple(s for s in p.stages if s not in passes))
-        items = _load_items(data, tree, limit)
+        if bool(data) == bool(prompts):
+            raise _fail("give the queries with --data (labelled JSONL) or --prompts (one a line), not both")
+        if data:
+            items = _load_items(data, tree, limit)
+        else:
+            if limit is not None and limit < 1:
+                raise _fail(f"--limit must be at least 1 (got {limit})")
+            try:
+                lines = read_prompts(prompts or [])
+            except ValueError as exc:
+                raise _fail(str(exc)) from None
+            items = [EvalItem(text, tree.apex, (), str(path), line) for text, path, line in lines][:limit]
         encoder = _encoder()
         resolvers = [Resolver(t, encoder, cache_size=0) for t in (tree, changed)]
         try:
@@ -295,10 +313,13 @@ def register(app: typer.Typer) -> None:
         finally:
             for resolver in resolvers:
                 resolver.close()
-        result = compare(before, after, examples=examples, seed=seed)
+        result = compare(before, after, examples=examples, seed=seed, labelled=bool(data))
         change = describe(changes, full_path)
         if as_json:
-            meta = {"data": [str(p) for p in data], "zones": [str(p) for p in zone] if zone else "default"}
+            sources = (
+                {"data": [str(p) for p in data]} if data else {"prompts": [str(p) for p in prompts or []]}
+            )
+            meta = {**sources, "zones": [str(p) for p in zone] if zone else "default"}
             payload = {**meta, "change": change, "seed": seed, **result.to_json()}
             typer.echo(json.dumps(payload, ensure_ascii=False))
             return

@@ -136,3 +136,51 @@ def test_cli_names_a_malformed_data_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", "diff", "--zone", SMALL_ZONE, "--data", str(bad), "--full-path"])
     assert result.exit_code == 2
     assert f"{bad}:2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_compare_without_labels_only_says_what_changed() -> None:
+    before = [scored("q1", ".", "b."), scored("q2", ".", "a.")]
+    after = [scored("q1", ".", "a."), scored("q2", ".", "a.")]
+    diff = compare(before, after, labelled=False)
+    assert [c.verdict for c in diff.changes] == ["changed"]
+    out = diff.to_json()
+    assert out["labelled"] is False and out["changed"] == 1
+    assert "exact_before" not in out and "fixed" not in out, "no rate without labels"
+    assert "expected" not in out["changes"][0] and "fixed" not in out["pairs"][0]
+
+
+def test_cli_on_unlabelled_prompts(tmp_path: Path) -> None:
+    prompts = tmp_path / "traffic.txt"
+    prompts.write_text("is catnip safe for kittens\n\nhow do I fix my bike chain\n", encoding="utf-8")
+    args = ["eval", "diff", "--zone", SMALL_ZONE, "--prompts", str(prompts)]
+    result = runner.invoke(
+        app, [*args, "--set", "stages=[keyword]", "--set", "keyword_threshold=1.0", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["n"] == 2 and out["labelled"] is False and out["prompts"] == [str(prompts)]
+    assert out["changed"] == 2 and {c["after"] for c in out["changes"]} == {"."}
+    table = runner.invoke(app, [*args, "--set", "stages=[keyword]", "--set", "keyword_threshold=1.0"])
+    assert table.exit_code == 0 and "2 changed (unlabelled prompts" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\xff\xfe not text", "not UTF-8 text"), (b"\n  \n", "no prompt in")],
+    ids=["not-utf8", "empty"],
+)
+def test_cli_refuses_unreadable_prompt_files(tmp_path: Path, content: bytes, message: str) -> None:
+    prompts = tmp_path / "traffic.txt"
+    prompts.write_bytes(content)
+    result = runner.invoke(
+        app, ["eval", "diff", "--zone", SMALL_ZONE, "--prompts", str(prompts), "--full-path"]
+    )
+    assert result.exit_code == 2 and message in result.stderr and str(prompts) in result.stderr
+
+
+def test_cli_wants_labelled_or_unlabelled_queries_not_both(tmp_path: Path) -> None:
+    prompts = tmp_path / "traffic.txt"
+    prompts.write_text("a prompt\n", encoding="utf-8")
+    for args in ([], ["--data", SMALL_SET, "--prompts", str(prompts)]):
+        result = runner.invoke(app, ["eval", "diff", "--zone", SMALL_ZONE, *args, "--full-path"])
+        assert result.exit_code == 2 and "--data (labelled JSONL) or --prompts" in result.stderr

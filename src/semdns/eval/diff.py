@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -22,8 +23,10 @@ import yaml
 from semdns.eval.bootstrap import paired_difference_ci
 from semdns.eval.metrics import Scored
 from semdns.names import Name
+from semdns.textfiles import read_text
 
-Verdict = Literal["fixed", "broken", "other"]
+Verdict = Literal["fixed", "broken", "other", "changed"]
+"""``changed``: the queries carry no label (``--prompts``), so only the change itself is known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +42,10 @@ class Change:
     verdict: Verdict
 
     def to_json(self) -> dict[str, Any]:
+        labelled = {"expected": str(self.expected)} if self.verdict != "changed" else {}
         return {
             "query": self.query,
-            "expected": str(self.expected),
+            **labelled,
             "before": str(self.before),
             "after": str(self.after),
             "before_stage": self.before_stage,
@@ -74,10 +78,11 @@ class PairSummary:
 
 @dataclass(frozen=True)
 class PolicyDiff:
-    """Two settings on the same queries: exact rates, their paired difference with its 95% interval,
-    and every change, also grouped by pair of names (largest group first)."""
+    """Two settings on the same queries: every change, also grouped by pair of names (largest group
+    first) and, for labelled queries, the exact rates and their paired difference with its 95% interval."""
 
     n: int
+    labelled: bool
     exact_before: float
     exact_after: float
     difference: tuple[float, float, float]  # after - before, and its interval
@@ -88,26 +93,34 @@ class PolicyDiff:
         return sum(1 for change in self.changes if change.verdict == verdict)
 
     def to_json(self) -> dict[str, Any]:
-        diff, lo, hi = self.difference
-        return {
-            "n": self.n,
-            "exact_before": round(self.exact_before, 4),
-            "exact_after": round(self.exact_after, 4),
-            "exact_difference": round(diff, 4),
-            "exact_difference_ci95": [round(lo, 4), round(hi, 4)],
-            "changed": len(self.changes),
-            "fixed": self.count("fixed"),
-            "broken": self.count("broken"),
-            "other": self.count("other"),
-            "pairs": [pair.to_json() for pair in self.pairs],
-            "changes": [change.to_json() for change in self.changes],
-        }
+        out: dict[str, Any] = {"n": self.n, "labelled": self.labelled, "changed": len(self.changes)}
+        if self.labelled:
+            diff, lo, hi = self.difference
+            out |= {
+                "exact_before": round(self.exact_before, 4),
+                "exact_after": round(self.exact_after, 4),
+                "exact_difference": round(diff, 4),
+                "exact_difference_ci95": [round(lo, 4), round(hi, 4)],
+                "fixed": self.count("fixed"),
+                "broken": self.count("broken"),
+                "other": self.count("other"),
+            }
+        pairs = [pair.to_json() for pair in self.pairs]
+        if not self.labelled:
+            pairs = [{k: v for k, v in pair.items() if k not in ("fixed", "broken")} for pair in pairs]
+        return out | {"pairs": pairs, "changes": [change.to_json() for change in self.changes]}
 
 
 def compare(
-    before: Sequence[Scored], after: Sequence[Scored], *, examples: int = 3, seed: int = 0
+    before: Sequence[Scored],
+    after: Sequence[Scored],
+    *,
+    examples: int = 3,
+    seed: int = 0,
+    labelled: bool = True,
 ) -> PolicyDiff:
-    """The changes between two runs of the same queries in the same order (``ValueError`` otherwise)."""
+    """The changes between two runs of the same queries in the same order (``ValueError`` otherwise).
+    ``labelled=False``: the queries' labels are placeholders, so every change is just ``changed``."""
     if len(before) != len(after):
         raise ValueError(f"the runs differ in length: {len(before)} and {len(after)} queries")
     changes: list[Change] = []
@@ -116,8 +129,8 @@ def compare(
             raise ValueError(f"the runs are not of the same queries: {old.item.query!r} / {new.item.query!r}")
         if old.got == new.got:
             continue
-        verdict: Verdict = "fixed" if new.exact and not old.exact else "broken" if old.exact else "other"
         stages = (old.routed.stage, new.routed.stage)
+        verdict = _verdict(old, new) if labelled else "changed"
         changes.append(Change(old.item.query, old.item.expected, old.got, new.got, *stages, verdict))
     groups: dict[tuple[Name, Name], list[Change]] = defaultdict(list)
     for change in changes:
@@ -140,12 +153,34 @@ def compare(
     difference = paired_difference_ci(exact_after, exact_before, seed=seed) if n else (0.0, 0.0, 0.0)
     return PolicyDiff(
         n,
+        labelled,
         sum(exact_before) / n if n else 0.0,
         sum(exact_after) / n if n else 0.0,
         difference,
         tuple(changes),
         tuple(pairs),
     )
+
+
+def _verdict(old: Scored, new: Scored) -> Verdict:
+    """Fixed: the new answer is the labelled one and the old was not; broken: the old one was."""
+    if new.exact and not old.exact:
+        return "fixed"
+    return "broken" if old.exact else "other"
+
+
+def read_prompts(paths: Sequence[Path]) -> list[tuple[str, Path, int]]:
+    """Unlabelled prompts, one a line (blank lines skipped): each with its file and line. ``ValueError``
+    names a file that cannot be read or is not UTF-8, and says so when no prompt is found."""
+    prompts: list[tuple[str, Path, int]] = []
+    for path in paths:
+        text = read_text(path)  # UnreadableText is a ValueError naming the file and the reason
+        for number, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                prompts.append((line.strip(), path, number))
+    if not prompts:
+        raise ValueError(f"no prompt in {', '.join(map(str, paths))}: one prompt a line is expected")
+    return prompts
 
 
 def parse_settings(pairs: Sequence[str]) -> dict[str, object]:

@@ -90,31 +90,29 @@ def print_ablation(console: Console, ablation: Ablation) -> None:
 
 def print_policy_diff(console: Console, diff: PolicyDiff, change: str) -> None:
     """The exact rates before and after a policy change, then every pair of names that changed."""
-    delta, lo, hi = diff.difference
     console.print(Text(f"{change}: {diff.n} queries", style="bold"))
-    console.print(
-        Text(
+    if diff.labelled:
+        delta, lo, hi = diff.difference
+        verdicts = ", ".join(f"{diff.count(v)} {v}" for v in ("fixed", "broken", "other"))
+        summary = (
             f"exact {diff.exact_before:.3f} -> {diff.exact_after:.3f} "
-            f"({delta:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]); "
-            f"{len(diff.changes)} changed: {diff.count('fixed')} fixed, {diff.count('broken')} broken, "
-            f"{diff.count('other')} other"
+            f"({delta:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]); {len(diff.changes)} changed: {verdicts}"
         )
-    )
+    else:
+        summary = f"{len(diff.changes)} changed (unlabelled prompts: which answer is right is not known)"
+    console.print(Text(summary))
     if not diff.pairs:
         return
     table = Table(title="Changed answers, by pair of names")
     for name in ("before", "after"):
         table.add_column(name, justify="left", no_wrap=True)
-    for count in ("count", "fixed", "broken"):
+    for count in ("count", "fixed", "broken") if diff.labelled else ("count",):
         table.add_column(count, justify="right", no_wrap=True)
     table.add_column("example", justify="left", no_wrap=True)
     for pair in diff.pairs:
+        counts = (pair.count, pair.fixed, pair.broken) if diff.labelled else (pair.count,)
+        example = pair.examples[0][:70] if pair.examples else ""
         table.add_row(
-            Text(str(pair.before)),
-            Text(str(pair.after)),
-            Text(str(pair.count)),
-            Text(str(pair.fixed)),
-            Text(str(pair.broken)),
-            Text(pair.examples[0][:70] if pair.examples else ""),
+            Text(str(pair.before)), Text(str(pair.after)), *(Text(str(c)) for c in counts), Text(example)
         )
     console.print(table)
