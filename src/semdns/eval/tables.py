@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from semdns.eval.ablate import PAIRED_RATES, Ablation
-from semdns.eval.diff import PolicyDiff
+from semdns.eval.diff import VERDICTS, PolicyDiff
 from semdns.eval.metrics import RATES, Evaluation
 
 
@@ -93,7 +93,7 @@ def print_policy_diff(console: Console, diff: PolicyDiff, change: str) -> None:
     console.print(Text(f"{change}: {diff.n} queries", style="bold"))
     if diff.labelled:
         delta, lo, hi = diff.difference
-        verdicts = ", ".join(f"{diff.count(v)} {v}" for v in ("fixed", "broken", "other"))
+        verdicts = ", ".join(f"{diff.count(v)} {v}" for v in VERDICTS)
         summary = (
             f"exact {diff.exact_before:.3f} -> {diff.exact_after:.3f} "
             f"({delta:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]); {len(diff.changes)} changed: {verdicts}"
