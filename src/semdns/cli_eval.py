@@ -265,7 +265,7 @@ def register(app: typer.Typer) -> None:
 
         The queries run through the namespace as it is and with the change; each changed answer is
         fixed, broken, still right (both acceptable) or still wrong, grouped by pair of names. With
-        ``--prompts`` (real traffic without labels) each change is listed as such.
+        --prompts (real traffic without labels) each change is listed as such.
         """
         from pydantic import ValidationError
 
