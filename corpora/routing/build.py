@@ -1073,10 +1073,11 @@ def write_readme(corpora: list[Corpus]):
         pk = ", ".join(f"{a.name}=={a.version}" for a in c.meta["archives"])
         L.append(f"| [{c.name}]({c.name}/CARD.md) | {pk} | {len(c.out['train'])} | {len(c.out['eval'])} | "
                  f"{c.meta.get('short_licence', '')} |")
-    L += ["", "NQ-open and TriviaQA never train the classifier (`training-set.txt`); their *training* splits' "
-          "questions,", "labels ignored, are read by `semdns train --unlabelled` to distil the lexical pass "
-          "(`distill-set.txt`),", "so their evaluation splits are not an unseen source for that pass "
-          "(docs/routing.md).", ""]
+    L += ["", "NQ-open and TriviaQA do not train the classifier with their own labels (`training-set.txt`). Since",
+          "2026-11-30, [general](general/CARD.md) holds 1,500 of their *training* questions that the team read as",
+          "general, labelled root, built by `general/build.py` (not by `build.py`, which does not list it). Their",
+          "training splits' questions, labels ignored, also distil the lexical pass (`distill-set.txt`). So their",
+          "evaluation splits are not an unseen source for either pass (docs/routing.md).", ""]
     L += ["## Items per semdns name (train / eval, all corpora)", "",
           "| name | " + " | ".join(c.name for c in corpora) + " | total |",
           "|---|" + "---:|" * (len(corpora) + 1)]

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Build corpora/routing/general/train.jsonl: general questions labelled root ``.``, for training.
+
+The classifier's root ``.`` had few real questions about works, people, places and sport, and the
+shallow pass sent such questions to specialist zones (docs/routing.md, "BoolQ"). NQ-open's and
+TriviaQA's *training* splits are full of them, but their source labels put every question at the
+root, a biology or law question included, and training on them wholesale taught the classifier to send
+domain questions to the root (docs/routing.md). So the team read each of their 5,557 training questions
+blind (the question and the names' descriptions only, no router output) and labelled it ``general``,
+a specialist name, or ``unsure`` (``team_labels.jsonl``); the questions labelled ``general`` become this
+corpus, at most 3,000 of them (the routing corpora's cap) in SHA-256 order of the normalised text. The
+evaluation splits of NQ-open and TriviaQA are never read.
+
+    python corpora/routing/general/build.py        # no dependency beyond Python
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROUTING = os.path.dirname(HERE)
+SOURCES = ("nq_open", "triviaqa")  # their train.jsonl, in this order, are what team_labels.jsonl reads
+CAP = 1500  # as every routing corpus's training split (corpora/routing/build.py's TRAIN_CAP)
+
+
+def _order(query: str) -> str:
+    """SHA-256 of the normalised text: the routing corpora's deterministic sampling order."""
+    return hashlib.sha256(" ".join(query.lower().split()).encode("utf-8")).hexdigest()
+
+
+def main() -> None:
+    questions = []
+    for source in SOURCES:
+        with open(os.path.join(ROUTING, source, "train.jsonl"), encoding="utf-8") as handle:
+            questions += [(json.loads(line)["query"], source) for line in handle if line.strip()]
+    with open(os.path.join(HERE, "team_labels.jsonl"), encoding="utf-8") as handle:
+        labels = [json.loads(line) for line in handle if line.strip()]
+    if [row["query"] for row in labels] != [query for query, _ in questions]:
+        sys.exit("team_labels.jsonl does not list the training questions of nq_open then triviaqa in order")
+    general = [(query, source) for (query, source), row in zip(questions, labels) if row["label"] == "general"]
+    chosen = sorted(general, key=lambda pair: _order(pair[0]))[:CAP]
+    kept = [{"query": query, "expected": ".", "source_label": f"{source}:general"} for query, source in chosen]
+    with open(os.path.join(HERE, "train.jsonl"), "w", encoding="utf-8") as out:
+        for item in kept:
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    counts: dict[str, int] = {}
+    for row in labels:
+        counts[row["label"]] = counts.get(row["label"], 0) + 1
+    print(
+        f"general: {len(general)} of {len(labels)} labelled general, {len(kept)} kept (cap {CAP}); "
+        f"labels {dict(sorted(counts.items()))}",
+        file=sys.stderr,
+    )
+
+
+if __name__ == "__main__":
+    main()
