@@ -44,11 +44,15 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise _fail(f"--limit must be at least 1 (got {limit})")
+
+
 def _load_items(data: Sequence[Path], tree: ZoneTree, limit: int | None) -> list[EvalItem]:
     from semdns.eval.dataset import DatasetError, load_jsonl
 
-    if limit is not None and limit < 1:
-        raise _fail(f"--limit must be at least 1 (got {limit})")
+    _check_limit(limit)
     try:
         items = load_jsonl(data, tree)
     except DatasetError as exc:
@@ -269,6 +273,7 @@ def register(app: typer.Typer) -> None:
         """
         from pydantic import ValidationError
 
+        from semdns.eval.ablate import without_stage
         from semdns.eval.dataset import EvalItem
         from semdns.eval.diff import compare, describe, parse_settings, read_prompts
         from semdns.eval.routers import ResolverRouter
@@ -291,15 +296,13 @@ def register(app: typer.Typer) -> None:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise _fail(f"--set: {problems}") from None
         if full_path:
-            passes = ("lexical", "shallow")
-            changed = changed.with_policies(stages=lambda p: tuple(s for s in p.stages if s not in passes))
+            changed = without_stage(without_stage(changed, "lexical"), "shallow")
         if bool(data) == bool(prompts):
             raise _fail("give the queries with --data (labelled JSONL) or --prompts (one a line), not both")
         if data:
             items = _load_items(data, tree, limit)
         else:
-            if limit is not None and limit < 1:
-                raise _fail(f"--limit must be at least 1 (got {limit})")
+            _check_limit(limit)
             try:
                 lines = read_prompts(prompts or [])
             except ValueError as exc:

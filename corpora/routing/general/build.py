@@ -15,20 +15,17 @@ evaluation splits of NQ-open and TriviaQA are never read.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTING = os.path.dirname(HERE)
+sys.path.insert(0, ROUTING)
+
+from build import norm_key, sha  # noqa: E402  (corpora/routing/build.py: the corpora's sampling order)
 SOURCES = ("nq_open", "triviaqa")  # their train.jsonl, in this order, are what team_labels.jsonl reads
 CAP = 1500  # as every routing corpus's training split (corpora/routing/build.py's TRAIN_CAP)
-
-
-def _order(query: str) -> str:
-    """SHA-256 of the normalised text: the routing corpora's deterministic sampling order."""
-    return hashlib.sha256(" ".join(query.lower().split()).encode("utf-8")).hexdigest()
 
 
 def main() -> None:
@@ -41,7 +38,7 @@ def main() -> None:
     if [row["query"] for row in labels] != [query for query, _ in questions]:
         sys.exit("team_labels.jsonl does not list the training questions of nq_open then triviaqa in order")
     general = [(query, source) for (query, source), row in zip(questions, labels) if row["label"] == "general"]
-    chosen = sorted(general, key=lambda pair: _order(pair[0]))[:CAP]
+    chosen = sorted(general, key=lambda pair: sha(norm_key(pair[0])))[:CAP]
     kept = [{"query": query, "expected": ".", "source_label": f"{source}:general"} for query, source in chosen]
     with open(os.path.join(HERE, "train.jsonl"), "w", encoding="utf-8") as out:
         for item in kept:
