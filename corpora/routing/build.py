@@ -1077,7 +1077,12 @@ def write_readme(corpora: list[Corpus]):
           "2026-11-30, [general](general/CARD.md) holds 1,500 of their *training* questions that the team read as",
           "general, labelled root, built by `general/build.py` (not by `build.py`, which does not list it). Their",
           "training splits' questions, labels ignored, also distil the lexical pass (`distill-set.txt`). So their",
-          "evaluation splits are not an unseen source for either pass (docs/routing.md).", ""]
+          "evaluation splits are not an unseen source for either pass (docs/routing.md).", "",
+          "[howto](howto/CARD.md) (since the night of 2026-11-30) holds 1,500 WikiHow titles (\"How to ...\") from",
+          "HellaSwag's validation split, read blind by the team: 1,370 everyday tasks labelled root and 130",
+          "labelled with the specialist name they need (`medical.` 49, `legal.` 18, `finance.` 15,",
+          "`diagnosis.medical.` 14, ...; the first public items of `diagnosis.medical.`). Built by",
+          "`howto/build.py`, training only, no evaluation split.", ""]
     L += ["## Items per semdns name (train / eval, all corpora)", "",
           "| name | " + " | ".join(c.name for c in corpora) + " | total |",
           "|---|" + "---:|" * (len(corpora) + 1)]
