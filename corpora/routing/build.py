@@ -37,7 +37,6 @@ import collections
 import glob
 import gzip
 import hashlib
-import io
 import json
 import os
 import re
@@ -77,6 +76,13 @@ def sha(s: str) -> int:
 
 def norm_key(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def write_jsonl(path: str, rows: list[dict]) -> None:
+    """One JSON object a line, UTF-8 kept as is (the corpora's file format)."""
+    with open(path, "w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 class Archive:
@@ -269,9 +275,7 @@ class Corpus:
         d = os.path.join(HERE, self.name)
         os.makedirs(d, exist_ok=True)
         for sp in ("train", "eval"):
-            with open(os.path.join(d, f"{sp}.jsonl"), "w", encoding="utf-8") as f:
-                for it in self.out[sp]:
-                    f.write(json.dumps(self.row(it), ensure_ascii=False) + "\n")
+            write_jsonl(os.path.join(d, f"{sp}.jsonl"), [self.row(it) for it in self.out[sp]])
         with open(os.path.join(d, "CARD.md"), "w", encoding="utf-8") as f:
             f.write(self.card())
 

