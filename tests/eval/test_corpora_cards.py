@@ -57,3 +57,18 @@ def test_no_training_list_reads_a_tuning_set() -> None:
     for listing in ROUTING.glob("*.txt"):
         for line in listing.read_text(encoding="utf-8").splitlines():
             assert "corpora/tuning" not in line, f"{listing.name} lists a tuning-only file: {line}"
+
+
+
+def test_the_real_traffic_evaluation_split_is_never_trained_on() -> None:
+    """ShareGPT's first messages score the router on what people type. Its training split (when there
+    is one) is a disjoint slice of the same source; the evaluation split must share no prompt with any
+    training file and appear in no training list, or it would score what the router has seen."""
+    evaluation = ROUTING / "sharegpt" / "eval.jsonl"
+    for listing in ROUTING.glob("*.txt"):
+        assert "sharegpt/eval" not in listing.read_text(encoding="utf-8"), f"{listing.name} lists it"
+    real = _normalised(evaluation)
+    assert len(real) > 1000
+    for corpus in sorted(ROUTING.glob("*/train.jsonl")):
+        shared = real & _normalised(corpus)
+        assert not shared, f"ShareGPT's evaluation split shares {len(shared)} with {corpus}: {sorted(shared)[:3]}"

