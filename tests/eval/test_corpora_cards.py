@@ -59,7 +59,6 @@ def test_no_training_list_reads_a_tuning_set() -> None:
             assert "corpora/tuning" not in line, f"{listing.name} lists a tuning-only file: {line}"
 
 
-
 def test_the_real_traffic_evaluation_split_is_never_trained_on() -> None:
     """ShareGPT's first messages score the router on what people type. Its training split (when there
     is one) is a disjoint slice of the same source; the evaluation split must share no prompt with any
@@ -71,4 +70,4 @@ def test_the_real_traffic_evaluation_split_is_never_trained_on() -> None:
     assert len(real) > 1000
     for corpus in sorted(ROUTING.glob("*/train.jsonl")):
         shared = real & _normalised(corpus)
-        assert not shared, f"ShareGPT's evaluation split shares {len(shared)} with {corpus}: {sorted(shared)[:3]}"
+        assert not shared, f"ShareGPT eval shares {len(shared)} with {corpus}: {sorted(shared)[:3]}"
