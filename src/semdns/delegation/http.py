@@ -58,6 +58,7 @@ class ProtocolRoutes:
         return [
             Route("/semdns/v1/query", self.query, methods=["POST"]),
             Route("/semdns/v1/dictionaries/{dictionary_id}", self.dictionary, methods=["GET"]),
+            Route("/semdns/v1/dictionaries/{dictionary_path:path}", self.no_dictionary, methods=["GET"]),
             Route("/semdns/v1/zone", self.zone, methods=["GET"]),
             Route("/semdns/v1/stats", self.stats, methods=["GET"]),
         ]
@@ -85,6 +86,15 @@ class ProtocolRoutes:
         except UnknownDictionary as exc:
             return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, exc.http_status)
         return Response(found.data, media_type="application/octet-stream")
+
+    async def no_dictionary(self, request: Request) -> Response:
+        """An id with a ``/`` in it (sent encoded, ``0%2F``): no dictionary has one. Without this route
+        the router would redirect ``.../0/`` to ``.../0``, another dictionary than the one asked for,
+        and an id is never handed to the owner fetch with a path in it."""
+        exc = UnknownDictionary(
+            f"dictionary {request.path_params['dictionary_path']!r} is unknown: ids have no '/'"
+        )
+        return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, exc.http_status)
 
     async def zone(self, request: Request) -> Response:
         key = self.authority.key
