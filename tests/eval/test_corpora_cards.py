@@ -60,9 +60,9 @@ def test_no_training_list_reads_a_tuning_set() -> None:
 
 
 def test_the_real_traffic_evaluation_split_is_never_trained_on() -> None:
-    """ShareGPT's first messages score the router on what people type. Its training split (when there
-    is one) is a disjoint slice of the same source; the evaluation split must share no prompt with any
-    training file and appear in no training list, or it would score what the router has seen."""
+    """ShareGPT's first messages score the router on what people type. Its tuning split is a disjoint
+    slice of the same source (checked with the tuning sets above); the evaluation split must share no
+    prompt with any training file and appear in no training list, or it would score what it has seen."""
     evaluation = ROUTING / "sharegpt" / "eval.jsonl"
     for listing in ROUTING.glob("*.txt"):
         assert "sharegpt/eval" not in listing.read_text(encoding="utf-8"), f"{listing.name} lists it"
