@@ -23,7 +23,11 @@ transformer embedding is computed once and shared by all settings. Prints one JS
     .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--min-tokens 0,24]
         [--short-thresholds none,0.9] [--shallow 0.8,0.9] [--long-thresholds 0.5 --long-tokens 64,128]
         [--classifier FILE.npz]
-        [--sets tuning|eval|all] [--limit N] [--out FILE]
+        [--sets tuning|eval|all] [--held-out-by-corpus] [--limit N] [--out FILE]
+
+``--held-out-by-corpus`` also scores the held-out training items of each corpus apart ("tuning:
+held-out <corpus>"): a change can cost one corpus what another gains and leave the pooled rate where
+it was, and a rule can then bound each corpus on its own.
 """
 
 from __future__ import annotations
@@ -54,6 +58,18 @@ from semdns.zone.schema import LONG_PROMPT_TOKENS, Policy
 from semdns.zone.tree import ZoneTree
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def by_corpus(items: list[EvalItem]) -> dict[str, list[EvalItem]]:
+    """Held-out training items grouped by their corpus (the folder of the file each came from), in
+    name order; an item of the zones' own examples (no corpus file) is grouped under its source."""
+    groups: dict[str, list[EvalItem]] = {}
+    for item in items:
+        path = Path(item.source)
+        groups.setdefault(path.parent.name if path.suffix == ".jsonl" else item.source, []).append(item)
+    return dict(sorted(groups.items()))
+
+
 FULL_STAGES = ("classifier", "keyword", "embedding")
 FULL_MODEL = ("classifier", "embedding")
 """Deciding stages (the costliest a decision ran) that needed the full transformer's vector."""
@@ -163,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--sets", choices=("all", "tuning", "eval"), default="all")
+    parser.add_argument(
+        "--held-out-by-corpus", action="store_true", help="also score each corpus's held-out items apart"
+    )
     args = parser.parse_args(argv)
     shorts = [None if s == "none" else float(s) for s in args.short_thresholds.split(",")]
     shallow: list[float | None] = [None] + [float(t) for t in args.shallow.split(",") if t]
@@ -183,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     memo = MemoTokenEncoder(encoder)
     sets: dict[str, list[EvalItem]] = {}
     if args.sets in ("all", "tuning"):
-        sets["tuning: held-out training items"] = sample(held_out_training(tree, memo, encoder), args.limit)
+        held_out = held_out_training(tree, memo, encoder)
+        sets["tuning: held-out training items"] = sample(held_out, args.limit)
+        if args.held_out_by_corpus:
+            for corpus, items in by_corpus(held_out).items():
+                sets[f"tuning: held-out {corpus}"] = sample(items, args.limit)
         sets["tuning: team set"] = sample(team_set(), args.limit)
         for path in sorted(REPO.glob("corpora/tuning/*/tune.jsonl")):
             sets[f"tuning: {path.parent.name}"] = sample(load_jsonl([path], tree), args.limit)
