@@ -25,9 +25,9 @@ transformer embedding is computed once and shared by all settings. Prints one JS
         [--classifier FILE.npz]
         [--sets tuning|eval|all] [--held-out-by-corpus] [--limit N] [--out FILE]
 
-``--held-out-by-corpus`` also scores the held-out training items of each corpus apart ("tuning:
-held-out <corpus>"): a change can cost one corpus what another gains and leave the pooled rate where
-it was, and a rule can then bound each corpus on its own.
+``--held-out-by-corpus`` also reports the held-out training items of each corpus apart ("tuning:
+held-out <corpus>", the pooled set's outcomes split by corpus): a change can cost one corpus what
+another gains and leave the pooled rate where it was, and a rule can then bound each corpus on its own.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -58,15 +59,25 @@ from semdns.zone.schema import LONG_PROMPT_TOKENS, Policy
 from semdns.zone.tree import ZoneTree
 
 REPO = Path(__file__).resolve().parent.parent
+HELD_OUT = "tuning: held-out training items"
 
 
-def by_corpus(items: list[EvalItem]) -> dict[str, list[EvalItem]]:
-    """Held-out training items grouped by their corpus (the folder of the file each came from), in
-    name order; an item of the zones' own examples (no corpus file) is grouped under its source."""
-    groups: dict[str, list[EvalItem]] = {}
-    for item in items:
-        path = Path(item.source)
-        groups.setdefault(path.parent.name if path.suffix == ".jsonl" else item.source, []).append(item)
+def _itself(row: Any) -> EvalItem:
+    return cast(EvalItem, row)
+
+
+Row = TypeVar("Row")
+
+
+def by_corpus(rows: list[Row], item_of: Callable[[Row], EvalItem] = _itself) -> dict[str, list[Row]]:
+    """``rows`` (held-out training items, or their scored outcomes with ``item_of``) grouped by corpus
+    (the folder of the file each item came from), in name order and keeping the rows' order; an item
+    of the zones' own examples (no corpus file) is grouped under its source."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        source = item_of(row).source
+        path = Path(source)
+        groups.setdefault(path.parent.name if path.suffix == ".jsonl" else source, []).append(row)
     return dict(sorted(groups.items()))
 
 
@@ -202,11 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     memo = MemoTokenEncoder(encoder)
     sets: dict[str, list[EvalItem]] = {}
     if args.sets in ("all", "tuning"):
-        held_out = held_out_training(tree, memo, encoder)
-        sets["tuning: held-out training items"] = sample(held_out, args.limit)
-        if args.held_out_by_corpus:
-            for corpus, items in by_corpus(held_out).items():
-                sets[f"tuning: held-out {corpus}"] = sample(items, args.limit)
+        sets[HELD_OUT] = sample(held_out_training(tree, memo, encoder), args.limit)
         sets["tuning: team set"] = sample(team_set(), args.limit)
         for path in sorted(REPO.glob("corpora/tuning/*/tune.jsonl")):
             sets[f"tuning: {path.parent.name}"] = sample(load_jsonl([path], tree), args.limit)
@@ -226,17 +233,22 @@ def main(argv: list[str] | None = None) -> int:
         router = ResolverRouter(resolver)
         for set_name, items in sets.items():
             scored = run(router, items)
-            if setting is None:
-                full[set_name] = scored
-            baseline = full.get(set_name) if setting is not None else None
-            results.setdefault(set_name, {})[label] = summary(scored, baseline)
-            row = results[set_name][label]
-            print(
-                f"{set_name:38s} {label:44s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
-                f"lexical {row['settled_by_lexical']:.2f} shallow {row['settled_by_shallow']:.2f} "
-                f"full model {row['full_transformer']:.2f}",
-                file=sys.stderr,
-            )
+            parts = {set_name: scored}
+            if set_name == HELD_OUT and args.held_out_by_corpus:  # the same outcomes, split, not run again
+                for corpus, part in by_corpus(scored, lambda s: s.item).items():
+                    parts[f"tuning: held-out {corpus}"] = part
+            for part_name, part in parts.items():
+                if setting is None:
+                    full[part_name] = part
+                baseline = full.get(part_name) if setting is not None else None
+                results.setdefault(part_name, {})[label] = summary(part, baseline)
+                row = results[part_name][label]
+                print(
+                    f"{part_name:38s} {label:44s} exact {row['exact']:.3f} wrong {row['wrong']:.3f} "
+                    f"lexical {row['settled_by_lexical']:.2f} shallow {row['settled_by_shallow']:.2f} "
+                    f"full model {row['full_transformer']:.2f}",
+                    file=sys.stderr,
+                )
         resolver.close()
     emit({"benchmark": "routing_passes", "sets": results}, args.out)
     return 0
