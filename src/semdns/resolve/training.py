@@ -27,7 +27,7 @@ import json
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy.typing as npt
 from semdns.errors import SemdnsError
 from semdns.names import InvalidName, Name
 from semdns.resolve.distill import (
+    Floats,
     agreement_labels,
     blend,
     load_unlabelled,
@@ -203,21 +204,26 @@ def train(
     parents = _fit_parents(tree, items, lexical, dense, dev, c, zone_weight, say)
     lexical_parents: dict[Name, ParentModel] = {}
     idf_of_tokens: npt.NDArray[np.float32] | None = None
+    reached = (
+        teacher_descent(tree.apex, parents, extra.lexical, extra.dense, lexical.shape[1])
+        if extra.texts
+        else {}
+    )
     if isinstance(encoder, TokenEncoder):
         say("the lexical pass: the same views with a static embedding (token table, no transformer)")
         token_ids = encoder.token_ids_batch(texts)
         table = encoder.token_table(use_disk=use_disk_cache)
         idf_of_tokens = token_idf([ids for ids, d in zip(token_ids, dev, strict=True) if not d], len(table))
         static = StaticEmbedding(table, idf_of_tokens)
-        static_dense = _with_embedding(dense, static.vectors(token_ids))
-        student = _Views(lexical, dense, static_dense, dev)
+        student = _Views(lexical, dense, _with_embedding(dense, static.vectors(token_ids)), dev)
         if extra.texts:
             say(f"{len(extra.texts)} unlabelled texts, routed by the full classifier")
-            extra.static_dense = _with_embedding(
-                extra.dense, static.vectors(encoder.token_ids_batch(extra.texts))
-            )
-        lexical_parents = _fit_lexical_parents(
-            tree, items, student, extra, parents, lexical_c, zone_weight, say
+        extra_static = replace(
+            extra,
+            student_dense=_with_embedding(extra.dense, static.vectors(encoder.token_ids_batch(extra.texts))),
+        )
+        lexical_parents = _fit_distilled_parents(
+            tree, items, student, extra_static, reached, parents, lexical_c, zone_weight, say, "lexical"
         )
     shallow_parents: dict[Name, ParentModel] = {}
     shallow = shallow_encoder(encoder, shallow_layers) if shallow_layers else None
@@ -227,8 +233,14 @@ def train(
             encode_cached(shallow, [e.text for e in examples], use_disk=use_disk_cache) if examples else None
         )
         shallow_vectors = _embed_all(shallow, shallow_examples, per_corpus, keep, use_disk_cache)
-        shallow_dense = _with_embedding(dense, shallow_vectors)
-        shallow_parents = _fit_parents(tree, items, lexical, shallow_dense, dev, c, zone_weight, say)
+        student = _Views(lexical, dense, _with_embedding(dense, shallow_vectors), dev)
+        extra_shallow = replace(extra, student_dense=extra.dense)
+        if extra.texts:  # one disk-cache entry for every unlabelled text, as for the full vectors
+            unlabelled_vectors = encode_cached(shallow, list(extra.texts), use_disk=use_disk_cache)
+            extra_shallow.student_dense = _with_embedding(extra.dense, unlabelled_vectors)
+        shallow_parents = _fit_distilled_parents(
+            tree, items, student, extra_shallow, reached, parents, c, zone_weight, say, "shallow"
+        )
     counts = Counter(str(item.name) for item in items)
     meta: dict[str, Any] = {
         "format": FORMAT_VERSION,
@@ -314,12 +326,13 @@ def _fit_parents(
 
 @dataclass
 class _Views:
-    """Rows of texts as both passes read them: sparse TF-IDF, the full classifier's dense block
-    (structure and MiniLM) and the lexical pass's (structure and the static embedding)."""
+    """Rows of texts as the full classifier and one of its students read them: sparse TF-IDF, the full
+    classifier's dense block (structure and MiniLM) and the student pass's (structure and the static
+    embedding for the lexical pass, the first layers' vector for the shallow pass)."""
 
     lexical: Any
     dense: npt.NDArray[np.float32]
-    static_dense: npt.NDArray[np.float32]
+    student_dense: npt.NDArray[np.float32]
     dev: npt.NDArray[np.bool_]
     texts: Sequence[str] = ()
 
@@ -352,25 +365,27 @@ def _unlabelled_rows(
     return _Views(None, dense, dense, np.array([_is_dev(t) for t in texts]), texts)
 
 
-def _fit_lexical_parents(
+def _fit_distilled_parents(
     tree: ZoneTree,
     items: Sequence[LabelledText],
     student: _Views,
     extra: _Views,
+    reached: dict[Name, tuple[npt.NDArray[np.intp], Floats]],
     teachers: dict[Name, ParentModel],
     c: float,
     zone_weight: float,
     say: Progress,
+    pass_name: str,
 ) -> dict[Name, ParentModel]:
-    """The lexical pass distilled from the full models ``teachers`` (:mod:`semdns.resolve.distill`):
-    per parent, soft targets on the labelled rows, the teacher's probabilities on the unlabelled rows
-    that reach it, and a temperature calibrated on agreement with the teacher's choice."""
+    """A fast pass (the lexical or the shallow one: ``student.student_dense`` is what it reads in place
+    of MiniLM's vector) distilled from the full models ``teachers`` (:mod:`semdns.resolve.distill`): per
+    parent, soft targets on the labelled rows, the teacher's probabilities on the unlabelled rows that
+    reach it (``reached``: :func:`teacher_descent`'s answer, computed once for both passes), and a
+    temperature calibrated on agreement with the teacher's choice, so that its threshold reads "the
+    full classifier would say the same" on the kind of text it is given."""
     from scipy import sparse
 
     vocabulary = student.lexical.shape[1]
-    reached = (
-        teacher_descent(tree.apex, teachers, extra.lexical, extra.dense, vocabulary) if extra.texts else {}
-    )
     models: dict[Name, ParentModel] = {}
     for parent, candidates, y, rows in _problems(tree, items):
         teacher = teachers[parent]
@@ -379,7 +394,7 @@ def _fit_lexical_parents(
         probabilities = teacher_probabilities(teacher, student.lexical[rows], student.dense[rows], vocabulary)
         boost = _zone_boost(items, rows, zone_weight)
         x = sparse.hstack(
-            [student.lexical[rows], sparse.csr_matrix(student.static_dense[rows])], format="csr"
+            [student.lexical[rows], sparse.csr_matrix(student.student_dense[rows])], format="csr"
         )
         targets = blend(y, probabilities)
         weights = _class_weights(y, len(candidates)) * boost
@@ -389,14 +404,14 @@ def _fit_lexical_parents(
         if parent in reached:
             more, more_probabilities = reached[parent]
             more_x = sparse.hstack(
-                [extra.lexical[more], sparse.csr_matrix(extra.static_dense[more])], format="csr"
+                [extra.lexical[more], sparse.csr_matrix(extra.student_dense[more])], format="csr"
             )
             x = stack_rows([x, more_x])
             targets = np.vstack([targets, more_probabilities])
             weights = np.concatenate([weights, np.ones(len(more))])
             agree = np.concatenate([agree, agreement_labels(more_probabilities)])
             held = np.concatenate([held, extra.dev[more]])
-        say(f"{parent}: lexical pass on {x.shape[0]} texts ({x.shape[0] - len(rows)} unlabelled)")
+        say(f"{parent}: {pass_name} pass on {x.shape[0]} texts ({x.shape[0] - len(rows)} unlabelled)")
         fit = ~held if calibrate else np.ones(len(held), dtype=bool)
         weights_, bias = soft_fit(x[fit], targets[fit], weights[fit], c, len(candidates))
         temperature = 1.0
