@@ -122,7 +122,10 @@ def test_adds_at_the_same_time_take_turns_and_every_key_lands(tmp_path: Path) ->
 
     path = tmp_path / "tenants.yaml"
     add_tenant_key(path, "first")
-    with multiprocessing.get_context("fork").Pool(4) as pool:
+    # Spawned, not forked: the test process has other threads (model workers, runtime pools) by the
+    # time this runs, and a child forked while one of them held a lock waited on it for ever (a fresh
+    # clone's CI hung here on 2026-12-01). Spawned children start clean and take the same file lock.
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
         keys = [key for batch in pool.map(_add_many, [(str(tmp_path), w) for w in range(4)]) for key in batch]
     tenants = yaml.safe_load(path.read_text(encoding="utf-8"))["tenants"]
     assert len(tenants) == 1 + 24, "an edit replaced another's"
