@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--unlabelled",
             "-u",
-            help="JSON-lines texts (labels ignored) that teach the lexical pass what the full classifier "
+            help="JSON-lines texts (labels ignored) that teach the fast passes what the full classifier "
             "does with them; glob or @FILE (repeatable; train splits only).",
         ),
         output: Path = typer.Option(  # noqa: B008

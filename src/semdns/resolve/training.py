@@ -169,7 +169,7 @@ def train(
 
     ``example_vectors``: the zone examples' embeddings in tree order, when the caller already has them
     (a resolver's :class:`~semdns.resolve.embedding.ExampleBank`), so they are not computed twice.
-    ``unlabelled``: JSON-lines files whose queries (labels ignored) teach the lexical pass what the full
+    ``unlabelled``: JSON-lines files whose queries (labels ignored) teach the fast passes what the full
     classifier does with them (:mod:`semdns.resolve.distill`); the full classifier never reads them.
     ``shallow_layers``: the depth of the shallow pass (0: none; an encoder that cannot be cut has none)."""
     say = progress or (lambda _message: None)
