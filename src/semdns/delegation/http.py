@@ -84,17 +84,15 @@ class ProtocolRoutes:
         try:
             found = self.authority.dictionaries.get(dictionary_id)
         except UnknownDictionary as exc:
-            return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, exc.http_status)
+            return _unknown_dictionary(exc)
         return Response(found.data, media_type="application/octet-stream")
 
     async def no_dictionary(self, request: Request) -> Response:
         """An id with a ``/`` in it (sent encoded, ``0%2F``): no dictionary has one. Without this route
         the router would redirect ``.../0/`` to ``.../0``, another dictionary than the one asked for,
         and an id is never handed to the owner fetch with a path in it."""
-        exc = UnknownDictionary(
-            f"dictionary {request.path_params['dictionary_path']!r} is unknown: ids have no '/'"
-        )
-        return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, exc.http_status)
+        path = request.path_params["dictionary_path"]
+        return _unknown_dictionary(UnknownDictionary(f"dictionary {path!r} is unknown: ids have no '/'"))
 
     async def zone(self, request: Request) -> Response:
         key = self.authority.key
@@ -117,3 +115,8 @@ class ProtocolRoutes:
 def _accepts(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return "json" in accept or "msgpack" in accept
+
+
+def _unknown_dictionary(exc: UnknownDictionary) -> Response:
+    """The protocol's error body for a dictionary id nobody holds (docs/protocol.md)."""
+    return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, exc.http_status)

@@ -234,10 +234,13 @@ def train(
         )
         shallow_vectors = _embed_all(shallow, shallow_examples, per_corpus, keep, use_disk_cache)
         student = _Views(lexical, dense, _with_embedding(dense, shallow_vectors), dev)
-        extra_shallow = replace(extra, student_dense=extra.dense)
-        if extra.texts:  # one disk-cache entry for every unlabelled text, as for the full vectors
-            unlabelled_vectors = encode_cached(shallow, list(extra.texts), use_disk=use_disk_cache)
-            extra_shallow.student_dense = _with_embedding(extra.dense, unlabelled_vectors)
+        # One disk-cache entry for every unlabelled text, as for their full vectors.
+        unlabelled_view = (
+            _with_embedding(extra.dense, encode_cached(shallow, list(extra.texts), use_disk=use_disk_cache))
+            if extra.texts
+            else extra.dense
+        )
+        extra_shallow = replace(extra, student_dense=unlabelled_view)
         shallow_parents = _fit_distilled_parents(
             tree, items, student, extra_shallow, reached, parents, c, zone_weight, say, "shallow"
         )
