@@ -96,6 +96,23 @@ def team_labels(path: str, selection: list[str]) -> list[dict]:
     return rows
 
 
+def source_arguments(description: str, to_read: str | None = None) -> argparse.Namespace:
+    """The builders' command line: ``--dl``, the folder of the downloaded packages; and, for a builder
+    whose texts the team reads (``to_read`` names them), ``--unlabelled FILE`` (:func:`write_to_read`)."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
+    parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"),
+                        help="folder holding the downloaded package archives (searched recursively)")
+    if to_read is not None:
+        parser.add_argument("--unlabelled", help=f"write the {to_read} to read, one JSON line each, and stop")
+    return parser.parse_args()
+
+
+def write_to_read(path: str, texts: list[str], name: str, stats: dict) -> None:
+    """``--unlabelled``: the selection, one ``{"query": ...}`` line each, for the team's blind reading."""
+    write_jsonl(path, [{"query": text} for text in texts])
+    print(f"{name}: {stats}; {len(texts)} written to {path}", file=sys.stderr)
+
+
 class Archive:
     """A wheel opened read-only; members are read by exact name only."""
 
@@ -1146,10 +1163,7 @@ SHORT_LICENCE = {
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"),
-                    help="folder holding the downloaded package archives (searched recursively)")
-    args = ap.parse_args()
+    args = source_arguments(__doc__)
     olmo = Archive(args.dl, "olmo")
     ev = Archive(args.dl, "evals")
     ins = Archive(args.dl, "inspect")

