@@ -22,7 +22,7 @@ transformer embedding is computed once and shared by all settings. Prints one JS
 
     .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--min-tokens 0,24]
         [--short-thresholds none,0.9] [--shallow 0.8,0.9] [--long-thresholds 0.5 --long-tokens 64,128]
-        [--classifier FILE.npz]
+        [--classifier FILE.npz] [--zones DIR ...]
         [--sets tuning|eval|all] [--held-out-by-corpus] [--limit N] [--out FILE]
 
 ``--held-out-by-corpus`` also reports the held-out training items of each corpus apart ("tuning:
@@ -53,8 +53,8 @@ from semdns.eval.routers import ResolverRouter
 from semdns.eval.runner import run
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
-from semdns.resolve.trained import TrainedClassifier
-from semdns.zone import load_default_tree
+from semdns.resolve.trained import TrainedClassifier, namespace_digest
+from semdns.zone import load_default_tree, load_zone_files
 from semdns.zone.schema import LONG_PROMPT_TOKENS, Policy
 from semdns.zone.tree import ZoneTree
 
@@ -143,6 +143,19 @@ def with_lexical(
     return tree.with_policies(stages=stages, **changes)
 
 
+def _variant(tree: ZoneTree, setting: Setting | Path | None) -> tuple[str, ZoneTree]:
+    """A setting's label and namespace: the full path (None), one policy for every zone (a
+    :class:`Setting`), or the zones of a folder as their files say (a path)."""
+    if setting is None:
+        return "full path", with_lexical(tree, None)
+    if isinstance(setting, Path):
+        zones = load_zone_files(sorted(setting.glob("*.yaml")))
+        if namespace_digest(zones) != namespace_digest(tree):
+            raise SystemExit(f"--zones {setting}: not the shipped namespace (names or examples differ)")
+        return f"zones: {setting}", zones
+    return setting.label(), with_lexical(tree, *setting)
+
+
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
     vectors = rate_vectors(scored)
     out: dict[str, Any] = {"n": len(scored)}
@@ -187,6 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--classifier", type=Path, default=None, help="a classifier artefact (default: the shipped one)"
     )
+    parser.add_argument(
+        "--zones",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of zone files (repeatable): also score the namespace exactly as its policies say "
+        "(per-zone thresholds); the shipped folder is src/semdns/data/zones",
+    )
     parser.add_argument("--limit", type=int, default=None, help="at most N items a set")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--sets", choices=("all", "tuning", "eval"), default="all")
@@ -197,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     shorts = [None if s == "none" else float(s) for s in args.short_thresholds.split(",")]
     shallow: list[float | None] = [None] + [float(t) for t in args.shallow.split(",") if t]
     longs = [None if x == "none" else float(x) for x in args.long_thresholds.split(",")]
-    settings: list[Setting | None] = [None] + [
+    settings: list[Setting | Path | None] = [None] + [
         Setting(float(t), int(m), s, h, g, int(k))
         for t in args.thresholds.split(",")
         for m in args.min_tokens.split(",")
@@ -206,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         for g in longs
         for k in (args.long_tokens.split(",") if g is not None else [str(LONG_PROMPT_TOKENS)])
     ]
+    settings += args.zones
     classifier = TrainedClassifier.load(args.classifier) if args.classifier else None
 
     tree = load_default_tree()
@@ -227,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     full: dict[str, list[Scored]] = {}
     for setting in settings:
-        label = "full path" if setting is None else setting.label()
-        tree_variant = with_lexical(tree, None) if setting is None else with_lexical(tree, *setting)
+        label, tree_variant = _variant(tree, setting)
         resolver = Resolver(tree_variant, memo, cache_size=0, classifier=classifier)
         router = ResolverRouter(resolver)
         for set_name, items in sets.items():
