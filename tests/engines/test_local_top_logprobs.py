@@ -38,12 +38,12 @@ def test_lists_already_of_the_right_size_and_chunks_without_logprobs_are_left_al
     _keep_top({"usage": {}}, 2)  # a usage chunk has no choices
 
 
-def test_llama_cpp_is_asked_for_spare_alternatives_and_the_client_count_is_kept() -> None:
-    from semdns.engines.local_params import SPARE_ALTERNATIVES, build_job
+def test_llama_cpp_is_asked_for_the_client_count() -> None:
+    from semdns.engines.local_params import build_job
 
     body = {"messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 2}
     job = build_job("chat", body, 16, "local", ".")
     assert job.top_logprobs == 2 and job.logprobs
-    assert job.kwargs["top_logprobs"] == 2 + SPARE_ALTERNATIVES
+    assert job.kwargs["top_logprobs"] == 2
     plain = build_job("chat", {**body, "top_logprobs": None}, 16, "local", ".")
     assert plain.top_logprobs == 0 and plain.kwargs["top_logprobs"] == 0

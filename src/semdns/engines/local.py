@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from semdns.engines.local_logprobs import TopAlternatives, bias_processor
 from semdns.engines.local_params import LocalJob, build_job, refuse
 from semdns.engines.local_structured import history_text, parse_call
 from semdns.engines.protocol import Endpoint, EngineCall
@@ -136,11 +137,13 @@ class LocalModelHost:
         *,
         grammar: str | None = None,
         logprobs: bool = False,
+        top_logprobs: int = 0,
         fresh: bool = False,
     ) -> AsyncIterator[dict[str, Any]]:
         """llama.cpp's stream chunks for one request, then ``{_CONTEXT_TOKENS: n}`` (prompt + generated
         tokens); ``timeout_s`` bounds the wait for each chunk. ``grammar`` (GBNF) constrains the
-        output; ``logprobs`` runs the request on the instance that keeps every position's logits;
+        output; ``logprobs`` runs the request on the instance that keeps every position's logits
+        (a chat request's ``top_logprobs`` alternatives then come by token id: :mod:`.local_logprobs`);
         ``fresh`` evaluates the whole prompt again instead of reusing the cached prefix (a prefix
         evaluated in other batches gives slightly different logits, and a seeded request must give
         the same answer every time)."""
@@ -168,6 +171,9 @@ class LocalModelHost:
                     from llama_cpp.llama_grammar import LlamaGrammar
 
                     args["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+                recorder = None
+                if logprobs and endpoint == "chat" and top_logprobs > 0:
+                    recorder = _record_alternatives(llm, args, top_logprobs)
                 if endpoint == "chat":
                     chunks = llm.create_chat_completion(stream=True, **args)
                 else:
@@ -175,6 +181,8 @@ class LocalModelHost:
                 for chunk in chunks:
                     if cancel.is_set():
                         break
+                    if recorder is not None:
+                        recorder.fill(chunk)
                     put("chunk", chunk)
                 put("end", llm.n_tokens)
             except BaseException as exc:
@@ -268,6 +276,7 @@ class LocalEngine:
             timeout_s,
             grammar=job.grammar,
             logprobs=job.logprobs,
+            top_logprobs=job.top_logprobs if job.endpoint == "chat" else 0,
             fresh=job.seed is not None,
         ):
             if job.logprobs and job.endpoint == "chat":
@@ -432,12 +441,27 @@ class _Choice:
         ]
 
 
+def _record_alternatives(llm: Any, args: dict[str, Any], count: int) -> TopAlternatives:
+    """Make ``args`` record each sampled position's ``count`` most likely tokens (by id), with the
+    request's ``logit_bias`` applied after the recording as llama.cpp would have (it cannot take both
+    a bias and a processor: :func:`.local_logprobs.bias_processor`)."""
+    from llama_cpp import LogitsProcessorList
+
+    recorder = TopAlternatives(count, llm.detokenize)
+    processors: list[Any] = [recorder]
+    bias = args.pop("logit_bias", None)
+    if bias:
+        processors.append(bias_processor(bias))
+    args["logits_processor"] = LogitsProcessorList(processors)
+    return recorder
+
+
 def _keep_top(chunk: dict[str, Any], count: int) -> None:
-    """OpenAI's chat ``top_logprobs`` lists exactly the ``count`` most likely tokens. llama.cpp, asked
-    for a few spare ones (:data:`~semdns.engines.local_params.SPARE_ALTERNATIVES`, because alternatives
-    that decode alike collapse), also adds the sampled token when it is not among them; the most
-    likely ``count`` are kept. The legacy completions endpoint documents the extra sampled entry, so
-    only chat is trimmed."""
+    """OpenAI's chat ``top_logprobs`` lists exactly the ``count`` most likely tokens. llama.cpp also
+    adds the sampled token when it is not among them; the most likely ``count`` are kept (the
+    alternatives recorded by token id already number ``count``: this holds for any chunk they did not
+    reach). The legacy completions endpoint documents the extra sampled entry, so only chat is
+    trimmed."""
     for choice in chunk.get("choices") or ():
         logprobs = choice.get("logprobs")
         if not isinstance(logprobs, dict):

@@ -142,14 +142,6 @@ def refuse(endpoint: Endpoint, body: Mapping[str, Any], name: str, label: str) -
     )
 
 
-SPARE_ALTERNATIVES = 3
-"""llama.cpp keys a position's alternatives by their text, so tokens that decode alike (pieces of one
-UTF-8 character all decode to "") collapse into one entry and a chat answer could list fewer than the
-``top_logprobs`` asked for (a conformance test saw 1 of 2). Asking for a few more and keeping the most
-likely ``top_logprobs`` of what comes back gives the client its count unless more than this many
-collide at one position."""
-
-
 @dataclass(slots=True)
 class LocalJob:
     """One request, translated: llama.cpp's keyword arguments and what the engine does around them."""
@@ -165,8 +157,8 @@ class LocalJob:
     echo: str = ""
     """The prompt, for ``echo`` (prepended by the engine: llama.cpp's stream mode drops it)."""
     top_logprobs: int = 0
-    """Chat alternatives the client asked for; llama.cpp is asked for :data:`SPARE_ALTERNATIVES`
-    more, and the engine keeps this many (:func:`semdns.engines.local._keep_top`)."""
+    """Chat alternatives the client asked for: the engine records this many at each position by token
+    id (:mod:`semdns.engines.local_logprobs`), in place of llama.cpp's, which collapse alike texts."""
 
 
 def build_job(
@@ -200,7 +192,7 @@ def build_job(
     if body.get("logprobs"):
         kwargs["logprobs"] = True
         job.top_logprobs = int(body.get("top_logprobs") or 0)
-        kwargs["top_logprobs"] = job.top_logprobs + SPARE_ALTERNATIVES if job.top_logprobs else 0
+        kwargs["top_logprobs"] = job.top_logprobs
         job.logprobs = True
     where = "response_format"
     try:
