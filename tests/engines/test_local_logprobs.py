@@ -1,6 +1,7 @@
 """The local engine's chat alternatives by token id: pieces of one UTF-8 character, which llama.cpp's
 text-keyed alternatives collapse into one "" entry, stay apart; the numbers are llama.cpp's
-log-softmax; a request's logit_bias still applies when alternatives are recorded."""
+log-softmax; a request's logit_bias still applies when alternatives are recorded. (llama-cpp-python is
+installed by scripts/setup.sh; without it the local engine, and this module, do not run.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import numpy as np
 import pytest
 
 from semdns.engines.local import _record_alternatives
-from semdns.engines.local_logprobs import TopAlternatives, bias_processor, log_softmax, token_entry
+from semdns.engines.local_logprobs import TopAlternatives, bias_processor, token_entry
+
+llama_cpp = pytest.importorskip("llama_cpp")
+logprobs_of = llama_cpp.Llama.logits_to_logprobs
 
 # Token 0: "Hi", 1 and 2: the first two bytes of 👋 (each alone is no UTF-8), 3: "!", 4: end of turn.
 PIECES = {0: b"Hi", 1: b"\xf0", 2: b"\x9f", 3: b"!", 4: b"<|im_end|>"}
@@ -29,7 +33,7 @@ def _chunk(tokens: int) -> dict[str, Any]:
 
 
 def test_pieces_of_one_character_are_distinct_alternatives_with_their_bytes() -> None:
-    recorder = TopAlternatives(2, detokenize)
+    recorder = TopAlternatives(2, detokenize, logprobs_of)
     logits = np.array([0.0, 5.0, 4.5, -1.0, -2.0], dtype=np.single)
     assert recorder(np.array([7, 8], dtype=np.intc), logits) is logits  # the logits are not changed
     chunk = _chunk(1)
@@ -37,13 +41,13 @@ def test_pieces_of_one_character_are_distinct_alternatives_with_their_bytes() ->
     top = chunk["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
     assert [t["token"] for t in top] == ["\\xf0", "\\x9f"]
     assert [t["bytes"] for t in top] == [[0xF0], [0x9F]]
-    expected = log_softmax(logits)
+    expected = logprobs_of(logits)  # the numbers llama.cpp reports for the sampled token
     assert [t["logprob"] for t in top] == [float(expected[1]), float(expected[2])]
     assert top[0]["logprob"] >= top[1]["logprob"]
 
 
 def test_positions_fill_the_answers_tokens_in_order_and_extra_chunks_are_left_alone() -> None:
-    recorder = TopAlternatives(1, detokenize)
+    recorder = TopAlternatives(1, detokenize, logprobs_of)
     for best in (0, 3):
         logits = np.full(5, -5.0, dtype=np.single)
         logits[best] = 1.0
@@ -57,14 +61,6 @@ def test_positions_fill_the_answers_tokens_in_order_and_extra_chunks_are_left_al
     assert third["choices"][0]["logprobs"]["content"][0]["top_logprobs"] == [{"token": "", "logprob": -0.1}]
 
 
-def test_the_log_softmax_is_llama_cpps() -> None:
-    llama_cpp = pytest.importorskip("llama_cpp")
-    logits = np.array([3.0, -1.0, 0.5, 12.0, -np.inf], dtype=np.single)
-    ours = log_softmax(logits)
-    theirs = llama_cpp.Llama.logits_to_logprobs(logits)
-    assert np.array_equal(ours, theirs)
-
-
 def test_a_token_entry_writes_text_that_is_not_utf8_as_escaped_bytes() -> None:
     assert token_entry(b"caf\xc3\xa9", -0.5) == {
         "token": "café",
@@ -75,8 +71,6 @@ def test_a_token_entry_writes_text_that_is_not_utf8_as_escaped_bytes() -> None:
 
 
 def test_a_logit_bias_is_applied_after_the_recording() -> None:
-    pytest.importorskip("llama_cpp")
-
     class FakeLlama:
         def detokenize(self, tokens: list[int], special: bool = False) -> bytes:
             return detokenize(tokens, special)

@@ -276,7 +276,7 @@ class LocalEngine:
             timeout_s,
             grammar=job.grammar,
             logprobs=job.logprobs,
-            top_logprobs=job.top_logprobs if job.endpoint == "chat" else 0,
+            top_logprobs=job.top_logprobs,
             fresh=job.seed is not None,
         ):
             if job.logprobs and job.endpoint == "chat":
@@ -445,9 +445,9 @@ def _record_alternatives(llm: Any, args: dict[str, Any], count: int) -> TopAlter
     """Make ``args`` record each sampled position's ``count`` most likely tokens (by id), with the
     request's ``logit_bias`` applied after the recording as llama.cpp would have (it cannot take both
     a bias and a processor: :func:`.local_logprobs.bias_processor`)."""
-    from llama_cpp import LogitsProcessorList
+    from llama_cpp import Llama, LogitsProcessorList
 
-    recorder = TopAlternatives(count, llm.detokenize)
+    recorder = TopAlternatives(count, llm.detokenize, Llama.logits_to_logprobs)
     processors: list[Any] = [recorder]
     bias = args.pop("logit_bias", None)
     if bias:

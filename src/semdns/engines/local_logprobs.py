@@ -9,11 +9,11 @@ temperature, 2.3% of positions listed fewer than the two alternatives asked with
 OpenAI's contract is exactly ``top_logprobs`` entries, most likely first, each with its ``bytes``.
 
 So a request that asks for them records, at every sampled position, the most likely tokens by id
-straight from the logits the sampler sees (a logits processor that changes nothing), with the same
-log-softmax llama.cpp reports, and puts them in place of llama.cpp's list in each chunk: the i-th
-token of the answer is the i-th sampled position (the tokens a stream returns are always a prefix of
-those sampled). A piece of a character is written as OpenAI writes one: its bytes escaped in ``token``
-(``"\\xf0\\x9f"``) and listed in ``bytes``.
+straight from the logits the sampler sees (a logits processor that changes nothing), through llama.cpp's
+own log-softmax (``Llama.logits_to_logprobs``, so the numbers are those it reports), and puts them in
+place of llama.cpp's list in each chunk: the i-th token of the answer is the i-th sampled position (the
+tokens a stream returns are always a prefix of those sampled). A piece of a character is written as
+OpenAI writes one: its bytes escaped in ``token`` (``"\\xf0\\x9f"``) and listed in ``bytes``.
 """
 
 from __future__ import annotations
@@ -35,30 +35,23 @@ def token_entry(token_bytes: bytes, logprob: float) -> dict[str, Any]:
     }
 
 
-def log_softmax(logits: npt.NDArray[np.single]) -> npt.NDArray[np.single]:
-    """llama.cpp's own arithmetic (``Llama.logits_to_logprobs``), so the numbers match its report of the
-    sampled token: float32, the maximum subtracted first."""
-    top = np.amax(logits)
-    shifted = np.subtract(logits, top if np.isfinite(top) else 0.0, dtype=np.single)
-    with np.errstate(divide="ignore"):
-        total = np.log(np.sum(np.exp(shifted)))
-    result: npt.NDArray[np.single] = shifted - total
-    return result
-
-
 class TopAlternatives:
     """A logits processor (it returns the logits unchanged) that remembers each sampled position's
-    ``count`` most likely token ids and their log probabilities, and writes them into chat chunks."""
+    ``count`` most likely token ids and their log probabilities, and writes them into chat chunks.
 
-    def __init__(self, count: int, detokenize: Any) -> None:
+    ``detokenize`` (``Llama.detokenize``: token ids to bytes) and ``logprobs_of``
+    (``Llama.logits_to_logprobs``) come from the loaded model's library, which is an optional extra."""
+
+    def __init__(self, count: int, detokenize: Any, logprobs_of: Any) -> None:
         self.count = count
-        self._detokenize = detokenize  # Llama.detokenize: token ids -> bytes
+        self._detokenize = detokenize
+        self._logprobs_of = logprobs_of
         self._positions: deque[list[tuple[int, float]]] = deque()
 
     def __call__(
         self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]
     ) -> npt.NDArray[np.single]:
-        logprobs = log_softmax(np.asarray(scores, dtype=np.single))
+        logprobs = self._logprobs_of(np.asarray(scores, dtype=np.single))
         count = min(self.count, logprobs.shape[0])
         best = np.argpartition(-logprobs, count - 1)[:count]
         ranked = sorted(((int(i), float(logprobs[i])) for i in best), key=lambda item: (-item[1], item[0]))
