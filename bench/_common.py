@@ -28,6 +28,18 @@ def emit(result: dict[str, Any], out: Path | None) -> None:
         out.write_text(text + "\n", encoding="utf-8")
 
 
+def zone_folder(folder: Path) -> Any:
+    """The namespace a folder of zone files declares (every ``*.yaml`` in it, as their policies say);
+    a folder without one is refused by name (``--zones DIR`` of bench/routing_passes.py and
+    bench/decision_cost.py)."""
+    from semdns.zone import load_zone_files
+
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise SystemExit(f"--zones {folder}: no .yaml zone files there")
+    return load_zone_files(files)
+
+
 def public_prompts(limit: int, seed: int = 0) -> list[str]:
     """Unique public prompts from every routing evaluation split (code, exams, word problems,
     trivia...), shuffled with a fixed seed: the traffic of the line-rate benchmarks."""

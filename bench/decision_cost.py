@@ -38,10 +38,10 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import emit, machine_speed, public_prompts
+from _common import emit, machine_speed, public_prompts, zone_folder
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder
-from semdns.zone import ZoneTree, load_default_tree, load_zone_files
+from semdns.zone import ZoneTree, load_default_tree
 
 LENGTHS = ((32, "up to 32 tokens"), (64, "33-64 tokens"), (128, "65-128 tokens"))
 LONG = "over 128 tokens (two windows)"
@@ -117,12 +117,8 @@ def summarise(rows: list[dict[str, Any]], cores: float) -> dict[str, Any]:
 
 def tree_for(zones: Path | None) -> ZoneTree:
     """The shipped namespace, or the one a folder of zone files declares."""
-    if zones is None:
-        return load_default_tree()
-    files = sorted(zones.glob("*.yaml"))
-    if not files:
-        raise SystemExit(f"--zones {zones}: no .yaml zone files there")
-    return load_zone_files(files)
+    tree: ZoneTree = load_default_tree() if zones is None else zone_folder(zones)
+    return tree
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-from _common import emit
+from _common import emit, zone_folder
 from routing_eval import held_out_training, sample, team_set
 from semdns.eval.ablate import MemoTokenEncoder
 from semdns.eval.bootstrap import mean_ci, paired_difference_ci
@@ -54,7 +54,7 @@ from semdns.eval.runner import run
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder, encode_cached
 from semdns.resolve.trained import TrainedClassifier, namespace_digest
-from semdns.zone import load_default_tree, load_zone_files
+from semdns.zone import load_default_tree
 from semdns.zone.schema import LONG_PROMPT_TOKENS, Policy
 from semdns.zone.tree import ZoneTree
 
@@ -149,7 +149,7 @@ def _variant(tree: ZoneTree, setting: Setting | Path | None) -> tuple[str, ZoneT
     if setting is None:
         return "full path", with_lexical(tree, None)
     if isinstance(setting, Path):
-        zones = load_zone_files(sorted(setting.glob("*.yaml")))
+        zones: ZoneTree = zone_folder(setting)
         if namespace_digest(zones) != namespace_digest(tree):
             raise SystemExit(f"--zones {setting}: not the shipped namespace (names or examples differ)")
         return f"zones: {setting}", zones

@@ -59,3 +59,8 @@ def test_a_malformed_zone_file_names_the_file(tmp_path: Path) -> None:
     (folder / "legal.yaml").write_text("origin: legal.\npolicy: [not, a, mapping\n", encoding="utf-8")
     with pytest.raises(ZoneError, match=r"legal\.yaml"):
         passes._variant(load_default_tree(), folder)
+
+
+def test_a_folder_without_zone_files_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"no \.yaml zone files"):
+        passes._variant(load_default_tree(), tmp_path)
