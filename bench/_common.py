@@ -7,6 +7,9 @@ The benchmarks are scripts (``python bench/NAME.py``), so this module is importe
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,59 @@ def zone_folder(folder: Path) -> Any:
     if not files:
         raise SystemExit(f"--zones {folder}: no .yaml zone files there")
     return load_zone_files(files)
+
+
+class SchedulerCounts:
+    """What Linux's scheduler says about this process's threads and the machine, between two moments:
+    for each thread, the time it ran and the time it waited runnable for a core
+    (``/proc/self/task/*/schedstat``), and how long the machine's cores sat idle (``/proc/stat``).
+
+    A process that uses less than every core while its threads also wait runnable is crowding the
+    cores at some moments and leaving one idle at others (hand-overs of the interpreter lock); one that
+    waits little and idles much has too little work in flight. Threads still alive when read are
+    counted (an ended thread's counts go with it). ``read()`` is None where the files are missing (not
+    Linux)."""
+
+    def __init__(self) -> None:
+        self._start = self._snapshot()
+        self._wall = time.perf_counter()
+
+    @staticmethod
+    def _snapshot() -> tuple[dict[int, tuple[int, int]], list[int]] | None:
+        try:
+            threads = {}
+            for tid in os.listdir("/proc/self/task"):
+                with open(f"/proc/self/task/{tid}/schedstat", encoding="ascii") as handle:
+                    ran, waited = handle.read().split()[:2]
+                threads[int(tid)] = (int(ran), int(waited))
+            with open("/proc/stat", encoding="ascii") as handle:
+                machine = [int(v) for v in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return threads, machine
+
+    def read(self) -> dict[str, Any] | None:
+        """Cores' worth of each busy thread's running and runnable waiting since construction (named
+        as :mod:`threading` names them), and of the machine's idle time."""
+        end, wall = self._snapshot(), time.perf_counter() - self._wall
+        if self._start is None or end is None or wall <= 0:
+            return None
+        names = {thread.native_id: thread.name for thread in threading.enumerate()}
+        threads = []
+        for tid, (ran, waited) in sorted(end[0].items()):
+            ran0, waited0 = self._start[0].get(tid, (0, 0))
+            if ran - ran0 > 0.01 * wall * 1e9:  # threads that ran at least 1% of the time
+                threads.append(
+                    {
+                        "thread": names.get(tid, str(tid)),
+                        "running_cores": round((ran - ran0) / 1e9 / wall, 2),
+                        "runnable_waiting_cores": round((waited - waited0) / 1e9 / wall, 2),
+                    }
+                )
+        deltas = [b - a for a, b in zip(self._start[1], end[1], strict=False)]
+        total = sum(deltas)
+        idle = (deltas[3] + deltas[4]) / total * (os.cpu_count() or 1) if total and len(deltas) > 4 else None
+        return {"threads": threads, "machine_idle_cores": None if idle is None else round(idle, 2)}
 
 
 def public_prompts(limit: int, seed: int = 0) -> list[str]:

@@ -38,7 +38,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import emit, machine_speed, percentile, public_prompts
+from _common import SchedulerCounts, emit, machine_speed, percentile, public_prompts
 from semdns.eval.routing import load_labelled, score_multi, score_single
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
@@ -196,9 +196,11 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
 
     batches_before = resolver.batcher.batches if resolver.batcher else 0
     embedded_before = resolver.batcher.embedded if resolver.batcher else 0
+    scheduler = SchedulerCounts()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    scheduled = scheduler.read()
     batches = (resolver.batcher.batches - batches_before) if resolver.batcher else 0
     embedded = (resolver.batcher.embedded - embedded_before) if resolver.batcher else 0
     return {
@@ -210,6 +212,7 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
         "stage_share": {k: round(v / len(latencies), 4) for k, v in sorted(stages.items())},
         "latency_by_stage": {k: summary(v) for k, v in sorted(by_stage.items())},
         "mean_batch": round(embedded / batches, 2) if batches else None,
+        "scheduler": scheduled,
     }
 
 

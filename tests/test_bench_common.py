@@ -1,6 +1,14 @@
-"""The benchmarks' shared reading of the machine's speed (bench/_common.py)."""
+"""The benchmarks' shared readings of the machine (bench/_common.py): its speed, and what the scheduler
+says about a run's threads."""
 
 from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
 
 from bench_scripts import load_bench
 
@@ -15,3 +23,37 @@ def test_the_speed_reading_is_seconds_of_cpu_that_grow_with_the_work() -> None:
 
 def test_no_work_reads_zero_to_the_reading_s_precision() -> None:
     assert common.machine_speed(iterations=0) == 0.0
+
+
+def _spin(seconds: float, spun: threading.Event, release: threading.Event) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+    spun.set()
+    release.wait(10)  # alive when counted: an ended thread's counts are gone with it
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="the scheduler's counts are Linux's")
+def test_scheduler_counts_name_the_threads_that_ran_and_how_much() -> None:
+    counts = common.SchedulerCounts()
+    spun, release = threading.Event(), threading.Event()
+    busy = threading.Thread(target=_spin, args=(0.3, spun, release), name="bench-busy")
+    busy.start()
+    assert spun.wait(10)
+    read = counts.read()
+    release.set()
+    busy.join()
+    assert read is not None
+    by_name = {row["thread"]: row for row in read["threads"]}
+    assert "bench-busy" in by_name  # named as threading names it, not by its thread id
+    assert 0.2 <= by_name["bench-busy"]["running_cores"] <= 1.0  # it spun most of the time measured
+    assert by_name["bench-busy"]["runnable_waiting_cores"] >= 0
+    assert 0 <= read["machine_idle_cores"] <= (os.cpu_count() or 1)
+
+
+def test_scheduler_counts_are_none_without_the_kernel_s_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(_path: str) -> list[str]:
+        raise FileNotFoundError("/proc/self/task")
+
+    monkeypatch.setattr(common.os, "listdir", missing)
+    assert common.SchedulerCounts().read() is None
