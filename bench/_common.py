@@ -63,8 +63,11 @@ class SchedulerCounts:
         try:
             threads = {}
             for tid in os.listdir("/proc/self/task"):
-                with open(f"/proc/self/task/{tid}/schedstat", encoding="ascii") as handle:
-                    ran, waited = handle.read().split()[:2]
+                try:
+                    with open(f"/proc/self/task/{tid}/schedstat", encoding="ascii") as handle:
+                        ran, waited = handle.read().split()[:2]
+                except FileNotFoundError:  # the thread ended between the listing and the read
+                    continue
                 threads[int(tid)] = (int(ran), int(waited))
             with open("/proc/stat", encoding="ascii") as handle:
                 machine = [int(v) for v in handle.readline().split()[1:]]
