@@ -17,7 +17,9 @@ without the shallow stage and without either (the full path, every prompt throug
 per-decision cost of semantic-router's rule (top-5 nearest examples; one MiniLM call a decision, as
 the library makes it) on the same prompts. The event loop is uvloop, as ``semdns serve`` runs (uvicorn's
 ``loop="auto"``), or asyncio's own with ``--loop asyncio``; ``shipped_c32_by_event_loop`` puts the two
-side by side, alternated, in the same run.
+side by side, alternated, in the same run. ``encoder_alone`` is the ceiling of every run's
+``cpu_cores``: one bare thread per model worker doing nothing but the encoder's calls (each run's
+``scheduler`` says how its threads shared the cores: ``bench/_common.SchedulerCounts``).
 
     .venv/bin/python bench/resolve.py --throughput [--prompts 1500] [--loop uvloop|asyncio] [--out out.json]
 """
@@ -31,6 +33,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -216,6 +219,55 @@ async def drive(resolver: Resolver, prompts: list[str], concurrency: int) -> dic
     }
 
 
+def encoder_alone(
+    encode_ids: Callable[[list[list[int]]], object], ids: list[list[int]], threads: int
+) -> dict[str, object]:
+    """``threads`` bare threads doing nothing but the encoder's calls, one text a call as the model
+    workers make them, each taking the next text when it is free: what the machine gives Python
+    threads feeding ONNX Runtime, with no event loop and no resolution (the ceiling of the resolver's
+    ``cpu_cores``)."""
+    queue = iter(ids)
+    taking = threading.Lock()
+    finished = threading.Barrier(threads + 1)
+    counted = threading.Event()
+
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while True:
+                with taking:
+                    row = next(queue, None)
+                if row is None:
+                    break
+                encode_ids([row])
+        except Exception as exc:  # raised by the caller once every thread is done
+            failed.append(exc)
+        finally:
+            finished.wait()
+            counted.wait()  # alive until counted: an ended thread's scheduler counts go with it
+
+    pool = [threading.Thread(target=work, name=f"encoder-alone-{index}") for index in range(threads)]
+    scheduler = SchedulerCounts()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for thread in pool:
+        thread.start()
+    finished.wait()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    scheduled = scheduler.read()
+    counted.set()
+    for thread in pool:
+        thread.join()
+    if failed:  # a rate over part of the texts would be no figure at all
+        raise failed[0]
+    return {
+        "threads": threads,
+        "texts_per_s": round(len(ids) / wall, 1),
+        "cpu_cores": round(cpu / wall, 2),
+        "scheduler": scheduled,
+    }
+
+
 def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> dict[str, object]:
     from semdns.eval.routers import NearestExamplesRouter
     from semdns.resolve.batcher import EmbeddingBatcher
@@ -259,6 +311,8 @@ def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> di
         run(drive(resolver, prompts[:50], 8))
         by_workers[f"{workers} worker(s)"] = run(drive(resolver, prompts, 32))
         resolver.close()
+    # The ceiling of cpu_cores: as many bare threads as model workers, doing only the encoder's calls.
+    alone = encoder_alone(encoder.encode_ids, encoder.token_ids_batch(prompts[:400]), cores)
     # The same resolver on each event loop, alternated (the machine's speed drifts within minutes).
     loops = ("uvloop", "asyncio") if default_loop() == "uvloop" else ("asyncio",)
     by_loop: dict[str, list[object]] = {name: [] for name in loops}
@@ -290,6 +344,7 @@ def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> di
         "runs": runs,
         "full_path_c32_by_batcher_wait": by_wait,
         "shipped_c32_by_model_workers": by_workers,
+        "encoder_alone": alone,
         "shipped_c32_by_event_loop": {name: {"decisions_per_s": rates} for name, rates in by_loop.items()},
         "semantic_router_rule_per_decision": {
             **summary(per_decision),
