@@ -48,6 +48,7 @@ from semdns.resolve.shallow import IdsEncoder, ShallowEncoder, ShallowStart, sha
 from semdns.resolve.static import StaticEmbedding, TokenEncoder
 from semdns.resolve.text import cache_key, normalize_for_matching
 from semdns.resolve.trained import BaseFeatures, QueryFeatures, TrainedClassifier
+from semdns.zone.schema import Policy
 from semdns.zone.tree import ZoneNode, ZoneTree
 
 _TOP_SCORES = 3
@@ -57,6 +58,19 @@ _STALE_ANSWER_TTL = 30
 """The TTL a stale answer carries (RFC 8767's recommendation)."""
 _log = logging.getLogger(__name__)
 _WARM_UP = "warm-up: def double(values: list[int]) -> list[int]: return [2 * v for v in values]"
+
+
+def _stricter_for_child(policy: Policy, judgement: Judgement) -> Judgement:
+    """A fast pass's verdict, unsure instead when it chose alone a child that the policy's
+    ``fast_pass_child_thresholds`` asks more of than the pass's best probability (the next stage then
+    decides, as for any unsure verdict)."""
+    if judgement.verdict != "descend" or not policy.fast_pass_child_thresholds:
+        return judgement
+    label = judgement.chosen[0].labels[0]
+    for child, threshold in policy.fast_pass_child_thresholds:
+        if child == label and judgement.ranked[0][1] <= threshold:  # strictly above, as every threshold
+            return Judgement("unsure", (), judgement.ranked)
+    return judgement
 
 
 def _plain_key(key: str) -> bool:
@@ -551,13 +565,14 @@ class Resolver:
             elif policy.lexical_long_threshold is not None and len(ids) > policy.lexical_long_tokens:
                 threshold = policy.lexical_long_threshold  # the transformer's costliest prompts
             scores = self.classifier.score(node.name, self._lexical_features(state), "lexical")
-            return self._judge_pass(node, candidates, scores, threshold)
+            return _stricter_for_child(policy, self._judge_pass(node, candidates, scores, threshold))
         if stage == "shallow":
             candidates = self.classifier.candidates(node.name, "shallow")
             if self.shallow is None or len(candidates) < 2:
                 return None
             scores = self.classifier.score(node.name, self._shallow_features(state), "shallow")
-            return self._judge_pass(node, candidates, scores, policy.shallow_threshold)
+            judgement = self._judge_pass(node, candidates, scores, policy.shallow_threshold)
+            return _stricter_for_child(policy, judgement)
         candidates = self.classifier.candidates(node.name)
         if len(candidates) < 2:
             return None

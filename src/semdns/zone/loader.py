@@ -136,6 +136,7 @@ def _compress_spec(pf: _ParsedFile, base: CompressSpec, override: CompressSpec |
 def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | None]:
     issues: list[ZoneIssue] = []
     nodes: dict[Name, ZoneNode] = {}
+    strict_set_at: dict[Name, tuple[str, int | None, str]] = {}  # where a node's child thresholds come from
     dn_owner: dict[tuple[tuple[str, str], ...], ZoneNode] = {}
     for pf in files:
         origin = Name.parse(pf.zone.origin)
@@ -176,6 +177,8 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
                 )
                 continue
             policy = spec.policy.apply(zone_policy) if spec.policy else zone_policy
+            if policy.fast_pass_child_thresholds:
+                strict_set_at[name] = _where_set(pf, key, spec, "fast_pass_child_thresholds")
             dn = DistinguishedName.parse(spec.dn) if spec.dn else name.to_dn()
             node = ZoneNode(
                 name=name,
@@ -244,4 +247,35 @@ def _compose(files: Sequence[_ParsedFile]) -> tuple[list[ZoneIssue], ZoneTree | 
     if issues:
         return issues, None
     serials = {Name.parse(pf.zone.origin): pf.zone.serial or 0 for pf in files}
-    return [], ZoneTree.build(nodes, apex, keys, serials)
+    tree = ZoneTree.build(nodes, apex, keys, serials)
+    issues = _unknown_children(tree, strict_set_at)
+    return (issues, None) if issues else ([], tree)
+
+
+def _where_set(pf: _ParsedFile, key: str, spec: NodeSpec, field: str) -> tuple[str, int | None, str]:
+    """The file, line and path of a policy field a node has: its own policy's, else its zone's."""
+    if spec.policy is not None and field in spec.policy.model_fields_set:
+        path: tuple[str, ...] = ("nodes", key, "policy", field)
+    else:
+        path = ("policy", field)
+    return pf.path, pf.doc.line_of(path), ".".join(path)
+
+
+def _unknown_children(tree: ZoneTree, set_at: dict[Name, tuple[str, int | None, str]]) -> list[ZoneIssue]:
+    """A child threshold that names no child where it applies would never take effect (a typo, or a
+    child since renamed): an error, like an unknown field. A node's own setting must name one of its
+    children; a zone file's applies to every node of the file, so it must name a child of one of them
+    (the others have no such child to choose, and it changes nothing for them). Leaves choose nothing."""
+    choosers: dict[tuple[str, int | None, str], list[Name]] = {}
+    for name, origin in set_at.items():
+        if tree.children(name):
+            choosers.setdefault(origin, []).append(name)
+    issues: list[ZoneIssue] = []
+    for (file, line, path), names in choosers.items():
+        children = {child.labels[0] for name in names for child in tree.children(name)}
+        asked = {label for name in names for label, _ in tree.node(name).policy.fast_pass_child_thresholds}
+        where = str(names[0]) if len(names) == 1 else f"any of {', '.join(map(str, names))}"
+        for label in sorted(asked - children):
+            message = f"{label!r} is not a child of {where} (children: {', '.join(sorted(children))})"
+            issues.append(ZoneIssue(file, line, path, message))
+    return issues

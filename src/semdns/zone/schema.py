@@ -11,9 +11,18 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from semdns.names import DistinguishedName, InvalidName, Name
 from semdns.privacy.policy import PrivacySpec
@@ -50,6 +59,43 @@ for the lexical pass unless a zone sets ``lexical_long_tokens``."""
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _child_thresholds(value: object) -> object:
+    """``{label: probability}`` as sorted ``(label, probability)`` pairs, each label one level of a
+    name (``creative``; ``creative.`` is read the same), lower-cased. Anything else is left to the
+    type check, which names what it expected."""
+    items: list[object]
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        return value
+    pairs = [_child_label(pair) for pair in items]
+    labels = [pair[0] for pair in pairs if isinstance(pair, tuple)]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(map(repr, twice))} given more than once; keep one threshold per child")
+    return tuple(sorted(pairs, key=str))
+
+
+def _child_label(pair: object) -> object:
+    """One ``(label, probability)`` pair with its label checked and lower-cased."""
+    if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)):
+        return pair
+    try:
+        name = Name.parse(pair[0])
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from exc
+    if name.depth != 1:
+        raise ValueError(f"{pair[0]!r} is not one child's label (creative, not fiction.creative)")
+    return (name.labels[0], pair[1])
+
+
+ChildThresholds = Annotated[tuple[tuple[str, Probability], ...], BeforeValidator(_child_thresholds)]
+"""A policy's ``fast_pass_child_thresholds``: a child's label and the probability a fast pass must exceed
+to choose it."""
 
 
 class Policy(_Strict):
@@ -91,6 +137,12 @@ class Policy(_Strict):
     """The shallow pass (the classifier on the vector of the transformer's first layers, half of a
     full call) decides only above this calibrated probability (and the classifier's margin); below it
     the full transformer runs."""
+    fast_pass_child_thresholds: ChildThresholds = ()
+    """Children the lexical and shallow passes may choose alone only above a stricter threshold of
+    their own, written ``{label: probability}`` (``{creative: 0.9}`` at the root). Below it the fast
+    pass is unsure and the next stage decides. For a child the cheap passes over-choose on real
+    prompts, without making every other child pay (docs/routing.md, "A child the fast passes
+    over-choose"). Held as sorted ``(label, probability)`` pairs so that a policy stays hashable."""
     multi_margin: Probability = 0.05
     max_fanout: Annotated[int, Field(ge=1, le=8)] = 3
     stages: tuple[Stage, ...] = STAGES
@@ -123,6 +175,7 @@ class PolicyOverride(_Strict):
     lexical_long_threshold: Probability | None = None
     lexical_long_tokens: Annotated[int, Field(ge=1, le=100_000)] | None = None
     shallow_threshold: Probability | None = None
+    fast_pass_child_thresholds: ChildThresholds | None = None
     multi_margin: Probability | None = None
     max_fanout: Annotated[int, Field(ge=1, le=8)] | None = None
     stages: tuple[Stage, ...] | None = None
