@@ -45,6 +45,10 @@ def shipped(encoder: MiniLMEncoder) -> RoutingDecision:
     return decision
 
 
+def test_the_shipped_root_asks_more_of_the_fast_passes_for_creative() -> None:
+    assert load_default_tree().node(Name.parse(".")).policy.fast_pass_child_thresholds == (("creative", 0.9),)
+
+
 def test_below_the_child_threshold_the_next_stages_decide(
     encoder: MiniLMEncoder, shipped: RoutingDecision
 ) -> None:
