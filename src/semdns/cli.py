@@ -45,11 +45,12 @@ def _register() -> None:
 
 def _check_environment() -> None:
     """Refuse a malformed setting read from the environment before any command loads a model."""
-    from semdns.model_workers import default_workers, encoder_threads
+    from semdns.model_workers import default_workers, encoder_threads, switch_interval_s
 
     try:
         default_workers()
         encoder_threads()
+        switch_interval_s()
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None

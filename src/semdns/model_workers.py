@@ -1,5 +1,6 @@
-"""How many threads run the transformer (model workers, and each call's intra-op threads): read from
-the environment, checked, with no heavy imports.
+"""How many threads run the transformer (model workers, and each call's intra-op threads), and how
+often the interpreter lock changes hands once they run: read from the environment, checked, with no
+heavy imports.
 
 It sits outside :mod:`semdns.resolve` because importing anything there loads the resolver (numpy,
 scikit-learn, ONNX Runtime: half a second), and the command line validates this setting before it
@@ -8,8 +9,18 @@ loads anything."""
 from __future__ import annotations
 
 import os
+import sys
 
-__all__ = ["ENCODER_THREADS_ENV", "WORKERS_ENV", "available_cores", "default_workers", "encoder_threads"]
+__all__ = [
+    "ENCODER_THREADS_ENV",
+    "SWITCH_INTERVAL_ENV",
+    "WORKERS_ENV",
+    "apply_switch_interval",
+    "available_cores",
+    "default_workers",
+    "encoder_threads",
+    "switch_interval_s",
+]
 
 WORKERS_ENV = "SEMDNS_MODEL_WORKERS"
 """How many model workers a resolver's batcher runs (default: the cores). ``semdns serve --workers N``
@@ -18,6 +29,46 @@ gives each of its N processes its share of the cores, so that N processes do not
 
 ENCODER_THREADS_ENV = "SEMDNS_ENCODER_THREADS"
 """How many intra-op threads each transformer call uses (default: the cores each model worker has)."""
+
+
+SWITCH_INTERVAL_ENV = "SEMDNS_SWITCH_INTERVAL_US"
+"""How long (microseconds) a thread may keep the interpreter lock while another waits for it, once
+model workers run (default :data:`DEFAULT_SWITCH_INTERVAL_US`; ``0`` leaves the interpreter's own)."""
+
+DEFAULT_SWITCH_INTERVAL_US = 50
+"""The interval model workers run under. CPython's 5 ms lets the event loop keep the lock while a worker
+back from the transformer waits for it, its core idle. ``bench/resolve.py --throughput`` on 2 cores,
+alternated with ``SEMDNS_SWITCH_INTERVAL_US=0``: 966, 1,017 and 1,042 decisions/s at c=32 against 894,
+951 and 1,006, the machine idle 0.12-0.20 of a core against 0.17-0.24. 0.3 ms and 1 ms changed nothing
+measurable; 20 us switched too often (docs/routing.md, "The in-process lead followed")."""
+
+_INTERPRETER_DEFAULT_S = 0.005
+
+
+def switch_interval_s() -> float | None:
+    """The switch interval for a process with model workers, in seconds: :data:`SWITCH_INTERVAL_ENV`
+    when set (None for ``0``: leave the interpreter's), else :data:`DEFAULT_SWITCH_INTERVAL_US`."""
+    text = os.environ.get(SWITCH_INTERVAL_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_SWITCH_INTERVAL_US / 1e6
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{SWITCH_INTERVAL_ENV}={text!r}: expected a whole number of microseconds") from None
+    if value < 0:
+        raise ValueError(f"{SWITCH_INTERVAL_ENV}={text!r}: a number of microseconds, 0 or more")
+    return value / 1e6 if value else None
+
+
+def apply_switch_interval() -> None:
+    """Set the interpreter's switch interval for model workers (:func:`switch_interval_s`), unless the
+    program already chose one of its own (anything but CPython's 5 ms) and the environment does not
+    ask for one: an application that tuned its interpreter keeps its choice."""
+    wanted = switch_interval_s()
+    if wanted is None:
+        return
+    if os.environ.get(SWITCH_INTERVAL_ENV, "").strip() or sys.getswitchinterval() == _INTERPRETER_DEFAULT_S:
+        sys.setswitchinterval(wanted)
 
 
 def available_cores() -> int:

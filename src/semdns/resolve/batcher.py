@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from semdns.model_workers import apply_switch_interval
 from semdns.resolve.encoder import Vectors
 
 _log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ class EmbeddingBatcher:
                 raise BatcherClosed("the embedding batcher is closed")
             self._queue.append(_Pending(ids, future, loop, work))
             if not self._threads:
+                # Threads now share the interpreter lock with the event loop: hand it over sooner.
+                apply_switch_interval()
                 for index in range(self.workers):
                     thread = threading.Thread(target=self._work, name=f"semdns-embed-{index}", daemon=True)
                     self._threads.append(thread)
