@@ -48,15 +48,9 @@ _INTERPRETER_DEFAULT_S = 0.005
 def switch_interval_s() -> float | None:
     """The switch interval for a process with model workers, in seconds: :data:`SWITCH_INTERVAL_ENV`
     when set (None for ``0``: leave the interpreter's), else :data:`DEFAULT_SWITCH_INTERVAL_US`."""
-    text = os.environ.get(SWITCH_INTERVAL_ENV)
-    if text is None or not text.strip():
+    value = _whole(SWITCH_INTERVAL_ENV, "microsecond", least=0)
+    if value is None:
         return DEFAULT_SWITCH_INTERVAL_US / 1e6
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{SWITCH_INTERVAL_ENV}={text!r}: expected a whole number of microseconds") from None
-    if value < 0:
-        raise ValueError(f"{SWITCH_INTERVAL_ENV}={text!r}: a number of microseconds, 0 or more")
     return value / 1e6 if value else None
 
 
@@ -99,6 +93,11 @@ def encoder_threads() -> int:
 
 def _positive(variable: str, what: str) -> int | None:
     """The whole number of at least one in ``variable``, None when it is unset or blank."""
+    return _whole(variable, what, least=1)
+
+
+def _whole(variable: str, what: str, *, least: int) -> int | None:
+    """The whole number of at least ``least`` in ``variable``, None when it is unset or blank."""
     text = os.environ.get(variable)
     if text is None or not text.strip():
         return None
@@ -106,6 +105,7 @@ def _positive(variable: str, what: str) -> int | None:
         value = int(text)
     except ValueError:
         raise ValueError(f"{variable}={text!r}: expected a whole number of {what}s") from None
-    if value < 1:
-        raise ValueError(f"{variable}={text!r}: at least one {what} is needed")
+    if value < least:
+        needed = f"at least one {what} is needed" if least == 1 else f"{least} {what}s or more"
+        raise ValueError(f"{variable}={text!r}: {needed}")
     return value

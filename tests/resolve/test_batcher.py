@@ -15,6 +15,7 @@ import pytest
 
 from semdns.model_workers import (
     ENCODER_THREADS_ENV,
+    SWITCH_INTERVAL_ENV,
     WORKERS_ENV,
     available_cores,
     default_workers,
@@ -202,14 +203,6 @@ def test_a_malformed_encoder_thread_count_is_refused_naming_the_variable(
         encoder_threads()
 
 
-def test_the_command_line_refuses_a_malformed_encoder_thread_count_before_loading_anything() -> None:
-    env = {**os.environ, ENCODER_THREADS_ENV: "many"}
-    command = [sys.executable, "-c", "from semdns.cli import main; main()", "dig", "sort a list"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2
-    assert f"error: {ENCODER_THREADS_ENV}='many'" in done.stderr and "Traceback" not in done.stderr
-
-
 @pytest.mark.parametrize("text", ["two", "0", "-1", "1.5"])
 def test_a_malformed_model_worker_count_is_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, text: str
@@ -219,9 +212,14 @@ def test_a_malformed_model_worker_count_is_refused_naming_the_variable(
         default_workers()
 
 
-def test_the_command_line_refuses_a_malformed_worker_count_before_loading_anything() -> None:
-    env = {**os.environ, WORKERS_ENV: "two"}
+@pytest.mark.parametrize(
+    ("variable", "text"), [(WORKERS_ENV, "two"), (ENCODER_THREADS_ENV, "many"), (SWITCH_INTERVAL_ENV, "fast")]
+)
+def test_the_command_line_refuses_a_malformed_setting_before_loading_anything(
+    variable: str, text: str
+) -> None:
+    env = {**os.environ, variable: text}
     command = [sys.executable, "-c", "from semdns.cli import main; main()", "dig", "sort a list"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert f"error: {WORKERS_ENV}='two'" in done.stderr and "Traceback" not in done.stderr
+    assert f"error: {variable}={text!r}" in done.stderr and "Traceback" not in done.stderr
