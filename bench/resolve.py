@@ -19,7 +19,9 @@ the library makes it) on the same prompts. The event loop is uvloop, as ``semdns
 ``loop="auto"``), or asyncio's own with ``--loop asyncio``; ``shipped_c32_by_event_loop`` puts the two
 side by side, alternated, in the same run. ``encoder_alone`` is the ceiling of every run's
 ``cpu_cores``: one bare thread per model worker doing nothing but the encoder's calls (each run's
-``scheduler`` says how its threads shared the cores: ``bench/_common.SchedulerCounts``).
+``scheduler`` says how its threads shared the cores: ``bench/_common.SchedulerCounts``), and
+``switch_interval_us`` the interpreter's switch interval the model workers ran under
+(``SEMDNS_SWITCH_INTERVAL_US=0`` keeps CPython's 5 ms, for a comparison).
 
     .venv/bin/python bench/resolve.py --throughput [--prompts 1500] [--loop uvloop|asyncio] [--out out.json]
 """
@@ -340,6 +342,9 @@ def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> di
             "platform": platform.platform(),
         },
         "machine_speed_s": {"before": speed_before, "after": machine_speed()},
+        # What the model workers set (SEMDNS_SWITCH_INTERVAL_US; semdns.model_workers): the figures
+        # depend on it, so each run says which one it ran under.
+        "switch_interval_us": round(sys.getswitchinterval() * 1e6, 1),
         "prompts": len(prompts),
         "runs": runs,
         "full_path_c32_by_batcher_wait": by_wait,
