@@ -48,21 +48,24 @@ _INTERPRETER_DEFAULT_S = 0.005
 def switch_interval_s() -> float | None:
     """The switch interval for a process with model workers, in seconds: :data:`SWITCH_INTERVAL_ENV`
     when set (None for ``0``: leave the interpreter's), else :data:`DEFAULT_SWITCH_INTERVAL_US`."""
-    value = _whole(SWITCH_INTERVAL_ENV, "microsecond", least=0)
-    if value is None:
-        return DEFAULT_SWITCH_INTERVAL_US / 1e6
-    return value / 1e6 if value else None
+    return _interval_s(_whole(SWITCH_INTERVAL_ENV, "microsecond", least=0))
 
 
 def apply_switch_interval() -> None:
     """Set the interpreter's switch interval for model workers (:func:`switch_interval_s`), unless the
     program already chose one of its own (anything but CPython's 5 ms) and the environment does not
     ask for one: an application that tuned its interpreter keeps its choice."""
-    wanted = switch_interval_s()
-    if wanted is None:
-        return
-    if os.environ.get(SWITCH_INTERVAL_ENV, "").strip() or sys.getswitchinterval() == _INTERPRETER_DEFAULT_S:
+    asked = _whole(SWITCH_INTERVAL_ENV, "microsecond", least=0)  # None: the environment is silent
+    wanted = _interval_s(asked)
+    if wanted is not None and (asked is not None or sys.getswitchinterval() == _INTERPRETER_DEFAULT_S):
         sys.setswitchinterval(wanted)
+
+
+def _interval_s(asked_us: int | None) -> float | None:
+    """The interval for what :data:`SWITCH_INTERVAL_ENV` holds: the default when unset, None for 0."""
+    if asked_us is None:
+        return DEFAULT_SWITCH_INTERVAL_US / 1e6
+    return asked_us / 1e6 if asked_us else None
 
 
 def available_cores() -> int:
