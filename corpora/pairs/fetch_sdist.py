@@ -22,12 +22,18 @@ from pip._internal.network.session import PipSession
 KNOWN = {("bigbench", "1.0.0"): "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"}
 
 
+def _is_sdist(filename: str) -> bool:
+    """A source archive (pip's ``Link.is_sdist`` went away in later pips, so the name decides)."""
+    return filename.endswith((".tar.gz", ".zip"))
+
+
 def main() -> None:
     name, version, dest = sys.argv[1], sys.argv[2], sys.argv[3]
     session = PipSession()
     scope = SearchScope.create(find_links=[], index_urls=["https://pypi.org/simple"], no_index=False)
     finder = PackageFinder.create(LinkCollector(session, scope), SelectionPreferences(allow_yanked=False))
-    links = [c.link for c in finder.find_all_candidates(name) if str(c.version) == version and c.link.is_sdist]
+    candidates = finder.find_all_candidates(name)
+    links = [c.link for c in candidates if str(c.version) == version and _is_sdist(c.link.filename)]
     if not links:
         sys.exit(f"no sdist for {name}=={version}")
     url = links[0].url_without_fragment
@@ -35,7 +41,8 @@ def main() -> None:
     with session.get(url, stream=True) as resp, open(dest, "wb") as out:
         resp.raise_for_status()
         shutil.copyfileobj(resp.raw, out)
-    digest = hashlib.sha256(open(dest, "rb").read()).hexdigest()
+    with open(dest, "rb") as done:
+        digest = hashlib.sha256(done.read()).hexdigest()
     print("sha256", digest)
     if (name, version) in KNOWN and KNOWN[(name, version)] != digest:
         sys.exit("sha256 mismatch")
