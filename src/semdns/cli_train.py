@@ -7,7 +7,10 @@ The shipped default is rebuilt with::
 
 and ``semdns train --check FILE`` (run by the tests) says whether an artefact is still the one its zones
 and corpora would give: the namespace digest and every corpus file's sha256 (labelled and unlabelled)
-must match.
+must match, and it must be for the encoder that embeds prompts (a resolver ignores one made for
+another). After a change of encoder that moves few vectors, ``semdns train --restamp NOTE`` carries the
+weights over instead of retraining, recording the encoder they were fit on and why
+(:mod:`semdns.resolve.restamp`; the shipped artefact was carried over this way, docs/routing.md).
 """
 
 from __future__ import annotations
@@ -51,10 +54,14 @@ def expand_corpora(patterns: list[str]) -> list[Path]:
 
 
 def stale_reasons(
-    artefact: Path, tree: ZoneTree, corpora: list[Path], unlabelled: list[Path] | None = None
+    artefact: Path,
+    tree: ZoneTree,
+    corpora: list[Path],
+    unlabelled: list[Path] | None = None,
+    encoder_id: str | None = None,
 ) -> list[str]:
     """Why ``artefact`` is not what training on ``tree``, ``corpora`` and the ``unlabelled`` texts would
-    give (empty: current)."""
+    give, or is not for the encoder ``encoder_id`` when one is given (empty: current)."""
     from semdns.resolve.trained import TrainedClassifier, namespace_digest
     from semdns.resolve.training import file_digest
 
@@ -63,6 +70,9 @@ def stale_reasons(
     except (OSError, ValueError, KeyError) as exc:
         return [f"cannot read it ({exc})"]
     reasons: list[str] = []
+    made_for = classifier.meta.get("encoder")
+    if encoder_id is not None and made_for != encoder_id:
+        reasons.append(f"it is for another encoder ({made_for}), not {encoder_id}")
     if classifier.meta.get("namespace") != namespace_digest(tree):
         reasons.append("the zones' names or examples changed")
     for key, paths in (("corpora", corpora), ("unlabelled", unlabelled or [])):
@@ -76,6 +86,23 @@ def stale_reasons(
             elif recorded[path] != current[path]:
                 reasons.append(f"{path} changed")
     return reasons
+
+
+def _restamp(output: Path, note: str) -> None:
+    """``semdns train --restamp``: carry ``output`` over to the encoder that embeds prompts now."""
+    from semdns.resolve.encoder import MiniLMEncoder
+    from semdns.resolve.restamp import RestampRefused, restamp
+
+    try:
+        stamped = restamp(output, MiniLMEncoder(), note)
+    except RestampRefused as exc:
+        typer.echo(f"error: {output}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"error: {output}: cannot read it as a classifier artefact ({exc})", err=True)
+        raise typer.Exit(2) from None
+    meta = stamped.meta
+    typer.echo(f"{output}: re-stamped for {meta['encoder']} (weights fit on {meta['trained_on_encoder']})")
 
 
 def register(app: typer.Typer) -> None:
@@ -106,13 +133,25 @@ def register(app: typer.Typer) -> None:
             False, "--check", help="Do not train: exit 1 when OUTPUT is stale for these zones and corpora."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the artefact's metadata as JSON."),
+        restamp_note: str | None = typer.Option(
+            None,
+            "--restamp",
+            metavar="NOTE",
+            help="Do not train: carry OUTPUT (made for another encoder) over to this one, recording the "
+            "encoder its weights were fit on and NOTE, the check that allowed it.",
+        ),
     ) -> None:
         """Train the classifier stage on the zones' examples and labelled corpora (a versioned artefact)."""
+        if restamp_note is not None:
+            _restamp(output, restamp_note)
+            return
         tree = load_tree_or_exit(zone)
         corpora = expand_corpora(corpus or [])
         extra = expand_corpora(unlabelled or [])
         if check:
-            reasons = stale_reasons(output, tree, corpora, extra)
+            from semdns.resolve.encoder import MiniLMEncoder
+
+            reasons = stale_reasons(output, tree, corpora, extra, encoder_id=MiniLMEncoder().model_id)
             if reasons:
                 typer.echo(f"{output}: stale: " + "; ".join(reasons), err=True)
                 raise typer.Exit(1)
