@@ -97,3 +97,10 @@ def test_the_command_line_restamps_and_refuses_clearly(for_another_encoder: Path
         assert result.exit_code == 2 and "cannot read it as a classifier artefact" in result.output
     assert json.loads(str(np.load(for_another_encoder)["meta"]))["restamped"]["note"] == "rule 24b"
 
+
+def test_the_shipped_artefact_says_it_was_carried_over() -> None:
+    """The default weights were fit on the padded calls' vectors and kept under rule 24b."""
+    shipped = TrainedClassifier.load(next(p for p in shipped_artefacts() if p.name == "default.npz"))
+    assert shipped.meta["encoder"] == MiniLMEncoder().model_id
+    assert shipped.meta["trained_on_encoder"].endswith("int8-fused-onnx-per-text/w128x2")
+    assert "rule 24b" in shipped.meta["restamped"]["note"]

@@ -72,7 +72,7 @@ class MiniLMEncoder:
     encoder time without measurable gain (docs/routing.md). A one-window prompt embeds as before.
     """
 
-    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-fused-onnx-per-text"
+    MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@int8-fused-onnx-per-window"
     DIM = 384
 
     def __init__(self, *, threads: int | None = None, max_tokens: int = 128, max_windows: int = 2) -> None:
@@ -182,10 +182,10 @@ class MiniLMEncoder:
         """Embed texts already tokenised by :meth:`token_ids` (a resolver tokenises each query once,
         for its lexical stage, and hands the ids over when the transformer is needed).
 
-        One model call per text, over that text's windows. The int8 model quantises its activations
+        One model call per window of a text (most texts: one). The int8 model quantises its activations
         per call (one scale over the whole input), so a text batched with others would get a vector
-        that depends on its neighbours (cosine down to 0.973 on public prompts: bench/encoder.py): one
-        call per text makes the vector a function of the text alone, the same in training, in a cache
+        that depends on its neighbours (cosine down to 0.973 on public prompts: bench/encoder.py): calls
+        of one window make the vector a function of the text alone, the same in training, in a cache
         and at any load. It costs nothing measurable: padded batches of 16 cost more CPU a prompt than
         calls of one in the same bench (``docs/routing.md``).
         """
@@ -215,32 +215,35 @@ class MiniLMEncoder:
 
     def embed_with(self, session: Any, token_ids: Sequence[list[int]]) -> Vectors:
         """Embed tokenised texts with ``session`` (this model, or a part of it that ends at another
-        layer: :mod:`semdns.resolve.shallow`): one call per text over its windows, masked mean of the
+        layer: :mod:`semdns.resolve.shallow`): one call per window, the token-weighted mean of the
         hidden states, unit length."""
         vectors = np.zeros((len(token_ids), self.DIM), dtype=np.float32)
         for index, text_ids in enumerate(token_ids):
-            feeds = self.window_feeds(text_ids)
-            vectors[index] = self.pool(session.run(None, feeds)[0], feeds["attention_mask"])
+            vectors[index] = self.pool([session.run(None, feeds)[0] for feeds in self.window_feeds(text_ids)])
         return vectors
 
-    def window_feeds(self, text_ids: list[int]) -> dict[str, npt.NDArray[np.int64]]:
-        """The model inputs of one text: its windows (:meth:`windows`) padded to the longest."""
-        return padded_feeds(self.windows(text_ids))
+    def window_feeds(self, text_ids: list[int]) -> list[dict[str, npt.NDArray[np.int64]]]:
+        """The model inputs of one text: one call's inputs per window (:meth:`windows`), unpadded.
+
+        A long prompt's windows are separate calls, not one padded batch: its last window holds 60 of
+        128 tokens on average on the public prompts, so padding was a quarter of the call, 25% of a
+        two-window prompt's CPU (docs/routing.md, rule 24). The int8 model quantises its activations
+        per call, so the vector differs from the padded call's (cosine 0.995 on average), and is as
+        close to the float model's as that one was: the padding's values entered the scale too."""
+        return [padded_feeds([window]) for window in self.windows(text_ids)]
 
     @staticmethod
-    def pool(hidden: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> Vectors:
-        """One text's vector from its windows' hidden states: the token-weighted mean of the window
-        means (every real token of every window counts once), unit length.
+    def pool(hidden: Sequence[npt.NDArray[np.float32]]) -> Vectors:
+        """One text's vector from its windows' hidden states (one array of shape (1, tokens, dim) per
+        window, no padding): the mean over every token of every window, unit length.
 
-        One window (most prompts) has no padding: its rows are summed in float64 without the product
-        by the mask, which would copy them as float64 first; the same additions in the same order, so
-        the same vector, for a third of the CPU (tests/resolve/test_pool.py holds the equality)."""
-        if hidden.shape[0] == 1:
-            summed = hidden[0].sum(axis=0, dtype=np.float64)
-            mean = summed / max(hidden.shape[1], 1)
-        else:
-            summed = (hidden * mask[..., None]).sum(axis=(0, 1))
-            mean = summed / max(int(mask.sum()), 1)
+        Each window's rows are summed in float64 (without first copying them as float64); one window
+        (most prompts) gives exactly the masked mean of the padded batch as written before
+        (tests/resolve/test_pool.py holds the equality)."""
+        summed = hidden[0][0].sum(axis=0, dtype=np.float64)
+        for window in hidden[1:]:
+            summed = summed + window[0].sum(axis=0, dtype=np.float64)
+        mean = summed / max(sum(window.shape[1] for window in hidden), 1)
         vector: Vectors = _normalize(mean.reshape(1, -1).astype(np.float32))[0]
         return vector
 

@@ -39,8 +39,8 @@ class ShallowStart:
     needs to finish the full vector without running those layers again."""
 
     vector: Vectors
-    hidden: npt.NDArray[np.float32]  # (windows, width, dim): the first layers' output
-    feeds: dict[str, npt.NDArray[np.int64]]  # the windows' ids, mask and token types
+    hidden: tuple[npt.NDArray[np.float32], ...]  # per window, (1, tokens, dim): the first layers' output
+    feeds: tuple[dict[str, npt.NDArray[np.int64]], ...]  # per window: its ids, mask and token types
 
 
 class ShallowEncoder:
@@ -92,16 +92,16 @@ class ShallowEncoder:
     def start(self, text_ids: list[int]) -> ShallowStart:
         """One text's shallow vector, keeping the first layers' output for :meth:`finish`."""
         parts = self._parts if self._parts is not None else self._load()
-        feeds = self.full.window_feeds(text_ids)
-        hidden = parts.first.run(None, feeds)[0]
-        return ShallowStart(self.full.pool(hidden, feeds["attention_mask"]), hidden, feeds)
+        feeds = tuple(self.full.window_feeds(text_ids))
+        hidden = tuple(parts.first.run(None, window)[0] for window in feeds)
+        return ShallowStart(self.full.pool(hidden), hidden, feeds)
 
     def finish(self, started: ShallowStart) -> Vectors:
         """The full model's vector of the text ``started`` began: the remaining layers only, the same
         numbers as :meth:`MiniLMEncoder.encode_ids` gives (tests/resolve/test_shallow.py)."""
         parts = self._parts if self._parts is not None else self._load()
-        hidden = parts.finish(started.hidden, started.feeds)
-        return self.full.pool(hidden, started.feeds["attention_mask"])
+        windows = zip(started.hidden, started.feeds, strict=True)
+        return self.full.pool([parts.finish(hidden, feeds) for hidden, feeds in windows])
 
 
 @runtime_checkable
