@@ -39,6 +39,8 @@ class CacheEntry:
     usage_tokens: int = 0
     engine_s: float = 0.0
     vector: Vector | None = None
+    encoder: str | None = None
+    """The ``model_id`` of the encoder that made ``vector`` (None: not recorded, as by older versions)."""
 
     @property
     def expires_at(self) -> float:
@@ -72,6 +74,7 @@ class CacheEntry:
                 "usage_tokens": self.usage_tokens,
                 "engine_s": self.engine_s,
                 "vector": encode_vector(self.vector) if self.vector is not None else None,
+                "encoder": self.encoder,
             }
         )
 
@@ -79,6 +82,9 @@ class CacheEntry:
     def from_bytes(cls, raw: bytes) -> CacheEntry:
         d = orjson.loads(raw)
         payload = d["payload"]
+        encoder = d.get("encoder")
+        if encoder is not None and not isinstance(encoder, str):
+            raise ValueError(f"a cache entry's encoder must be a model id, not {encoder!r}")
         return cls(
             id=d["id"],
             scope=d["scope"],
@@ -94,6 +100,7 @@ class CacheEntry:
             usage_tokens=int(d.get("usage_tokens", 0)),
             engine_s=float(d.get("engine_s", 0.0)),
             vector=decode_vector(d["vector"]) if d.get("vector") else None,
+            encoder=encoder,
         )
 
 

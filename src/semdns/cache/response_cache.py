@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from semdns.cache.entry import (
@@ -176,6 +176,12 @@ class _Metrics(Collector):
         )
         up.add_metric([str(health.get("backend"))], 1.0 if health.get("reachable") else 0.0)
         yield up
+        yield CounterMetricFamily(
+            "semdns_response_cache_foreign_vectors",
+            "Cached entries left out of this process's semantic index since it started: their vectors "
+            "were made by another encoder (served on exact keys only)",
+            value=float(self.cache.foreign_vectors),
+        )
 
 
 class ResponseCache:
@@ -200,8 +206,14 @@ class ResponseCache:
         ``encoder_id``: the ``model_id`` of the encoder that embeds prompts; a judge for another
         encoder's vectors (or not saying which) is *stale* — its cosine feature and its false-hit
         budgets were measured on other vectors — and then the semantic tier serves nothing where a zone
-        asks for the judge (exact hits still do), rather than serve on unmeasured thresholds."""
+        asks for the judge (exact hits still do), rather than serve on unmeasured thresholds. Entries
+        record it too, and with it known, an entry whose vector another encoder made (or an older
+        version that recorded none) is left out of the semantic index: a cosine between two encoders'
+        vectors measures nothing. Such an entry is still served on its exact key."""
         self.state = state
+        self.encoder_id = encoder_id
+        self.foreign_vectors = 0
+        """Entries left out of the semantic index since start: their vectors are another encoder's."""
         self.judge: Judge | None = shipped_judge() if judge == "shipped" else judge
         self.judge_stale: str | None = None
         """Why the judge cannot be trusted with this encoder's vectors (None: it can, or no judge)."""
@@ -278,13 +290,24 @@ class ResponseCache:
         observed = await self.state.scan(OBSERVATIONS_PREFIX, _SCAN_LIMIT)
         self.indexes.clear()
         now = self._clock()
+        foreign = 0
         for _, raw in found:
             try:
                 entry = CacheEntry.from_bytes(raw)
             except (orjson.JSONDecodeError, KeyError, ValueError, TypeError):
                 continue
             if entry.vector is not None and now < entry.stale_until:
-                self._index(entry)
+                if self._comparable(entry.encoder):
+                    self._index(entry)
+                else:
+                    foreign += 1
+        if foreign:
+            self.foreign_vectors += foreign
+            log.warning(
+                "%d cached entries were embedded by another encoder than %s: served on exact keys only",
+                foreign,
+                self.encoder_id,
+            )
         for key, raw in observed:
             located = self.indexes.find(key[len(OBSERVATIONS_PREFIX) :])
             indexed = located[1].get(key[len(OBSERVATIONS_PREFIX) :]) if located is not None else None
@@ -319,6 +342,9 @@ class ResponseCache:
             return
         op = event.get("op")
         if op == "insert":
+            if not self._comparable(event.get("encoder")):  # another version's process, another encoder
+                self.foreign_vectors += 1
+                return
             spec = self._spec_for(event["name"])
             self.indexes.ensure(event["scope"], event["name"], spec.max_entries).add(
                 IndexedEntry(
@@ -344,6 +370,10 @@ class ResponseCache:
                     entry.threshold.observe(float(event["sim"]), bool(event["ok"]))
         elif op == "purge":
             self.indexes.drop(event.get("scope"), event.get("name"))
+
+    def _comparable(self, encoder: object) -> bool:
+        """Whether a vector stamped ``encoder`` may be compared with this process's vectors."""
+        return self.encoder_id is None or encoder == self.encoder_id
 
     def _index(self, entry: CacheEntry) -> list[str]:
         assert entry.vector is not None
@@ -599,7 +629,7 @@ class ResponseCache:
             id=keys.exact, scope=req.scope, name=req.name, endpoint=req.endpoint, prefix=keys.prefix,
             prompt=req.query, kind=kind, payload=payload, created=self._clock(), ttl=req.spec.ttl,
             stale_ttl=req.spec.stale_ttl, usage_tokens=usage_tokens(payload, req.endpoint),
-            engine_s=engine_s, vector=vector,
+            engine_s=engine_s, vector=vector, encoder=self.encoder_id if vector is not None else None,
         )  # fmt: skip
         await self.state.put(ENTRY_PREFIX + entry.id, entry.to_bytes(), entry.ttl + entry.stale_ttl)
         self._bump("store", req.name)
@@ -610,6 +640,7 @@ class ResponseCache:
             "op": "insert", "origin": self.origin, "id": entry.id, "scope": entry.scope, "name": entry.name,
             "endpoint": entry.endpoint, "prefix": entry.prefix, "prompt": entry.prompt,
             "vector": encode_vector(vector), "expires_at": entry.expires_at, "stale_until": entry.stale_until,
+            "encoder": self.encoder_id,
         }  # fmt: skip
         await self.state.publish(orjson.dumps(event))
         if evicted:
