@@ -20,9 +20,11 @@ Grouped by the deciding stage (the costliest one a decision ran) and by token co
 65-128, and over 128: the prompts read as two windows). ``decisions_per_s_at_cores`` divides the cores
 by the mean CPU of a decision: what the CPU allows when the cores do nothing else (the in-process c=32
 runs keep about 1.8 of 2 cores busy). ``--zones DIR`` measures the namespace of a folder of zone files
-instead (its policies, the shipped classifier).
+instead (its policies, the shipped classifier); ``--corpus FILE`` times the prompts of one JSON-lines
+corpus instead of the mix (ShareGPT's real prompts cost twice the mix's: docs/routing.md).
 
-    .venv/bin/python bench/decision_cost.py [--prompts 1500] [--rounds 2] [--zones DIR] [--out FILE]
+    .venv/bin/python bench/decision_cost.py [--prompts 1500] [--rounds 2] [--zones DIR] [--corpus FILE]
+        [--out FILE]
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import emit, machine_speed, public_prompts, zone_folder
+from _common import corpus_prompts, emit, machine_speed, public_prompts, zone_folder
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder
 from semdns.zone import ZoneTree, load_default_tree
@@ -126,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompts", type=int, default=1500, help="unique public prompts to resolve")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per prompt (the fastest counts)")
     parser.add_argument("--zones", type=Path, default=None, help="a folder of zone files (default: shipped)")
+    parser.add_argument(
+        "--corpus", type=Path, default=None, help="JSON-lines prompts ('query') instead of the evaluation mix"
+    )
     parser.add_argument("--cores", type=float, default=2.0, help="cores for decisions_per_s_at_cores")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     speed_before = machine_speed()
     # One intra-op thread, as each model worker runs (semdns.model_workers.encoder_threads on 2 cores).
     resolver = Resolver(tree_for(args.zones), MiniLMEncoder(threads=1), cache_size=0)
-    prompts = public_prompts(args.prompts)
+    prompts = corpus_prompts(args.corpus, args.prompts) if args.corpus else public_prompts(args.prompts)
     measure(resolver, prompts[:50], 1)  # first-call costs (memos, allocations) out of the figures
     rows = measure(resolver, prompts, args.rounds)
     resolver.close()
@@ -142,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         {
             "benchmark": "decision_cost",
             "command": f"python bench/decision_cost.py --prompts {args.prompts} --rounds {args.rounds}"
-            + (f" --zones {args.zones}" if args.zones else ""),
+            + (f" --zones {args.zones}" if args.zones else "")
+            + (f" --corpus {args.corpus}" if args.corpus else ""),
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
             "machine_speed_s": {"before": speed_before, "after": machine_speed()},
             **summarise(rows, args.cores),

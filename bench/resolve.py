@@ -24,6 +24,7 @@ side by side, alternated, in the same run. ``encoder_alone`` is the ceiling of e
 (``SEMDNS_SWITCH_INTERVAL_US=0`` keeps CPython's 5 ms, for a comparison).
 
     .venv/bin/python bench/resolve.py --throughput [--prompts 1500] [--loop uvloop|asyncio] [--out out.json]
+        [--corpus FILE]   # a JSON-lines corpus's prompts instead of the evaluation splits' mix
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import SchedulerCounts, emit, machine_speed, percentile, public_prompts
+from _common import SchedulerCounts, corpus_prompts, emit, machine_speed, percentile, public_prompts
 from semdns.eval.routing import load_labelled, score_multi, score_single
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
@@ -94,6 +95,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=1500, help="prompts per throughput run")
     parser.add_argument("--max-wait-ms", default="0,1", help="batcher wait bounds to compare at c=32")
     parser.add_argument(
+        "--corpus", type=Path, help="throughput on a JSON-lines corpus's prompts ('query') instead of the mix"
+    )
+    parser.add_argument(
         "--loop",
         choices=("uvloop", "asyncio"),
         default=default_loop(),
@@ -101,7 +105,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.throughput:
-        emit(throughput(args.prompts, [float(x) for x in args.max_wait_ms.split(",")], args.loop), args.out)
+        waits = [float(x) for x in args.max_wait_ms.split(",")]
+        emit(throughput(args.prompts, waits, args.loop, args.corpus), args.out)
         return
 
     started = time.perf_counter()
@@ -270,7 +275,9 @@ def encoder_alone(
     }
 
 
-def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> dict[str, object]:
+def throughput(
+    count: int, waits_ms: list[float], loop: str | None = None, corpus: Path | None = None
+) -> dict[str, object]:
     from semdns.eval.routers import NearestExamplesRouter
     from semdns.resolve.batcher import EmbeddingBatcher
     from semdns.resolve.encoder import MiniLMEncoder
@@ -279,7 +286,7 @@ def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> di
     run = loop_runner(loop)
     speed_before = machine_speed()
     tree = load_default_tree()
-    prompts = public_prompts(count)
+    prompts = corpus_prompts(corpus, count) if corpus else public_prompts(count)
 
     def without(*dropped: str) -> ZoneTree:
         return tree.with_policies(stages=lambda policy: tuple(s for s in policy.stages if s not in dropped))
@@ -334,7 +341,8 @@ def throughput(count: int, waits_ms: list[float], loop: str | None = None) -> di
         per_decision.append((time.perf_counter() - t0) * 1e6)
     return {
         "benchmark": "resolve-throughput",
-        "command": f"python bench/resolve.py --throughput --prompts {count} --loop {loop}",
+        "command": f"python bench/resolve.py --throughput --prompts {count} --loop {loop}"
+        + (f" --corpus {corpus}" if corpus else ""),
         "event_loop": loop,
         "machine": {
             "python": platform.python_version(),

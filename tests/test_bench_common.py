@@ -57,3 +57,38 @@ def test_scheduler_counts_are_none_without_the_kernel_s_files(monkeypatch: pytes
 
     monkeypatch.setattr(common.os, "listdir", missing)
     assert common.SchedulerCounts().read() is None
+
+
+def test_a_corpus_gives_its_unique_queries_in_order_up_to_the_limit(tmp_path: Path) -> None:
+    corpus = tmp_path / "mine.jsonl"
+    rows = ['{"query": "b", "expected": "."}', "", '{"query": "a"}', '{"query": "b"}', '{"query": "c"}']
+    corpus.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert common.corpus_prompts(corpus, 10) == ["b", "a", "c"]
+    assert common.corpus_prompts(corpus, 2) == ["b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"query": "fine"}\n{oops\n', "mine.jsonl:2: not JSON"),
+        ('{"query": "fine"}\n["a list"]\n', "mine.jsonl:2: each line needs a non-empty text"),
+        ('{"query": 3}\n', "mine.jsonl:1: each line needs a non-empty text"),
+        ('{"query": "  "}\n', "mine.jsonl:1: each line needs a non-empty text"),
+        ("\n\n", "no prompts in it"),
+    ],
+)
+def test_a_malformed_corpus_stops_the_run_with_its_file_and_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    corpus = tmp_path / "mine.jsonl"
+    corpus.write_text(text, encoding="utf-8")
+    with pytest.raises(SystemExit, match=message):
+        common.corpus_prompts(corpus, 10)
+
+
+def test_an_unreadable_corpus_is_named(tmp_path: Path) -> None:
+    not_utf8 = tmp_path / "latin.jsonl"
+    not_utf8.write_bytes(b'{"query": "caf\xe9"}\n')
+    for path in (not_utf8, tmp_path / "absent.jsonl"):
+        with pytest.raises(SystemExit, match=f"--corpus {path}: cannot read it"):
+            common.corpus_prompts(path, 10)
