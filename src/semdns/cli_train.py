@@ -143,6 +143,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the classifier stage on the zones' examples and labelled corpora (a versioned artefact)."""
         if restamp_note is not None:
+            if check or zone or corpus or unlabelled:  # they would be ignored: say so instead
+                typer.echo("error: --restamp takes only --output (it trains and checks nothing)", err=True)
+                raise typer.Exit(2)
             _restamp(output, restamp_note)
             return
         tree = load_tree_or_exit(zone)

@@ -90,6 +90,9 @@ def test_the_command_line_restamps_and_refuses_clearly(for_another_encoder: Path
     assert done.exit_code == 0 and f"weights fit on {OLD}" in done.output
     twice = runner.invoke(app, ["train", "--output", str(for_another_encoder), "--restamp", "rule 24b"])
     assert twice.exit_code == 2 and "already for" in twice.output
+    for extra in (["--check"], ["--corpus", "x.jsonl"], ["--zone", "z.yaml"], ["--unlabelled", "u.txt"]):
+        mixed = runner.invoke(app, ["train", "--output", str(for_another_encoder), "--restamp", "n", *extra])
+        assert mixed.exit_code == 2 and "--restamp takes only --output" in mixed.output
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
     for path in (junk, tmp_path / "absent.npz"):
