@@ -26,6 +26,7 @@ pass, then shallow pass) and with both removed (the full path: every prompt thro
 per request included.
 
     python bench/gateway.py --auto-unique 2000 [--serve-workers N] [--load-generator wrk [--wrk-seconds 3]]
+        [--corpus FILE]   # a JSON-lines corpus's prompts (your own traffic) instead of the evaluation mix
 
 Every row states the load generator's own CPU (``load_generator_cpu_cores``): on 2 cores the Python
 client takes about half a core from the gateway at these rates. ``--load-generator wrk`` drives the
@@ -55,7 +56,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from _common import machine_speed, public_prompts
+from _common import corpus_prompts, machine_speed, public_prompts
 
 GOAL_ADDED_P50_MS = 0.5
 STREAM_GOALS_MS = {1: 1.0, 32: 5.0}
@@ -225,9 +226,33 @@ def _wrk_unique(port: int, prompts: list[str], concurrency: int, seconds: float)
     }
 
 
-async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[dict[str, object]]:
+Prompts = Callable[[int], list[str]]
+"""The first ``n`` unique prompts of the run's traffic: the evaluation mix, or ``--corpus``'s."""
+
+
+def traffic(corpus: Path | None) -> Prompts:
+    """The prompts of an ``--auto-unique`` run: every level and the warm-up take fresh ones, so a
+    corpus too small for the levels asked stops the run and says how many it needs."""
+    if corpus is None:
+        return public_prompts
+
+    def from_corpus(needed: int) -> list[str]:
+        prompts = corpus_prompts(corpus, needed)
+        if len(prompts) < needed:
+            raise SystemExit(
+                f"--corpus {corpus}: {len(prompts)} unique prompts, the run needs {needed} "
+                "(every level and the warm-up take fresh ones): lower --auto-unique"
+            )
+        return prompts
+
+    return from_corpus
+
+
+async def _auto_unique(
+    gateway_port: int, gateway_pid: int, count: int, prompts_of: Prompts = public_prompts
+) -> list[dict[str, object]]:
     """Each concurrency level over fresh prompts; the gateway's CPU counts its worker processes too."""
-    prompts = public_prompts(count * 4)
+    prompts = prompts_of(count * 4)
     rows = []
     for index, c in enumerate((1, 8, 32)):
         # Fresh prompts for each level (and for the warm-up), so nothing repeats in one process.
@@ -250,11 +275,11 @@ async def _auto_unique(gateway_port: int, gateway_pid: int, count: int) -> list[
 
 
 def _auto_unique_wrk(
-    gateway_port: int, gateway_pid: int, count: int, seconds: float
+    gateway_port: int, gateway_pid: int, count: int, seconds: float, prompts_of: Prompts = public_prompts
 ) -> list[dict[str, object]]:
     """:func:`_auto_unique` with wrk as the load generator: each level runs for ``seconds`` over its
     own slice of the public prompts (``count`` of them at most), so nothing repeats in one process."""
-    prompts = public_prompts(count * 3)
+    prompts = prompts_of(count * 3)
     rows: list[dict[str, object]] = []
     for index, c in enumerate((1, 8, 32)):
         chunk = prompts[index * count : (index + 1) * count]
@@ -561,14 +586,22 @@ def main() -> None:
     parser.add_argument(
         "--wrk-seconds", type=int, default=3, help="with --load-generator wrk: seconds a level"
     )
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="with --auto-unique: a JSON-lines corpus's prompts ('query') instead of the evaluation mix",
+    )
     args = parser.parse_args()
+    if args.corpus and not args.auto_unique:
+        parser.error("--corpus goes with --auto-unique N (the explicit runs send one fixed prompt)")
     if args.auto_unique:
         wrk_seconds = 0.0
         if args.load_generator == "wrk":
             if shutil.which("wrk") is None:
                 raise SystemExit("--load-generator wrk: wrk is not installed (Debian: apt-get install wrk)")
             wrk_seconds = args.wrk_seconds
-        print(json.dumps(_auto_main(args.auto_unique, args.serve_workers, wrk_seconds), indent=2))
+        result = _auto_main(args.auto_unique, args.serve_workers, wrk_seconds, args.corpus)
+        print(json.dumps(result, indent=2))
         return
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -584,15 +617,21 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-def _auto_main(count: int, serve_workers: int = 1, wrk_seconds: float = 0.0) -> dict[str, object]:
+def _auto_main(
+    count: int, serve_workers: int = 1, wrk_seconds: float = 0.0, corpus: Path | None = None
+) -> dict[str, object]:
     from semdns.resolve.encoder import cache_dir
 
+    prompts_of = traffic(corpus)
+    needed = count * (3 if wrk_seconds else 4) + 100
+    prompts_of(needed)  # a corpus too small stops the run now, not after the first variant
     speed = {"before": machine_speed()}
     out: dict[str, object] = {
         "benchmark": "model auto on unique public prompts through semdns serve (fake backend, zero latency)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "machine_speed_s": speed,
         "requests_per_level": count,
+        "prompts": str(corpus) if corpus else "the evaluation splits' mix (bench/_common.public_prompts)",
         "serve_workers": serve_workers,
         "load_generator": f"wrk, {wrk_seconds:g} s a level"
         if wrk_seconds
@@ -624,13 +663,13 @@ def _auto_main(count: int, serve_workers: int = 1, wrk_seconds: float = 0.0) -> 
             warm = [
                 _request(gateway_port, "/v1/chat/completions", json.dumps(
                     {"model": "auto", "messages": [{"role": "user", "content": p}]}).encode())
-                for p in public_prompts(count * 4 + 100)[-100:]
+                for p in prompts_of(needed)[-100:]
             ]  # fmt: skip
             asyncio.run(_load_unique(gateway_port, warm, 4))
             out[label] = (
-                _auto_unique_wrk(gateway_port, pid, count, wrk_seconds)
+                _auto_unique_wrk(gateway_port, pid, count, wrk_seconds, prompts_of)
                 if wrk_seconds
-                else asyncio.run(_auto_unique(gateway_port, pid, count))
+                else asyncio.run(_auto_unique(gateway_port, pid, count, prompts_of))
             )
     out["load_average_at_end"] = list(os.getloadavg())
     speed["after"] = machine_speed()
