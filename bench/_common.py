@@ -116,28 +116,16 @@ def public_prompts(limit: int, seed: int = 0) -> list[str]:
 def corpus_prompts(path: Path, limit: int) -> list[str]:
     """The first ``limit`` unique ``query`` texts of a JSON-lines corpus, in its order: the line-rate
     benchmarks' ``--corpus`` (your own traffic, or one corpus such as ShareGPT's real prompts, instead
-    of the evaluation splits' mix). A line that is not a JSON object with a text ``query`` stops the
-    run with the file and line."""
+    of the evaluation splits' mix). Read as ``semdns train --unlabelled`` reads one
+    (:func:`semdns.resolve.distill.load_unlabelled`): a line that is not a JSON object with a text
+    ``query`` stops the run with the file and line."""
+    from semdns.resolve.distill import UnlabelledError, load_unlabelled
+
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SystemExit(f"--corpus {path}: cannot read it ({exc})") from None
-    texts: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"{path}:{number}: not JSON ({exc.msg})") from None
-        query = row.get("query") if isinstance(row, dict) else None
-        if not isinstance(query, str) or not query.strip():
-            raise SystemExit(f'{path}:{number}: each line needs a non-empty text "query"')
-        texts.append(query)
-    unique = list(dict.fromkeys(texts))[:limit]
-    if not unique:
-        raise SystemExit(f"--corpus {path}: no prompts in it")
-    return unique
+        texts = load_unlabelled(path)
+    except UnlabelledError as exc:
+        raise SystemExit(f"--corpus {exc}") from None
+    return list(dict.fromkeys(texts))[:limit]
 
 
 def machine_speed(iterations: int = 3_000_000, repeats: int = 3) -> float:

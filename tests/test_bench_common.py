@@ -71,10 +71,10 @@ def test_a_corpus_gives_its_unique_queries_in_order_up_to_the_limit(tmp_path: Pa
     ("text", "message"),
     [
         ('{"query": "fine"}\n{oops\n', "mine.jsonl:2: not JSON"),
-        ('{"query": "fine"}\n["a list"]\n', "mine.jsonl:2: each line needs a non-empty text"),
-        ('{"query": 3}\n', "mine.jsonl:1: each line needs a non-empty text"),
-        ('{"query": "  "}\n', "mine.jsonl:1: each line needs a non-empty text"),
-        ("\n\n", "no prompts in it"),
+        ('{"query": "fine"}\n["a list"]\n', 'mine.jsonl:2: each line needs a non-empty "query"'),
+        ('{"query": 3}\n', 'mine.jsonl:1: each line needs a non-empty "query"'),
+        ('{"query": "  "}\n', 'mine.jsonl:1: each line needs a non-empty "query"'),
+        ("\n\n", "mine.jsonl: the unlabelled corpus is empty"),
     ],
 )
 def test_a_malformed_corpus_stops_the_run_with_its_file_and_line(
@@ -90,5 +90,5 @@ def test_an_unreadable_corpus_is_named(tmp_path: Path) -> None:
     not_utf8 = tmp_path / "latin.jsonl"
     not_utf8.write_bytes(b'{"query": "caf\xe9"}\n')
     for path in (not_utf8, tmp_path / "absent.jsonl"):
-        with pytest.raises(SystemExit, match=f"--corpus {path}: cannot read it"):
+        with pytest.raises(SystemExit, match=f"--corpus {path}: cannot read the unlabelled corpus"):
             common.corpus_prompts(path, 10)
