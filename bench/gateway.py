@@ -226,33 +226,26 @@ def _wrk_unique(port: int, prompts: list[str], concurrency: int, seconds: float)
     }
 
 
-Prompts = Callable[[int], list[str]]
-"""The first ``n`` unique prompts of the run's traffic: the evaluation mix, or ``--corpus``'s."""
-
-
-def traffic(corpus: Path | None) -> Prompts:
-    """The prompts of an ``--auto-unique`` run: every level and the warm-up take fresh ones, so a
-    corpus too small for the levels asked stops the run and says how many it needs."""
+def run_prompts(corpus: Path | None, needed: int) -> list[str]:
+    """The ``needed`` unique prompts of an ``--auto-unique`` run, read once: the evaluation mix, or
+    ``--corpus``'s. Every level and the warm-up take fresh ones, so a corpus too small for the levels
+    asked stops the run and says how many it needs."""
     if corpus is None:
-        return public_prompts
-
-    def from_corpus(needed: int) -> list[str]:
-        prompts = corpus_prompts(corpus, needed)
-        if len(prompts) < needed:
-            raise SystemExit(
-                f"--corpus {corpus}: {len(prompts)} unique prompts, the run needs {needed} "
-                "(every level and the warm-up take fresh ones): lower --auto-unique"
-            )
-        return prompts
-
-    return from_corpus
+        return public_prompts(needed)
+    prompts = corpus_prompts(corpus, needed)
+    if len(prompts) < needed:
+        raise SystemExit(
+            f"--corpus {corpus}: {len(prompts)} unique prompts, the run needs {needed} "
+            "(every level and the warm-up take fresh ones): lower --auto-unique"
+        )
+    return prompts
 
 
 async def _auto_unique(
-    gateway_port: int, gateway_pid: int, count: int, prompts_of: Prompts = public_prompts
+    gateway_port: int, gateway_pid: int, count: int, prompts: list[str]
 ) -> list[dict[str, object]]:
-    """Each concurrency level over fresh prompts; the gateway's CPU counts its worker processes too."""
-    prompts = prompts_of(count * 4)
+    """Each concurrency level over fresh prompts (``count`` each from ``prompts``, in order); the
+    gateway's CPU counts its worker processes too."""
     rows = []
     for index, c in enumerate((1, 8, 32)):
         # Fresh prompts for each level (and for the warm-up), so nothing repeats in one process.
@@ -275,11 +268,10 @@ async def _auto_unique(
 
 
 def _auto_unique_wrk(
-    gateway_port: int, gateway_pid: int, count: int, seconds: float, prompts_of: Prompts = public_prompts
+    gateway_port: int, gateway_pid: int, count: int, seconds: float, prompts: list[str]
 ) -> list[dict[str, object]]:
     """:func:`_auto_unique` with wrk as the load generator: each level runs for ``seconds`` over its
-    own slice of the public prompts (``count`` of them at most), so nothing repeats in one process."""
-    prompts = prompts_of(count * 3)
+    own slice of ``prompts`` (``count`` of them at most), so nothing repeats in one process."""
     rows: list[dict[str, object]] = []
     for index, c in enumerate((1, 8, 32)):
         chunk = prompts[index * count : (index + 1) * count]
@@ -622,9 +614,8 @@ def _auto_main(
 ) -> dict[str, object]:
     from semdns.resolve.encoder import cache_dir
 
-    prompts_of = traffic(corpus)
-    needed = count * (3 if wrk_seconds else 4) + 100
-    prompts_of(needed)  # a corpus too small stops the run now, not after the first variant
+    # The levels' prompts, then the warm-up's 100: read once, and a corpus too small stops the run now.
+    prompts = run_prompts(corpus, count * (3 if wrk_seconds else 4) + 100)
     speed = {"before": machine_speed()}
     out: dict[str, object] = {
         "benchmark": "model auto on unique public prompts through semdns serve (fake backend, zero latency)",
@@ -663,13 +654,13 @@ def _auto_main(
             warm = [
                 _request(gateway_port, "/v1/chat/completions", json.dumps(
                     {"model": "auto", "messages": [{"role": "user", "content": p}]}).encode())
-                for p in prompts_of(needed)[-100:]
+                for p in prompts[-100:]
             ]  # fmt: skip
             asyncio.run(_load_unique(gateway_port, warm, 4))
             out[label] = (
-                _auto_unique_wrk(gateway_port, pid, count, wrk_seconds, prompts_of)
+                _auto_unique_wrk(gateway_port, pid, count, wrk_seconds, prompts)
                 if wrk_seconds
-                else asyncio.run(_auto_unique(gateway_port, pid, count, prompts_of))
+                else asyncio.run(_auto_unique(gateway_port, pid, count, prompts))
             )
     out["load_average_at_end"] = list(os.getloadavg())
     speed["after"] = machine_speed()

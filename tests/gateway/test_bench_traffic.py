@@ -22,8 +22,8 @@ def _corpus(tmp_path: Path, count: int) -> Path:
 
 
 def test_the_mix_by_default_and_a_corpus_when_given(tmp_path: Path) -> None:
-    assert gateway.traffic(None) is gateway.public_prompts
-    prompts = gateway.traffic(_corpus(tmp_path, 50))(40)
+    assert gateway.run_prompts(None, 40) == gateway.public_prompts(40)
+    prompts = gateway.run_prompts(_corpus(tmp_path, 50), 40)
     assert prompts == [f"prompt {i}" for i in range(40)]
 
 
@@ -31,6 +31,6 @@ def test_a_corpus_too_small_for_the_run_says_what_it_needs(tmp_path: Path) -> No
     with pytest.raises(
         SystemExit, match=r"traffic.jsonl: 50 unique prompts, the run needs 60 .*lower --auto-unique"
     ):
-        gateway.traffic(_corpus(tmp_path, 50))(60)
+        gateway.run_prompts(_corpus(tmp_path, 50), 60)
     with pytest.raises(SystemExit, match=r"the run needs 1300"):  # 3 wrk levels of 400 and a warm-up of 100
         gateway._auto_main(400, wrk_seconds=3.0, corpus=_corpus(tmp_path, 1000))
