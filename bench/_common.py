@@ -128,6 +128,12 @@ def corpus_prompts(path: Path, limit: int) -> list[str]:
     return list(dict.fromkeys(texts))[:limit]
 
 
+def traffic(limit: int, corpus: Path | None = None) -> list[str]:
+    """The line-rate benchmarks' prompts: ``corpus``'s (their ``--corpus``) when given, else the
+    evaluation splits' mix (:func:`public_prompts`)."""
+    return corpus_prompts(corpus, limit) if corpus is not None else public_prompts(limit)
+
+
 def machine_speed(iterations: int = 3_000_000, repeats: int = 3) -> float:
     """Seconds of this thread's CPU for a fixed pure-Python loop (the fastest of ``repeats``).
 

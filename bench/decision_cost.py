@@ -40,7 +40,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import corpus_prompts, emit, machine_speed, public_prompts, zone_folder
+from _common import emit, machine_speed, traffic, zone_folder
 from semdns.resolve import Resolver
 from semdns.resolve.encoder import MiniLMEncoder
 from semdns.zone import ZoneTree, load_default_tree
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     speed_before = machine_speed()
     # One intra-op thread, as each model worker runs (semdns.model_workers.encoder_threads on 2 cores).
     resolver = Resolver(tree_for(args.zones), MiniLMEncoder(threads=1), cache_size=0)
-    prompts = corpus_prompts(args.corpus, args.prompts) if args.corpus else public_prompts(args.prompts)
+    prompts = traffic(args.prompts, args.corpus)
     measure(resolver, prompts[:50], 1)  # first-call costs (memos, allocations) out of the figures
     rows = measure(resolver, prompts, args.rounds)
     resolver.close()

@@ -56,7 +56,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from _common import corpus_prompts, machine_speed, public_prompts
+from _common import machine_speed, traffic
 
 GOAL_ADDED_P50_MS = 0.5
 STREAM_GOALS_MS = {1: 1.0, 32: 5.0}
@@ -230,10 +230,8 @@ def run_prompts(corpus: Path | None, needed: int) -> list[str]:
     """The ``needed`` unique prompts of an ``--auto-unique`` run, read once: the evaluation mix, or
     ``--corpus``'s. Every level and the warm-up take fresh ones, so a corpus too small for the levels
     asked stops the run and says how many it needs."""
-    if corpus is None:
-        return public_prompts(needed)
-    prompts = corpus_prompts(corpus, needed)
-    if len(prompts) < needed:
+    prompts = traffic(needed, corpus)
+    if corpus is not None and len(prompts) < needed:
         raise SystemExit(
             f"--corpus {corpus}: {len(prompts)} unique prompts, the run needs {needed} "
             "(every level and the warm-up take fresh ones): lower --auto-unique"

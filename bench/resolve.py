@@ -44,7 +44,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import SchedulerCounts, corpus_prompts, emit, machine_speed, percentile, public_prompts
+from _common import SchedulerCounts, emit, machine_speed, percentile, traffic
 from semdns.eval.routing import load_labelled, score_multi, score_single
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
@@ -286,7 +286,7 @@ def throughput(
     run = loop_runner(loop)
     speed_before = machine_speed()
     tree = load_default_tree()
-    prompts = corpus_prompts(corpus, count) if corpus else public_prompts(count)
+    prompts = traffic(count, corpus)
 
     def without(*dropped: str) -> ZoneTree:
         return tree.with_policies(stages=lambda policy: tuple(s for s in policy.stages if s not in dropped))

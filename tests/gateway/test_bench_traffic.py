@@ -11,6 +11,7 @@ import pytest
 from bench_scripts import load_bench
 
 gateway = load_bench("gateway")
+common = load_bench("_common")
 
 
 def _corpus(tmp_path: Path, count: int) -> Path:
@@ -22,7 +23,7 @@ def _corpus(tmp_path: Path, count: int) -> Path:
 
 
 def test_the_mix_by_default_and_a_corpus_when_given(tmp_path: Path) -> None:
-    assert gateway.run_prompts(None, 40) == gateway.public_prompts(40)
+    assert gateway.run_prompts(None, 40) == common.public_prompts(40)
     prompts = gateway.run_prompts(_corpus(tmp_path, 50), 40)
     assert prompts == [f"prompt {i}" for i in range(40)]
 
