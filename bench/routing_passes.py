@@ -23,7 +23,7 @@ transformer embedding is computed once and shared by all settings. Prints one JS
     .venv/bin/python bench/routing_passes.py [--thresholds 0.7,0.8,0.85,0.9] [--min-tokens 0,24]
         [--short-thresholds none,0.9] [--shallow 0.8,0.9] [--long-thresholds 0.5 --long-tokens 64,128]
         [--classifier FILE.npz] [--zones DIR ...]
-        [--sets tuning|eval|all] [--held-out-by-corpus] [--limit N] [--out FILE]
+        [--sets tuning|eval|all] [--only CORPUS,...] [--held-out-by-corpus] [--limit N] [--out FILE]
 
 ``--held-out-by-corpus`` also reports the held-out training items of each corpus apart ("tuning:
 held-out <corpus>", the pooled set's outcomes split by corpus): a change can cost one corpus what
@@ -156,6 +156,17 @@ def _variant(tree: ZoneTree, setting: Setting | Path | None) -> tuple[str, ZoneT
     return setting.label(), with_lexical(tree, *setting)
 
 
+def evaluation_splits(only: str = "") -> list[Path]:
+    """The evaluation splits to score: every ``corpora/routing/*/eval.jsonl``, or those of the corpora
+    named in ``only`` (comma-separated folder names; an unknown name is an error naming the known ones)."""
+    found = {path.parent.name: path for path in sorted(REPO.glob("corpora/routing/*/eval.jsonl"))}
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in found]
+    if unknown:
+        raise SystemExit(f"--only {','.join(unknown)}: no such evaluation corpus (known: {', '.join(found)})")
+    return [found[name] for name in wanted] if wanted else list(found.values())
+
+
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
     vectors = rate_vectors(scored)
     out: dict[str, Any] = {"n": len(scored)}
@@ -212,6 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--sets", choices=("all", "tuning", "eval"), default="all")
     parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated evaluation corpora (folder names) to score instead of every one: a corpus "
+        "read for the first time need not re-read the others",
+    )
+    parser.add_argument(
         "--held-out-by-corpus", action="store_true", help="also score each corpus's held-out items apart"
     )
     args = parser.parse_args(argv)
@@ -239,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         sets["tuning: team set"] = sample(team_set(), args.limit)
         for path in sorted(REPO.glob("corpora/tuning/*/tune.jsonl")):
             sets[f"tuning: {path.parent.name}"] = sample(load_jsonl([path], tree), args.limit)
-    for path in sorted(REPO.glob("corpora/routing/*/eval.jsonl")) if args.sets != "tuning" else ():
+    for path in evaluation_splits(args.only) if args.sets != "tuning" else ():
         sets[f"eval: {path.parent.name}"] = sample(load_jsonl([path], tree), args.limit)
     for items in sets.values():
         texts = [i.query for i in items]

@@ -60,18 +60,29 @@ def test_no_training_list_reads_a_tuning_set() -> None:
             assert "corpora/tuning" not in line, f"{listing.name} lists a tuning-only file: {line}"
 
 
-def test_the_real_traffic_evaluation_split_is_never_trained_on() -> None:
-    """ShareGPT's first messages score the router on what people type. Its tuning split is a disjoint
-    slice of the same source (checked with the tuning sets above); the evaluation split must share no
-    prompt with any training file and appear in no training list, or it would score what it has seen."""
-    evaluation = ROUTING / "sharegpt" / "eval.jsonl"
+REAL_TRAFFIC_EVALUATION = [ROUTING / "sharegpt" / "eval.jsonl", ROUTING / "sharegpt_turns" / "eval.jsonl"]
+
+
+@pytest.mark.parametrize("evaluation", REAL_TRAFFIC_EVALUATION, ids=lambda p: p.parent.name)
+def test_the_real_traffic_evaluation_splits_are_never_trained_on(evaluation: Path) -> None:
+    """ShareGPT's first messages and its later turns (from conversations no other split touched) score
+    the router on what people type. The first messages' tuning split is a disjoint slice of the same
+    source (checked with the tuning sets above); an evaluation split must share no prompt with any
+    training file and appear in no training list, or it would score what it has seen."""
+    listed_as = f"{evaluation.parent.name}/eval"
     for listing in ROUTING.glob("*.txt"):
-        assert "sharegpt/eval" not in listing.read_text(encoding="utf-8"), f"{listing.name} lists it"
+        assert listed_as not in listing.read_text(encoding="utf-8"), f"{listing.name} lists it"
     real = _normalised(evaluation)
     assert len(real) > 1000
     for corpus in sorted(ROUTING.glob("*/train.jsonl")):
         shared = real & _normalised(corpus)
-        assert not shared, f"ShareGPT eval shares {len(shared)} with {corpus}: {sorted(shared)[:3]}"
+        assert not shared, f"{listed_as} shares {len(shared)} with {corpus}: {sorted(shared)[:3]}"
+
+
+def test_the_two_real_traffic_evaluation_splits_share_no_prompt() -> None:
+    first, turns = (_normalised(path) for path in REAL_TRAFFIC_EVALUATION)
+    assert not first & turns
+    assert not turns & _normalised(TUNING / "sharegpt" / "tune.jsonl")
 
 
 def _trigrams(text: str) -> frozenset[str]:
@@ -88,13 +99,17 @@ def test_real_traffic_taught_without_labels_is_no_copy_of_a_prompt_that_is_score
     """The fast passes are distilled on ShareGPT prompts nobody read (``sharegpt/distill.jsonl``, in
     ``distill-set.txt``). ShareGPT holds many lightly edited copies of one prompt; a copy of an evaluation
     or tuning prompt would teach the passes what the full classifier says about a prompt that is then
-    scored. None may share a prompt, or a word-trigram Jaccard similarity of 0.3 or more, with either."""
+    scored. None may share a prompt, or a word-trigram Jaccard similarity of 0.3 or more, with any of them
+    (the later turns' evaluation split included)."""
     distill = ROUTING / "sharegpt" / "distill.jsonl"
     listed = (ROUTING / "distill-set.txt").read_text(encoding="utf-8").splitlines()
     assert "corpora/routing/sharegpt/distill.jsonl" in listed
     training = (ROUTING / "training-set.txt").read_text(encoding="utf-8").splitlines()
     assert not [line for line in training if "sharegpt" in line and not line.startswith("#")]
-    scored = [*_queries(ROUTING / "sharegpt" / "eval.jsonl"), *_queries(TUNING / "sharegpt" / "tune.jsonl")]
+    scored = [
+        *(q for path in REAL_TRAFFIC_EVALUATION for q in _queries(path)),
+        *_queries(TUNING / "sharegpt" / "tune.jsonl"),
+    ]
     taught = _queries(distill)
     assert len(taught) > 5000 and not {" ".join(t.lower().split()) for t in taught} & {
         " ".join(s.lower().split()) for s in scored

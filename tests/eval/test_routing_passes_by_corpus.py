@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench_scripts import load_bench
 from semdns.eval.dataset import EvalItem
 from semdns.names import Name
@@ -28,3 +30,18 @@ def test_items_are_grouped_by_the_folder_of_their_corpus_file() -> None:
 
 def test_no_items_make_no_groups() -> None:
     assert passes.by_corpus([]) == {}
+
+
+def test_only_picks_the_named_evaluation_corpora_in_the_order_given() -> None:
+    every = passes.evaluation_splits()
+    assert {p.parent.name for p in every} >= {"sharegpt", "sharegpt_turns", "mmlu"}
+    picked = passes.evaluation_splits("sharegpt_turns, mmlu")
+    assert [p.parent.name for p in picked] == ["sharegpt_turns", "mmlu"]
+    assert all(p.name == "eval.jsonl" and p.is_file() for p in picked)
+
+
+def test_only_with_an_unknown_corpus_names_it_and_the_known_ones() -> None:
+    with pytest.raises(
+        SystemExit, match=r"--only nosuch: no such evaluation corpus \(known: .*sharegpt_turns"
+    ):
+        passes.evaluation_splits("mmlu,nosuch")
