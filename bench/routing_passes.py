@@ -48,7 +48,7 @@ from routing_eval import held_out_training, sample, team_set
 from semdns.eval.ablate import MemoTokenEncoder
 from semdns.eval.bootstrap import mean_ci, paired_difference_ci
 from semdns.eval.dataset import EvalItem, load_jsonl
-from semdns.eval.metrics import Scored, rate_vectors
+from semdns.eval.metrics import Scored, groups_of, rate_vectors
 from semdns.eval.routers import ResolverRouter
 from semdns.eval.runner import run
 from semdns.resolve import Resolver
@@ -169,10 +169,11 @@ def evaluation_splits(only: str = "") -> list[Path]:
 
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
     vectors = rate_vectors(scored)
+    groups = groups_of(scored)  # a conversation's turns are resampled together
     out: dict[str, Any] = {"n": len(scored)}
     for rate in ("exact", "wrong"):
         out[rate] = round(float(vectors[rate].mean()), 4)
-        out[f"{rate}_ci"] = [round(x, 4) for x in mean_ci(vectors[rate])]
+        out[f"{rate}_ci"] = [round(x, 4) for x in mean_ci(vectors[rate], groups=groups)]
     out["settled_by_lexical"] = round(float(np.mean([s.routed.stage == "lexical" for s in scored])), 4)
     out["settled_by_shallow"] = round(float(np.mean([s.routed.stage == "shallow" for s in scored])), 4)
     out["full_transformer"] = round(float(np.mean([s.routed.stage in FULL_MODEL for s in scored])), 4)
@@ -180,7 +181,7 @@ def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
     if full is not None:
         base = rate_vectors(full)
         for rate in ("exact", "wrong"):
-            difference, low, high = paired_difference_ci(vectors[rate], base[rate])
+            difference, low, high = paired_difference_ci(vectors[rate], base[rate], groups=groups)
             out[f"{rate}_minus_full"] = round(difference, 4)
             out[f"{rate}_minus_full_ci"] = [round(low, 4), round(high, 4)]
     return out

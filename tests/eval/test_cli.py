@@ -107,3 +107,37 @@ def test_ablate_table() -> None:
     result = runner.invoke(app, ["eval", "ablate", "--zone", SMALL_ZONE, "--data", SMALL_SET, "--limit", "3"])
     assert result.exit_code == 0, result.output
     assert "Ablation" in result.stdout and "no-keyword" in result.stdout and "Δexact" in result.stdout
+
+
+def test_routing_resamples_a_group_whole(tmp_path: Path) -> None:
+    """The small set with every query written three times: as three independent queries the interval of
+    the calibration error narrows; with each query's copies in one ``group`` it is the distinct queries'
+    (every rate of this set is 1 or 0, so the ECE is the interval with a width to compare)."""
+    rows = [json.loads(line) for line in Path(SMALL_SET).read_text(encoding="utf-8").splitlines() if line]
+    copies, grouped = tmp_path / "copies.jsonl", tmp_path / "grouped.jsonl"
+    copies.write_text(
+        "".join(json.dumps({**r, "query": f"{r['query']}{' ' * k}"}) + "\n" for r in rows for k in range(3)),
+        encoding="utf-8",
+    )
+    grouped.write_text(
+        "".join(
+            json.dumps({**r, "query": f"{r['query']}{' ' * k}", "group": f"q{i}"}) + "\n"
+            for i, r in enumerate(rows)
+            for k in range(3)
+        ),
+        encoding="utf-8",
+    )
+
+    def ece_ci(path: Path) -> list[float]:
+        result = runner.invoke(app, ["eval", "routing", "--zone", SMALL_ZONE, "--data", str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["n"] == 3 * len(rows)
+        ci: list[float] = out["ci95"]["ece"]
+        return ci
+
+    distinct = routing()["ci95"]
+    assert isinstance(distinct, dict)
+    assert ece_ci(grouped) == distinct["ece"]
+    narrow = ece_ci(copies)
+    assert narrow[1] - narrow[0] < distinct["ece"][1] - distinct["ece"][0]

@@ -53,6 +53,13 @@ CASES = [
     ("unknown name", GOOD + GOOD + '{"query": "x", "expected": "dog.animals."}\n', 3, "not in the namespace"),
     ("invalid name", '{"query": "x", "expected": "bad..name"}\n', 1, "invalid name"),
     ("unknown acceptable", '{"query": "x", "expected": ".", "acceptable": ["fish."]}\n', 1, "not in"),
+    ("group not a string", '{"query": "x", "expected": ".", "group": 7}\n', 1, "'group' must be a non-empty"),
+    (
+        "group blank",
+        '{"query": "x", "expected": "."}\n{"query": "y", "expected": ".", "group": " "}\n',
+        2,
+        "'group'",
+    ),
 ]
 
 
@@ -101,3 +108,9 @@ def test_subtree_flag_is_read_and_checked(tree: ZoneTree, jsonl: Callable[[str],
     bad = jsonl('{"query": "a", "expected": "animals.", "subtree": "yes"}\n')
     with pytest.raises(DatasetError, match=r":1: 'subtree' must be true or false"):
         load_jsonl([bad], tree)
+
+
+def test_group_is_read_and_optional(tree: ZoneTree, jsonl: Callable[[str], Path]) -> None:
+    rows = '{"query": "a", "expected": ".", "group": "conv:1"}\n{"query": "b", "expected": "."}\n'
+    first, second = load_jsonl([jsonl(rows)], tree)
+    assert first.group == "conv:1" and second.group is None

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from semdns.eval import sr_library
 from semdns.eval.bootstrap import RESAMPLES, mean_ci, paired_difference_ci
 from semdns.eval.dataset import EvalItem
-from semdns.eval.metrics import Scored, rate_vectors
+from semdns.eval.metrics import Scored, groups_of, rate_vectors
 from semdns.eval.routers import (
     FlatCentroidRouter,
     NearestExamplesRouter,
@@ -237,9 +237,13 @@ def ablate(
     """Run every variant over ``items``; the first variant is the baseline of the paired differences."""
     scored = {v.name: run(v.router, items, advance=advance) for v in variants}
     vectors = {name: rate_vectors(s) for name, s in scored.items()}
+    groups = groups_of(scored[variants[0].name]) if variants else None
     rates = {name: {k: float(v.mean()) for k, v in vec.items()} for name, vec in vectors.items()}
     ci95 = {
-        name: {k: [round(x, 4) for x in mean_ci(v, seed=seed, resamples=resamples)] for k, v in vec.items()}
+        name: {
+            k: [round(x, 4) for x in mean_ci(v, groups=groups, seed=seed, resamples=resamples)]
+            for k, v in vec.items()
+        }
         for name, vec in vectors.items()
     }
     base = variants[0].name
@@ -250,7 +254,7 @@ def ablate(
         paired[name] = {}
         for rate in PAIRED_RATES:
             diff, lo, hi = paired_difference_ci(
-                vec[rate], vectors[base][rate], seed=seed, resamples=resamples
+                vec[rate], vectors[base][rate], groups=groups, seed=seed, resamples=resamples
             )
             paired[name][rate] = {"diff": round(diff, 4), "ci95": [round(lo, 4), round(hi, 4)]}
     return Ablation(len(items), base, scored, rates, ci95, paired, dict(skipped or {}))

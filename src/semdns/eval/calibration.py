@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from semdns.eval.bootstrap import Indices, statistic_ci
+from semdns.eval.bootstrap import Groups, Indices, statistic_ci
 
 BINS = 10
 
@@ -80,10 +80,12 @@ def calibrate(
     correct: npt.ArrayLike,
     *,
     bins: int = BINS,
+    groups: Groups = None,
     seed: int = 0,
     resamples: int = 1000,
 ) -> Calibration:
-    """ECE, its 95% bootstrap interval and the reliability bins of ``confidence`` vs ``correct``."""
+    """ECE, its 95% bootstrap interval (``groups`` resampled whole: :mod:`semdns.eval.bootstrap`) and
+    the reliability bins of ``confidence`` vs ``correct``."""
     conf = np.asarray(confidence, dtype=np.float64)
     hits = np.asarray(correct, dtype=np.float64)
     index = _bin_of(conf, bins)
@@ -104,7 +106,7 @@ def calibrate(
     def resampled(rows: Indices) -> float:
         return expected_calibration_error(conf[rows], hits[rows], bins=bins)
 
-    ci = statistic_ci(conf.size, resampled, resamples=resamples, seed=seed)
+    ci = statistic_ci(conf.size, resampled, groups=groups, resamples=resamples, seed=seed)
     return Calibration(expected_calibration_error(conf, hits, bins=bins), ci, tuple(out))
 
 

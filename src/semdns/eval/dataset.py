@@ -39,6 +39,9 @@ class EvalItem:
     subtree: bool = False
     """The label says only "somewhere under ``expected``" (a subject, not a specialist): any name in
     that subtree is exactly right, and only an ancestor of ``expected`` is an abstention."""
+    group: str | None = None
+    """Queries that are not independent evidence share a group (the turns of one conversation): the
+    bootstrap intervals resample a group whole (:mod:`semdns.eval.bootstrap`). None: the query alone."""
 
     def accepts(self, got: Name) -> bool:
         """True when ``got`` is the expected name (or, for a subtree label, a name under it) or one
@@ -124,7 +127,15 @@ def _parse_line(raw: str, source: str, number: int, tree: ZoneTree | None, known
         raise DatasetError(
             source, number, "'subtree' must be true or false", "write true, false, or leave it out"
         )
-    return EvalItem(query, expected, acceptable, source, number, subtree)
+    group = row.get("group")
+    if group is not None and (not isinstance(group, str) or not group.strip()):
+        raise DatasetError(
+            source,
+            number,
+            "'group' must be a non-empty string",
+            "write the label its related queries share (e.g. a conversation id), or leave it out",
+        )
+    return EvalItem(query, expected, acceptable, source, number, subtree, group)
 
 
 def _name(

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from semdns.eval.bootstrap import paired_difference_ci
-from semdns.eval.metrics import Scored
+from semdns.eval.metrics import Scored, groups_of
 from semdns.names import Name
 from semdns.textfiles import read_text
 
@@ -153,7 +153,11 @@ def compare(
     exact_after = [float(s.exact) for s in after]
     exact_before = [float(s.exact) for s in before]
     n = len(before)
-    difference = paired_difference_ci(exact_after, exact_before, seed=seed) if n else (0.0, 0.0, 0.0)
+    difference = (
+        paired_difference_ci(exact_after, exact_before, groups=groups_of(before), seed=seed)
+        if n
+        else (0.0, 0.0, 0.0)
+    )
     return PolicyDiff(
         n,
         labelled,

@@ -70,9 +70,18 @@ def score(item: EvalItem, routed: RoutedQuery) -> Scored:
     return Scored(item, routed, exact, primary, exact or abstain, not (exact or abstain), abstain)
 
 
-def _interval(values: Sequence[bool], seed: int, resamples: int) -> list[float]:
-    lo, hi = mean_ci(np.asarray(values, dtype=np.float64), seed=seed, resamples=resamples)
+def _interval(
+    values: Sequence[bool], seed: int, resamples: int, groups: Sequence[str | None] | None = None
+) -> list[float]:
+    lo, hi = mean_ci(np.asarray(values, dtype=np.float64), groups=groups, seed=seed, resamples=resamples)
     return [round(lo, 4), round(hi, 4)]
+
+
+def groups_of(scored: Sequence[Scored]) -> list[str | None] | None:
+    """The queries' group labels (:attr:`EvalItem.group`) for the intervals, or None when no query has
+    one (the plain bootstrap)."""
+    labels = [s.item.group for s in scored]
+    return labels if any(label is not None for label in labels) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +112,14 @@ def per_name(scored: Sequence[Scored], *, seed: int = 0, resamples: int = RESAMP
     """Precision and recall of every name that was expected or answered, in name order."""
     as_got: dict[Name, list[bool]] = defaultdict(list)
     as_expected: dict[Name, list[bool]] = defaultdict(list)
+    got_groups: dict[Name, list[str | None]] = defaultdict(list)
+    expected_groups: dict[Name, list[str | None]] = defaultdict(list)
+    grouped = groups_of(scored) is not None
     for s in scored:
         as_got[s.got].append(s.exact)
         as_expected[s.item.expected].append(s.exact)
+        got_groups[s.got].append(s.item.group)
+        expected_groups[s.item.expected].append(s.item.group)
     out: list[NameStats] = []
     for name in sorted(set(as_got) | set(as_expected), key=_tree_order):
         got, exp = as_got.get(name, []), as_expected.get(name, [])
@@ -116,8 +130,12 @@ def per_name(scored: Sequence[Scored], *, seed: int = 0, resamples: int = RESAMP
                 predicted=len(got),
                 precision=float(np.mean(got)) if got else None,
                 recall=float(np.mean(exp)) if exp else None,
-                precision_ci95=_interval(got, seed, resamples) if got else None,
-                recall_ci95=_interval(exp, seed, resamples) if exp else None,
+                precision_ci95=_interval(got, seed, resamples, got_groups[name] if grouped else None)
+                if got
+                else None,
+                recall_ci95=_interval(exp, seed, resamples, expected_groups[name] if grouped else None)
+                if exp
+                else None,
             )
         )
     return out
@@ -162,6 +180,8 @@ def sibling_confusion(
 ) -> list[SiblingConfusion]:
     """Sibling confusion per parent (only parents whose children were expected), in name order."""
     flags: dict[Name, list[bool]] = defaultdict(list)
+    flag_groups: dict[Name, list[str | None]] = defaultdict(list)
+    grouped = groups_of(scored) is not None
     pairs: dict[Name, Counter[str]] = defaultdict(Counter)
     for s in scored:
         parent = s.item.expected.parent
@@ -169,11 +189,16 @@ def sibling_confusion(
             continue
         sibling = None if s.exact else sibling_of(s.item.expected, s.got)
         flags[parent].append(sibling is not None)
+        flag_groups[parent].append(s.item.group)
         if sibling is not None:
             pairs[parent][f"{s.item.expected} -> {sibling}"] += 1
     return [
         SiblingConfusion(
-            parent, len(f), sum(f), _interval(f, seed, resamples), dict(pairs[parent].most_common())
+            parent,
+            len(f),
+            sum(f),
+            _interval(f, seed, resamples, flag_groups[parent] if grouped else None),
+            dict(pairs[parent].most_common()),
         )
         for parent, f in sorted(flags.items(), key=lambda kv: _tree_order(kv[0]))
     ]
@@ -273,12 +298,18 @@ def rate_vectors(scored: Sequence[Scored]) -> dict[str, np.ndarray[Any, np.dtype
 
 
 def evaluate(scored: Sequence[Scored], *, seed: int = 0, resamples: int = RESAMPLES) -> Evaluation:
-    """Compute every metric of ``scored``; intervals are seeded with ``seed``."""
+    """Compute every metric of ``scored``; intervals are seeded with ``seed`` and resample the queries'
+    groups whole when they have any (:attr:`EvalItem.group`)."""
     vectors = rate_vectors(scored)
+    groups = groups_of(scored)
     rates = {k: float(v.mean()) if v.size else 0.0 for k, v in vectors.items()}
-    ci = {k: _interval(list(v.astype(bool)), seed, resamples) for k, v in vectors.items()}
+    ci = {k: _interval(list(v.astype(bool)), seed, resamples, groups) for k, v in vectors.items()}
     calibration = calibrate(
-        [s.routed.confidence for s in scored], vectors["exact"], seed=seed, resamples=resamples
+        [s.routed.confidence for s in scored],
+        vectors["exact"],
+        groups=groups,
+        seed=seed,
+        resamples=resamples,
     )
     ci["ece"] = [round(v, 4) for v in calibration.ece_ci95]
     return Evaluation(
