@@ -133,6 +133,19 @@ def far_from(texts: list[str], read: list[str]) -> tuple[list[str], int]:
     return kept, len(texts) - len(kept)
 
 
+def team_rows(labels: list[dict]) -> list[dict]:
+    """The team's reading as corpus rows: ``unsure`` dropped, ``acceptable`` kept where given."""
+    rows = []
+    for row in labels:
+        if row["label"] == "unsure":
+            continue
+        item = {"query": row["query"], "expected": row["label"], "source_label": "sharegpt:team"}
+        if row.get("acceptable"):
+            item["acceptable"] = row["acceptable"]
+        rows.append(item)
+    return rows
+
+
 def main() -> None:
     args = source_arguments(__doc__, "prompts")
     wheel = Archive(args.dl, "sharegpt")
@@ -144,14 +157,7 @@ def main() -> None:
         return
     for split, texts in splits.items():
         labels = team_labels(TEAM[split], texts)
-        rows = []
-        for row in labels:
-            if row["label"] == "unsure":
-                continue
-            item = {"query": row["query"], "expected": row["label"], "source_label": "sharegpt:team"}
-            if row.get("acceptable"):
-                item["acceptable"] = row["acceptable"]
-            rows.append(item)
+        rows = team_rows(labels)
         os.makedirs(os.path.dirname(OUT[split]), exist_ok=True)
         write_jsonl(OUT[split], rows)
         print(f"sharegpt {split}: {len(labels)} read, {len(rows)} kept", file=sys.stderr)

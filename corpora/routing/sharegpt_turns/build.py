@@ -130,15 +130,9 @@ def main() -> None:
         write_to_read(args.unlabelled, chosen, "sharegpt_turns", dict(stats))
         return
     labels = team_labels(TEAM, chosen)
-    rows = []
-    for row in labels:
-        if row["label"] == "unsure":
-            continue
-        item = {"query": row["query"], "expected": row["label"], "source_label": "sharegpt:team"}
-        if row.get("acceptable"):
-            item["acceptable"] = row["acceptable"]
-        item["group"] = f"sharegpt:{conversation_of[row['query']]}"  # its turns are resampled together
-        rows.append(item)
+    rows = first_messages.team_rows(labels)
+    for item in rows:  # a conversation's turns are resampled together
+        item["group"] = f"sharegpt:{conversation_of[item['query']]}"
     write_jsonl(OUT, rows)
     print(f"sharegpt_turns eval: {len(labels)} read, {len(rows)} kept", file=sys.stderr)
     print(f"sharegpt_turns: {dict(stats)} (wheel sha256 {wheel.sha256})", file=sys.stderr)
