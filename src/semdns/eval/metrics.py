@@ -112,9 +112,8 @@ def per_name(scored: Sequence[Scored], *, seed: int = 0, resamples: int = RESAMP
     """Precision and recall of every name that was expected or answered, in name order."""
     as_got: dict[Name, list[bool]] = defaultdict(list)
     as_expected: dict[Name, list[bool]] = defaultdict(list)
-    got_groups: dict[Name, list[str | None]] = defaultdict(list)
+    got_groups: dict[Name, list[str | None]] = defaultdict(list)  # all None: the plain bootstrap
     expected_groups: dict[Name, list[str | None]] = defaultdict(list)
-    grouped = groups_of(scored) is not None
     for s in scored:
         as_got[s.got].append(s.exact)
         as_expected[s.item.expected].append(s.exact)
@@ -130,12 +129,8 @@ def per_name(scored: Sequence[Scored], *, seed: int = 0, resamples: int = RESAMP
                 predicted=len(got),
                 precision=float(np.mean(got)) if got else None,
                 recall=float(np.mean(exp)) if exp else None,
-                precision_ci95=_interval(got, seed, resamples, got_groups[name] if grouped else None)
-                if got
-                else None,
-                recall_ci95=_interval(exp, seed, resamples, expected_groups[name] if grouped else None)
-                if exp
-                else None,
+                precision_ci95=_interval(got, seed, resamples, got_groups[name]) if got else None,
+                recall_ci95=_interval(exp, seed, resamples, expected_groups[name]) if exp else None,
             )
         )
     return out
@@ -180,8 +175,7 @@ def sibling_confusion(
 ) -> list[SiblingConfusion]:
     """Sibling confusion per parent (only parents whose children were expected), in name order."""
     flags: dict[Name, list[bool]] = defaultdict(list)
-    flag_groups: dict[Name, list[str | None]] = defaultdict(list)
-    grouped = groups_of(scored) is not None
+    flag_groups: dict[Name, list[str | None]] = defaultdict(list)  # all None: the plain bootstrap
     pairs: dict[Name, Counter[str]] = defaultdict(Counter)
     for s in scored:
         parent = s.item.expected.parent
@@ -197,7 +191,7 @@ def sibling_confusion(
             parent,
             len(f),
             sum(f),
-            _interval(f, seed, resamples, flag_groups[parent] if grouped else None),
+            _interval(f, seed, resamples, flag_groups[parent]),
             dict(pairs[parent].most_common()),
         )
         for parent, f in sorted(flags.items(), key=lambda kv: _tree_order(kv[0]))
