@@ -99,13 +99,28 @@ class SchedulerCounts:
         return {"threads": threads, "machine_idle_cores": None if idle is None else round(idle, 2)}
 
 
+ROUTING_CORPORA = Path(__file__).resolve().parent.parent / "corpora" / "routing"
+
+
+def evaluation_splits(only: str = "") -> list[Path]:
+    """The routing evaluation splits: every ``corpora/routing/*/eval.jsonl`` in name order, or those of the
+    corpora named in ``only`` (comma-separated folder names, in that order; an unknown name stops the run
+    naming the known ones)."""
+    found = {path.parent.name: path for path in sorted(ROUTING_CORPORA.glob("*/eval.jsonl"))}
+    wanted = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in found]
+    if unknown:
+        raise SystemExit(f"--only {','.join(unknown)}: no such evaluation corpus (known: {', '.join(found)})")
+    return [found[name] for name in wanted] if wanted else list(found.values())
+
+
 def public_prompts(limit: int, seed: int = 0) -> list[str]:
     """Unique public prompts from every routing evaluation split (code, exams, word problems,
     trivia...), shuffled with a fixed seed: the traffic of the line-rate benchmarks."""
     import random
 
     texts: list[str] = []
-    for path in sorted((Path(__file__).resolve().parent.parent / "corpora" / "routing").glob("*/eval.jsonl")):
+    for path in evaluation_splits():
         lines = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
         texts += [json.loads(line)["query"] for line in lines]
     unique = list(dict.fromkeys(texts))

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
+from _common import evaluation_splits
 from semdns.names import Name
 from semdns.resolve import Resolver
 from semdns.zone import load_default_tree
 
-CORPORA = Path(__file__).resolve().parent.parent / "corpora" / "routing"
 LIMIT = 300
 
 
 def main() -> None:
     resolver = Resolver(load_default_tree())
     out: dict[str, dict[str, float]] = {}
-    for path in sorted(CORPORA.glob("*/eval.jsonl")):
+    for path in evaluation_splits():
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
         step = max(len(rows) / LIMIT, 1)
         rows = [rows[int(i * step)] for i in range(min(LIMIT, len(rows)))]

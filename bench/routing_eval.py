@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import emit
+from _common import emit, evaluation_splits
 from semdns.eval.ablate import MemoEncoder
 from semdns.eval.dataset import EvalItem, load_jsonl
 from semdns.eval.metrics import evaluate
@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     tree = load_default_tree()
-    files = args.data or sorted(REPO.glob("corpora/routing/*/eval.jsonl"))
+    files = args.data or evaluation_splits()
     sets: dict[str, list[EvalItem]] = {
         p.parent.name: sample(load_jsonl([p], tree), args.limit) for p in files
     }

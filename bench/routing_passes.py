@@ -43,7 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 
-from _common import emit, zone_folder
+from _common import emit, evaluation_splits, zone_folder
 from routing_eval import held_out_training, sample, team_set
 from semdns.eval.ablate import MemoTokenEncoder
 from semdns.eval.bootstrap import mean_ci, paired_difference_ci
@@ -154,17 +154,6 @@ def _variant(tree: ZoneTree, setting: Setting | Path | None) -> tuple[str, ZoneT
             raise SystemExit(f"--zones {setting}: not the shipped namespace (names or examples differ)")
         return f"zones: {setting}", zones
     return setting.label(), with_lexical(tree, *setting)
-
-
-def evaluation_splits(only: str = "") -> list[Path]:
-    """The evaluation splits to score: every ``corpora/routing/*/eval.jsonl``, or those of the corpora
-    named in ``only`` (comma-separated folder names; an unknown name is an error naming the known ones)."""
-    found = {path.parent.name: path for path in sorted(REPO.glob("corpora/routing/*/eval.jsonl"))}
-    wanted = [name.strip() for name in only.split(",") if name.strip()]
-    unknown = [name for name in wanted if name not in found]
-    if unknown:
-        raise SystemExit(f"--only {','.join(unknown)}: no such evaluation corpus (known: {', '.join(found)})")
-    return [found[name] for name in wanted] if wanted else list(found.values())
 
 
 def summary(scored: list[Scored], full: list[Scored] | None) -> dict[str, Any]:
